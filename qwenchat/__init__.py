@@ -1,0 +1,1 @@
+"""qwenchat: the core of the Qwen chat app. No Streamlit here: everything is testable without a browser."""
