@@ -1,0 +1,73 @@
+"""The model catalog: the Qwen models the sidebar offers, their context window, output cap and thinking mode.
+
+Figures from DashScope's model list (about Nov 2025). A model not listed here can still be typed in by
+name; it then gets `UNKNOWN_MODEL`'s conservative limits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# How a model treats `enable_thinking`.
+THINKING_OFF = "off"        # thinks only when asked (enable_thinking=True)
+THINKING_ON = "on"          # thinks unless told not to
+THINKING_ALWAYS = "always"  # always thinks; sending enable_thinking=False is a 400
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    context_window: int
+    max_output: int
+    thinking: str = THINKING_OFF
+    vision: bool = False
+    note: str = ""
+
+    @property
+    def thinks_by_default(self) -> bool:
+        return self.thinking in (THINKING_ON, THINKING_ALWAYS)
+
+
+CATALOG: tuple[ModelInfo, ...] = (
+    ModelInfo("qwen-plus", 1_000_000, 32_768, THINKING_OFF, note="均衡 / balanced"),
+    ModelInfo("qwen-flash", 1_000_000, 32_768, THINKING_OFF, note="最便宜 / cheapest"),
+    ModelInfo("qwen-turbo", 1_000_000, 16_384, THINKING_OFF, note="快 / fast"),
+    ModelInfo("qwen-max", 32_768, 8_192, THINKING_OFF, note="旧旗舰 / previous flagship"),
+    ModelInfo("qwen3-max", 262_144, 65_536, THINKING_OFF, note="旗舰 / flagship"),
+    ModelInfo("qwq-plus", 131_072, 8_192, THINKING_ALWAYS, note="推理 / reasoning"),
+    ModelInfo("deepseek-r1", 131_072, 16_384, THINKING_ALWAYS, note="推理 / reasoning"),
+    ModelInfo("qwen-vl-plus", 131_072, 8_192, THINKING_OFF, vision=True, note="视觉 / vision"),
+    ModelInfo("qwen-vl-max", 131_072, 8_192, THINKING_OFF, vision=True, note="视觉 / vision"),
+)
+
+UNKNOWN_MODEL = ModelInfo("", 131_072, 8_192, THINKING_OFF)
+DEFAULT_MODEL = "qwen-plus"
+
+
+def lookup(name: str) -> ModelInfo:
+    """The catalog entry for a model name; dated snapshots (qwen-plus-2025-07-28) match their family."""
+    name = (name or "").strip()
+    by_name = {m.name: m for m in CATALOG}
+    if name in by_name:
+        return by_name[name]
+    for info in sorted(CATALOG, key=lambda m: -len(m.name)):
+        if name.startswith(info.name + "-") and name[len(info.name) + 1:][:1].isdigit():
+            return ModelInfo(name, info.context_window, info.max_output, info.thinking, info.vision, info.note)
+    lowered = name.lower()
+    if "thinking" in lowered or lowered.startswith(("qwq", "deepseek-r1")):
+        thinking = THINKING_ALWAYS
+    elif lowered.startswith(("qwen3.5", "qwen3.6", "qwen3-")) and "instruct" not in lowered and "max" not in lowered:
+        thinking = THINKING_ON
+    else:
+        thinking = THINKING_OFF
+    vision = "-vl" in lowered
+    return ModelInfo(name, UNKNOWN_MODEL.context_window, UNKNOWN_MODEL.max_output, thinking, vision)
+
+
+def thinking_flag(info: ModelInfo, want_thinking: bool) -> bool | None:
+    """The `enable_thinking` value to send, or None to leave it out (never send false to an always-thinker)."""
+    if info.thinking == THINKING_ALWAYS:
+        return None
+    if want_thinking == info.thinks_by_default:
+        return None if info.thinking == THINKING_OFF else want_thinking
+    return want_thinking

@@ -1,0 +1,26 @@
+"""Where a streaming Markdown reply may be split, so that only its tail is re-rendered.
+
+Re-rendering the whole reply on every update makes a long reply cost time quadratic in its length. The
+chat view instead freezes finished blocks in elements of their own and keeps re-rendering only the open
+tail. A split is safe only at a blank line outside a fenced code block (a list, table or quote that
+continues past a blank line may render with a gap, but nothing breaks).
+"""
+
+from __future__ import annotations
+
+import re
+
+_FENCE = re.compile(r"^ {0,3}(```|~~~)", re.MULTILINE)
+
+
+def stable_split(text: str, min_tail: int = 2000) -> int:
+    """The index up to which `text` can be frozen (0 when none): the last blank line outside a code
+    fence, leaving at most about `min_tail` characters... and only when the text is longer than that."""
+    if len(text) < min_tail * 2:
+        return 0
+    cut = text.rfind("\n\n", 0, len(text) - min_tail // 2)
+    while cut > 0:
+        if len(_FENCE.findall(text, 0, cut)) % 2 == 0:
+            return cut + 2
+        cut = text.rfind("\n\n", 0, cut)
+    return 0

@@ -1,0 +1,63 @@
+"""Recording a streamed reply into its message as events arrive.
+
+The chat view feeds every event to a `ReplyRecorder` and calls `flush()` at each batch, so the message in
+session state always holds what was received. If the run is cut short (Stop, a rerun, a crash), the
+caller's `finally` calls `finish()`, which keeps the text and marks it stopped.
+"""
+
+from __future__ import annotations
+
+from qwenchat import errors
+from qwenchat.client import Event, Failed, Finished, ReasoningDelta, TextDelta, UsageReport
+from qwenchat.conversation import COMPLETE, FAILED, INTERRUPTED, STOPPED, STREAMING, WITHDRAWN, Message
+
+
+class ReplyRecorder:
+    def __init__(self, message: Message):
+        self.message = message
+        self._text: list[str] = [message.content] if message.content else []
+        self._reasoning: list[str] = [message.reasoning] if message.reasoning else []
+        self.error: errors.ChatError | None = None
+        self.finish_reason = ""
+
+    @property
+    def done(self) -> bool:
+        return self.message.status != STREAMING
+
+    def feed(self, event: Event) -> None:
+        match event:
+            case TextDelta(text):
+                self._text.append(text)
+            case ReasoningDelta(text):
+                self._reasoning.append(text)
+            case UsageReport(usage):
+                self.message.usage = usage
+            case Finished(reason):
+                self.finish_reason = reason
+                self.flush()
+                self.message.status = COMPLETE
+            case Failed(error):
+                self.error = error
+                self.flush()
+                self.message.error = error.kind
+                if error.kind == errors.OUTPUT_MODERATION:
+                    self.message.status = WITHDRAWN
+                elif self.message.content or self.message.reasoning:
+                    self.message.status = INTERRUPTED
+                else:
+                    self.message.status = FAILED
+
+    def flush(self) -> None:
+        """Join what arrived since the last flush into the message (cheap: joins happen per batch)."""
+        if len(self._text) > 1:
+            self._text = ["".join(self._text)]
+        if len(self._reasoning) > 1:
+            self._reasoning = ["".join(self._reasoning)]
+        self.message.content = self._text[0] if self._text else ""
+        self.message.reasoning = self._reasoning[0] if self._reasoning else ""
+
+    def finish(self) -> None:
+        """Called in a `finally`: whatever happened, the message ends in a final status."""
+        self.flush()
+        if self.message.status == STREAMING:
+            self.message.status = STOPPED

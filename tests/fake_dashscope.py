@@ -1,0 +1,311 @@
+"""A fake DashScope OpenAI-compatible server: real HTTP, real SSE, the real chunk shapes and error bodies.
+
+Used in-process by unit and AppTest tests (`with FakeDashScope() as fake: fake.base_url`) and as its
+own process by the browser tests and benchmarks (`python tests/fake_dashscope.py --port 8765`).
+
+What it answers is decided, in order, by:
+1. a reply queued with `enqueue(spec)` (or `POST /_fake/enqueue` with the spec as JSON);
+2. a trigger in the last user message, `[[fake:NAME]]` or `[[fake:NAME:ARG]]` (see `reply_for_trigger`);
+3. otherwise an echo: "收到：<the message>" streamed in two-character chunks.
+
+Every request is recorded (`requests`, or `GET /_fake/requests`), Authorization header included, so tests
+can check what the app sent and where the key went.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+VALID_KEY = "sk-fake-valid-key-for-tests-0000"
+
+ERRORS: dict[str, tuple[int, dict[str, Any]]] = {
+    "invalid_api_key": (401, {"message": "Incorrect API key provided. For details, see: https://help.aliyun.com/zh/model-studio/error-code#apikey-error", "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}),
+    "limit_requests": (429, {"message": "You have exceeded your current request limit. For details, see: https://help.aliyun.com/zh/model-studio/error-code#rate-limit", "type": "limit_requests", "param": None, "code": "limit_requests"}),
+    "insufficient_quota": (429, {"message": "You exceeded your current quota, please check your plan and billing details.", "type": "insufficient_quota", "param": None, "code": "insufficient_quota"}),
+    "data_inspection_failed": (400, {"message": "Input data may contain inappropriate content. For details, see: https://help.aliyun.com/zh/model-studio/error-code#inappropriate-content", "type": "data_inspection_failed", "param": None, "code": "data_inspection_failed"}),
+    "arrearage": (400, {"message": "Access denied, please make sure your account is in good standing. For details, see: https://help.aliyun.com/zh/model-studio/error-code#overdue-payment", "type": "Arrearage", "param": None, "code": "Arrearage"}),
+    "context_too_long": (400, {"message": "<400> InternalError.Algo.InvalidParameter: Range of input length should be [1, 129024]", "type": "invalid_request_error", "param": None, "code": "invalid_parameter_error"}),
+    "model_not_found": (404, {"message": "The model `qwen-nope` does not exist or you do not have access to it.", "type": "invalid_request_error", "param": None, "code": "model_not_found"}),
+    "server_error": (500, {"message": "The server had an error while processing your request.", "type": "internal_error", "param": None, "code": "internal_error"}),
+}
+
+XSS_REPLY = (
+    'Here: <script>window.__xss=1</script><img src=x onerror="window.__xss=2"> '
+    "and [a link](javascript:window.__xss=3) <b>bold?</b>"
+)
+
+
+def chunk(delta: dict[str, Any] | None, *, finish: str | None = None, usage: dict | None = None,
+          model: str = "qwen-plus", cid: str = "chatcmpl-fake") -> dict[str, Any]:
+    choices = [] if delta is None else [{"delta": delta, "index": 0, "logprobs": None, "finish_reason": finish}]
+    return {"choices": choices, "object": "chat.completion.chunk", "usage": usage,
+            "created": int(time.time()), "system_fingerprint": None, "model": model, "id": cid}
+
+
+def usage_for(prompt_tokens: int, completion_tokens: int, reasoning_tokens: int = 0) -> dict[str, Any]:
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "completion_tokens_details": {"reasoning_tokens": reasoning_tokens},
+            "prompt_tokens_details": {"cached_tokens": 0}}
+
+
+def split_pairs(text: str, size: int = 2) -> list[str]:
+    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+
+
+def prompt_size(body: dict[str, Any]) -> int:
+    """A deterministic stand-in for the prompt's token count: the fake bills characters."""
+    total = 3
+    for message in body.get("messages", []):
+        content = message.get("content")
+        total += 5 + (len(content) if isinstance(content, str) else 0)
+    return total
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            return message["content"]
+    return ""
+
+
+def reply_for_trigger(text: str) -> dict[str, Any] | None:
+    """Turn `[[fake:NAME:ARG]]` in the user's text into a reply spec."""
+    match = re.search(r"\[\[fake:([a-z_]+)(?::([^\]]*))?\]\]", text)
+    if not match:
+        return None
+    name, arg = match.group(1), match.group(2)
+    if name in ERRORS:
+        return {"kind": "error", "code": name}
+    if name == "long":  # [[fake:long:8000]] -> 8000 chunks of two characters
+        count = int(arg or 8000)
+        return {"kind": "text", "chunks": ["数据"] * count}
+    if name == "slow":  # [[fake:slow:20]] -> 20 chunks, 0.1 s apart
+        return {"kind": "text", "chunks": [f"片段{i} " for i in range(int(arg or 20))], "delay": 0.1}
+    if name == "think":
+        return {"kind": "text", "reasoning": split_pairs("用户在问问题，我先想一想。"), "chunks": split_pairs("想好了：答案是 42。")}
+    if name == "xss":
+        return {"kind": "text", "chunks": [XSS_REPLY[i:i + 7] for i in range(0, len(XSS_REPLY), 7)]}
+    if name == "cut":
+        return {"kind": "cut", "chunks": split_pairs("这段回答说到一半，")}
+    if name == "output_moderation":
+        return {"kind": "mid_error", "chunks": split_pairs("这段回答将被撤回。")}
+    if name == "throttle_frame":
+        return {"kind": "throttle_frame", "chunks": split_pairs("限流之前的文字。")}
+    if name == "data_prefixed":
+        return {"kind": "data_prefixed_400"}
+    if name == "timeout":  # answers only after `arg` seconds
+        return {"kind": "text", "chunks": ["迟到的回答"], "first_delay": float(arg or 30)}
+    if name == "no_usage":
+        return {"kind": "text", "chunks": split_pairs("没有用量信息的回答。"), "usage": False}
+    return None
+
+
+class FakeDashScope:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, api_key: str = VALID_KEY):
+        self.api_key = api_key
+        self.requests: list[dict[str, Any]] = []
+        self.usages: list[dict[str, Any]] = []
+        self._queue: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/compatible-mode/v1"
+
+    def enqueue(self, *specs: dict[str, Any]) -> None:
+        with self._lock:
+            self._queue.extend(specs)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+            self.usages.clear()
+
+    def next_spec(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            if self._queue:
+                return self._queue.pop(0)
+        text = last_user_text(body)
+        return reply_for_trigger(text) or {"kind": "text", "chunks": split_pairs("收到：" + text)}
+
+    def start(self) -> "FakeDashScope":
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "FakeDashScope":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:  # keep test output quiet
+            pass
+
+        # --- plumbing -------------------------------------------------------------------------
+        def _json(self, status: int, payload: Any, raw: bytes | None = None) -> None:
+            data = raw if raw is not None else json.dumps(payload, ensure_ascii=False).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _start_stream(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream;charset=UTF-8")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Cache-Control", "no-cache")
+            self.end_headers()
+
+        def _write(self, data: bytes) -> None:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+        def _event(self, payload: Any) -> None:
+            text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+            self._write(f"data: {text}\n\n".encode())
+
+        def _end_stream(self) -> None:
+            self._write(b"data: [DONE]\n\n")
+            self.wfile.write(b"0\r\n\r\n")
+
+        # --- routes ---------------------------------------------------------------------------
+        def do_GET(self) -> None:
+            if self.path == "/_fake/requests":
+                return self._json(200, fake.requests)
+            if self.path == "/_fake/usages":
+                return self._json(200, fake.usages)
+            self._json(404, {"error": {"message": "not found", "code": "not_found"}})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            if self.path == "/_fake/enqueue":
+                fake.enqueue(json.loads(raw))
+                return self._json(200, {"ok": True})
+            if self.path == "/_fake/reset":
+                fake.reset()
+                return self._json(200, {"ok": True})
+            if not self.path.endswith("/chat/completions"):
+                return self._json(404, {"error": {"message": "not found", "code": "not_found"}})
+            body = json.loads(raw or b"{}")
+            with fake._lock:
+                fake.requests.append({"path": self.path, "authorization": self.headers.get("Authorization", ""), "body": body})
+            if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+                return self._error("invalid_api_key")
+            spec = fake.next_spec(body)
+            if spec.get("first_delay"):
+                time.sleep(spec["first_delay"])
+            kind = spec.get("kind", "text")
+            if kind == "error":
+                return self._error(spec["code"])
+            if kind == "data_prefixed_400":
+                status, error = ERRORS["data_inspection_failed"]
+                raw_body = b"data: " + json.dumps({"error": error, "request_id": "req-fake"}).encode()
+                return self._json(400, None, raw=raw_body)
+            if kind == "json" or not body.get("stream"):
+                return self._completion(spec, body)
+            self._stream(spec, body)
+
+        def _error(self, code: str) -> None:
+            status, error = ERRORS[code]
+            self._json(status, {"error": error, "id": "chatcmpl-fake", "request_id": f"req-{uuid.uuid4().hex[:12]}"})
+
+        def _completion(self, spec: dict[str, Any], body: dict[str, Any]) -> None:
+            content = spec.get("content", "".join(spec.get("chunks", [])))
+            usage = usage_for(prompt_size(body), max(1, len(content) // 2))
+            fake.usages.append(usage)
+            self._json(200, {
+                "choices": [{"message": {"role": "assistant", "content": content}, "finish_reason": "stop",
+                             "index": 0, "logprobs": None}],
+                "object": "chat.completion", "usage": usage, "created": int(time.time()),
+                "system_fingerprint": None, "model": body.get("model", "qwen-plus"), "id": "chatcmpl-fake"})
+
+        def _stream(self, spec: dict[str, Any], body: dict[str, Any]) -> None:
+            model = body.get("model", "qwen-plus")
+            delay = float(spec.get("delay", 0))
+            reasoning = spec.get("reasoning", [])
+            chunks = spec.get("chunks", [])
+            kind = spec.get("kind", "text")
+            try:
+                self._start_stream()
+                self._event(chunk({"content": "", "role": "assistant"}, model=model))
+                for piece in reasoning:
+                    self._event(chunk({"content": None, "reasoning_content": piece}, model=model))
+                    if delay:
+                        time.sleep(delay)
+                for piece in chunks:
+                    self._event(chunk({"content": piece}, model=model))
+                    if delay:
+                        time.sleep(delay)
+                if kind == "cut":
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)  # mid-body: the client sees an incomplete chunked read
+                    return
+                if kind == "mid_error":
+                    self._event({"error": {"code": "data_inspection_failed", "message": "Output data may contain inappropriate content. For details, see: https://help.aliyun.com/zh/model-studio/error-code#inappropriate-content"},
+                                 "request_id": "req-fake-output"})
+                    self._end_stream()
+                    return
+                if kind == "throttle_frame":
+                    self._event({"code": "Throttling.AllocationQuota", "message": "Allocated quota exceeded, please increase your quota limit.", "request_id": "req-fake-throttle"})
+                    self._end_stream()
+                    return
+                self._event(chunk({"content": ""}, finish="stop", model=model))
+                if spec.get("usage", True) is not False and (body.get("stream_options") or {}).get("include_usage"):
+                    usage = spec.get("usage") if isinstance(spec.get("usage"), dict) else usage_for(
+                        prompt_size(body), len(chunks) + len(reasoning), len(reasoning))
+                    fake.usages.append(usage)
+                    self._event(chunk(None, usage=usage, model=model))
+                self._end_stream()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client went away (a Stop in the app): nothing to do
+
+    return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--api-key", default=VALID_KEY)
+    args = parser.parse_args()
+    fake = FakeDashScope(port=args.port, api_key=args.api_key)
+    print(f"fake DashScope on {fake.base_url}", flush=True)
+    try:
+        fake._server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
