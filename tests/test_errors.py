@@ -1,0 +1,26 @@
+"""Every DashScope failure has its own clear message in both languages."""
+
+import pytest
+
+from qwenchat import errors
+
+
+def test_every_kind_has_a_chinese_and_an_english_message():
+    for kind, (zh, en) in errors.MESSAGES.items():
+        assert zh and en and zh != en, kind
+
+
+@pytest.mark.parametrize("code, message, kind", [
+    ("Throttling", "", errors.RATE_LIMIT),
+    ("limit_burst_rate", "", errors.RATE_LIMIT),
+    ("data_inspection_failed", "Output data may contain inappropriate content.", errors.OUTPUT_MODERATION),
+    ("invalid_parameter_error", "Range of input length should be [1, 30720]", errors.CONTEXT_TOO_LONG),
+    ("invalid_parameter_error", "something else", None),
+])
+def test_codes_shared_by_several_causes_are_told_apart(code, message, kind):
+    assert errors.kind_for_code(code, message) == kind
+
+
+def test_input_moderation_cannot_be_retried_as_it_is():
+    assert not errors.ChatError(errors.INPUT_MODERATION).retryable
+    assert errors.ChatError(errors.RATE_LIMIT).retryable

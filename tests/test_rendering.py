@@ -1,0 +1,25 @@
+"""Where a streaming reply may be frozen: never inside a code block, only for long texts."""
+
+from qwenchat.rendering import stable_split
+
+
+def test_short_text_is_never_split():
+    assert stable_split("para one\n\npara two", min_tail=100) == 0
+
+
+def test_long_text_splits_at_a_blank_line_and_keeps_a_tail():
+    text = ("段落内容。" * 40 + "\n\n") * 30
+    cut = stable_split(text, min_tail=500)
+    assert cut > 0 and text[cut - 2:cut] == "\n\n"
+    assert len(text) - cut >= 250
+
+
+def test_never_splits_inside_a_fenced_code_block():
+    code = "```python\n" + "\n\n".join(f"x{i} = {i}" for i in range(400)) + "\n"
+    text = "intro\n\n" + code  # the fence is still open
+    cut = stable_split(text, min_tail=200)
+    assert cut in (0, len("intro\n\n"))
+
+
+def test_a_reply_with_no_blank_lines_is_not_split():
+    assert stable_split("数据" * 10_000, min_tail=2000) == 0
