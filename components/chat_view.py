@@ -58,6 +58,9 @@ def take_turn(conversation: Conversation, options: ChatOptions, text: str) -> No
     problem = turns.check_message(text)
     if problem:
         st.warning(problem.message())
+        if text.strip():
+            with st.expander("未发送的内容（可复制）/ Unsent text (copy it)"):
+                st.code(text, language=None, wrap_lines=True)
         return
     conversation.add_user(text)
     with st.chat_message("user"):

@@ -1,0 +1,143 @@
+"""The chat page driven by AppTest against the fake DashScope server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.fake_dashscope import VALID_KEY, FakeDashScope
+
+TIMEOUT = 30
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with FakeDashScope() as server:
+        yield server
+
+
+@pytest.fixture
+def app(fake, monkeypatch, tmp_path):
+    fake.reset()
+    monkeypatch.chdir(tmp_path)  # no .env or secrets.toml of the developer's leaks in
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("DASHSCOPE_API_KEY", VALID_KEY)
+    monkeypatch.setenv("DASHSCOPE_BASE_URL", fake.base_url)
+    monkeypatch.delenv("QWEN_MODEL", raising=False)
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    return at
+
+
+def chat(at: AppTest) -> list[tuple[str, str]]:
+    return [(m.name, "\n".join(md.value for md in m.markdown)) for m in at.chat_message]
+
+
+def send(at: AppTest, text: str) -> AppTest:
+    at.chat_input(key="chat_input").set_value(text).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_without_a_key_the_page_explains_and_the_input_waits(fake, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    help_text = " ".join(i.value for i in at.info)
+    assert "百炼" in help_text and "Model Studio" in help_text
+    assert ".env" in help_text and "secrets.toml" in help_text and "sidebar" in help_text
+    assert at.chat_input(key="chat_input").disabled
+    assert not fake.requests
+
+
+def test_a_key_typed_in_the_sidebar_enables_the_chat(fake, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
+    monkeypatch.setenv("DASHSCOPE_BASE_URL", fake.base_url)
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    at.sidebar.text_input(key="api_key_input").input(VALID_KEY).run()
+    assert not at.chat_input(key="chat_input").disabled
+    # With the visitor's own key, the region selected in the sidebar is used: point it at the fake.
+    at.sidebar.selectbox(key="region").select("custom").run()
+    at.sidebar.text_input(key="custom_base_url").input(fake.base_url).run()
+    send(at, "你好")
+    assert chat(at)[-1] == ("assistant", "收到：你好")
+
+
+def test_a_conversation_sends_the_whole_history_and_shows_usage(app, fake):
+    send(app, "第一句")
+    send(app, "第二句")
+    assert chat(app) == [("user", "第一句"), ("assistant", "收到：第一句"),
+                         ("user", "第二句"), ("assistant", "收到：第二句")]
+    sent = fake.requests[-1]["body"]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
+    assert sent[2]["content"] == "收到：第一句"
+    usage_table = " ".join(md.value for md in app.sidebar.markdown)
+    last, first = fake.usages[-1], fake.usages[-2]
+    assert f"| 输入 / Prompt | {last['prompt_tokens']:,} | {first['prompt_tokens'] + last['prompt_tokens']:,} |" \
+        in usage_table
+
+
+def test_reset_clears_messages_and_usage_and_the_next_request_has_no_old_turn(app, fake):
+    send(app, "记住这个词：菠萝")
+    app.sidebar.button(key="reset").click().run()
+    assert chat(app) == []
+    assert "| 合计 / Total | – | 0 |" in " ".join(md.value for md in app.sidebar.markdown)
+    send(app, "新的问题")
+    sent = fake.requests[-1]["body"]["messages"]
+    assert [m["content"] for m in sent if m["role"] != "system"] == ["新的问题"]
+
+
+def test_an_error_is_a_clear_message_the_user_message_stays_and_retry_resends_it(app, fake):
+    fake.enqueue({"kind": "error", "code": "limit_requests"}, {"kind": "error", "code": "limit_requests"},
+                 {"kind": "error", "code": "limit_requests"})  # the SDK retries twice by itself
+    send(app, "请回答")
+    assert not app.exception
+    assert chat(app)[0] == ("user", "请回答")
+    assert "限流" in app.error[0].value and "rate limit" in app.error[0].value
+    retry = [b for b in app.button if b.key and b.key.startswith("retry_")]
+    assert len(retry) == 1
+    retry[0].click().run()
+    assert not app.exception
+    assert chat(app) == [("user", "请回答"), ("assistant", "收到：请回答")]
+    assert not app.error
+
+
+def test_output_moderation_withdraws_the_partial_reply(app, fake):
+    send(app, "[[fake:output_moderation]]")
+    assert chat(app)[-1] == ("assistant", "")  # the withdrawn text is not shown
+    assert "撤回" in app.warning[0].value
+    send(app, "下一个问题")
+    sent = [m["content"] for m in fake.requests[-1]["body"]["messages"]]
+    assert "这段回答将被撤回。" not in sent
+
+
+def test_a_cut_connection_keeps_the_partial_text_marked_interrupted(app, fake):
+    send(app, "[[fake:cut]]")
+    assert chat(app)[-1] == ("assistant", "这段回答说到一半，")
+    assert "中断" in app.warning[0].value and "dropped" in app.warning[0].value
+
+
+def test_thinking_is_shown_apart_and_never_sent_back(app, fake):
+    send(app, "[[fake:think]]")
+    assistant = app.chat_message[-1]
+    assert assistant.expander[0].label == "思考过程 / Thinking"
+    assert "想一想" in assistant.expander[0].markdown[0].value
+    send(app, "然后呢")
+    sent = fake.requests[-1]["body"]["messages"]
+    assert all("想一想" not in m["content"] for m in sent)
+
+
+def test_an_empty_or_huge_message_is_refused_with_a_clear_message(app, fake):
+    send(app, "   ")
+    assert "空" in app.warning[0].value
+    send(app, "长" * 25_000)
+    assert "太长" in app.warning[0].value
+    assert app.code[0].value == "长" * 25_000  # nothing is lost: the text is there to copy
+    assert not fake.requests
