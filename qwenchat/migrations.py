@@ -1,0 +1,80 @@
+"""The SQLite schema, as an append-only list of migrations recorded by name.
+
+Each function decorated `@migration` runs once, in order, and its name goes into `_migrations`.
+A schema change is a new function at the bottom; an applied one is never edited or renamed, since
+its name is what marks it as done in files that already exist.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Callable, Sequence
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
+    """Apply the migrations not yet recorded; return their names. `conn` must be in autocommit mode.
+
+    All pending ones run in one IMMEDIATE transaction: a second process opening a fresh file at the
+    same moment waits for the write lock, then finds them recorded and applies nothing.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+        done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+        applied = []
+        for fn in migrations:
+            if fn.__name__ not in done:
+                fn(conn)
+                conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (fn.__name__, time.time()))
+                applied.append(fn.__name__)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return applied
+
+
+@migration
+def m001_conversations_and_messages(conn: sqlite3.Connection) -> None:
+    # Timestamps are seconds since the epoch (REAL), as on the dataclasses: they round-trip exactly.
+    conn.execute(
+        """CREATE TABLE conversations (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            model TEXT NOT NULL DEFAULT '',
+            system_prompt TEXT NOT NULL DEFAULT '',
+            closed INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        )"""
+    )
+    conn.execute(
+        """CREATE TABLE messages (
+            id TEXT PRIMARY KEY,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL DEFAULT '',
+            reasoning TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL,
+            error TEXT NOT NULL DEFAULT '',
+            model TEXT NOT NULL DEFAULT '',
+            usage TEXT,
+            created_at REAL NOT NULL
+        )"""
+    )
+    # The history list: one owner's conversations, newest first, read straight off the index.
+    conn.execute("CREATE INDEX conversations_owner_updated ON conversations (owner, updated_at DESC)")
+    # Loading in order, counting, MAX(seq) for an appended message, and the search probe
+    # "does this conversation have a message containing ..." all go through this one.
+    conn.execute("CREATE INDEX messages_conversation_seq ON messages (conversation_id, seq)")

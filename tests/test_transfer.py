@@ -1,0 +1,294 @@
+"""Export to Markdown and JSON, and a strict import that only parses."""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import copy
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from qwenchat import transfer
+from qwenchat.conversation import COMPLETE, FAILED, STOPPED, STREAMING, WITHDRAWN, Conversation, Message, Usage
+from qwenchat.store import MemoryStore
+from qwenchat.transfer import InvalidImport, from_json, to_json, to_markdown
+
+
+def sample() -> Conversation:
+    c = Conversation(model="qwen-max", system_prompt="用中文回答", title="春天的诗 🌸", created_at=1700000000.5)
+    c.messages = [
+        Message("user", "写一首关于春天的诗 ✍️", created_at=1700000001.25),
+        Message("assistant", "春眠不觉晓，处处闻啼鸟。🐦", reasoning="用户想要一首五言绝句", model="qwen-max",
+                usage=Usage(12, 34, 46, reasoning_tokens=7, cached_tokens=3), created_at=1700000002.75),
+        Message("user", "再来一首", created_at=1700000003.0),
+        Message("assistant", "夜来风雨声", status=STOPPED, model="qwen-plus", usage=Usage(1, 2, 3, estimated=True)),
+        Message("assistant", "MODERATED TEXT", status=WITHDRAWN, reasoning="MODERATED THOUGHT",
+                error="data_inspection_failed", model="qwen-plus"),
+        Message("assistant", "", status=FAILED, error="rate_limit", model="qwen-plus"),
+    ]
+    return c
+
+
+def without_ids(c: Conversation) -> dict:
+    data = c.to_dict()
+    del data["id"]
+    for m in data["messages"]:
+        del m["id"]
+    return data
+
+
+# ---- Markdown ----
+
+def test_markdown_has_the_header_and_both_turns():
+    md = to_markdown(sample())
+    assert md.startswith("# 春天的诗 🌸\n")
+    assert "qwen-max" in md and "2023-11-14 22:13 UTC" in md
+    assert md.count("## 用户 / User") == 2
+    assert md.count("## 助手 / Assistant") == 4
+    assert "写一首关于春天的诗 ✍️" in md and "春眠不觉晓，处处闻啼鸟。🐦" in md and "再来一首" in md
+    assert "<details>" in md and "用户想要一首五言绝句" in md  # reasoning folded away
+    assert "> 用中文回答" in md
+
+
+def test_markdown_notes_statuses_and_hides_withdrawn_text():
+    md = to_markdown(sample())
+    assert "夜来风雨声" in md and "已停止 / Stopped" in md
+    assert "已撤回 / This reply was withdrawn" in md
+    assert "MODERATED" not in md and "data_inspection_failed" not in md
+    assert "请求失败 / Request failed (rate_limit)" in md
+    streaming = Conversation(messages=[Message("assistant", "半句", status=STREAMING)])
+    assert "回复未完成" in to_markdown(streaming)
+
+
+def test_markdown_of_an_untitled_empty_conversation():
+    assert to_markdown(Conversation(system_prompt="")).startswith("# 对话 / Conversation\n")
+
+
+# ---- JSON export ----
+
+def test_json_envelope_has_exactly_the_documented_keys():
+    data = json.loads(to_json(sample()))
+    assert list(data) == list(transfer.ENVELOPE_KEYS)
+    assert data["format"] == "qwenchat.conversation" and data["version"] == 1
+    assert data["exported_at"].endswith("Z")
+    assert list(data["conversation"]) == list(transfer.CONVERSATION_KEYS)
+    for m in data["conversation"]["messages"]:
+        assert list(m) == list(transfer.MESSAGE_KEYS)
+        assert m["usage"] is None or list(m["usage"]) == list(transfer.USAGE_KEYS)
+
+
+def all_keys(value) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in all_keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in all_keys(v)}
+    return set()
+
+
+def test_json_has_both_turns_and_no_key_field():
+    c = sample()
+    c.messages[0].content = "my key is sk-0123456789abcdef"  # text is the user's; fields are ours
+    text = to_json(c)
+    keys = all_keys(json.loads(text))
+    assert "api_key" not in keys and not [k for k in keys if "key" in k.lower()]
+    assert "写一首关于春天的诗" not in text  # replaced above
+    assert "春眠不觉晓" in text and "sk-0123456789abcdef" in text
+
+
+def test_json_never_carries_withdrawn_text():
+    text = to_json(sample())
+    assert "MODERATED" not in text
+    withdrawn = json.loads(text)["conversation"]["messages"][4]
+    assert withdrawn["status"] == WITHDRAWN and withdrawn["content"] == "" and withdrawn["reasoning"] == ""
+
+
+# ---- JSON import ----
+
+def test_round_trip_with_fresh_ids():
+    c = sample()
+    back = from_json(to_json(c))
+    expected = copy.deepcopy(c)
+    expected.messages[4].content = expected.messages[4].reasoning = ""
+    assert without_ids(back) == without_ids(expected)
+    assert back.id != c.id
+    assert not {m.id for m in back.messages} & {m.id for m in c.messages}
+    again = from_json(to_json(c))
+    assert again.id != back.id
+
+
+def test_import_accepts_bytes_str_and_a_bom():
+    text = to_json(sample())
+    for data in (text, text.encode(), b"\xef\xbb\xbf" + text.encode()):
+        assert from_json(data).title == "春天的诗 🌸"
+
+
+def valid() -> dict:
+    return json.loads(to_json(sample()))
+
+
+def edited(change) -> str:
+    data = valid()
+    change(data)
+    return json.dumps(data, ensure_ascii=False)
+
+
+def setitem(path, value):
+    def change(data):
+        *parents, last = path
+        for p in parents:
+            data = data[p]
+        data[last] = value
+    return change
+
+
+def delitem(path):
+    def change(data):
+        *parents, last = path
+        for p in parents:
+            data = data[p]
+        del data[last]
+    return change
+
+
+M0 = ("conversation", "messages", 0)
+BAD_FILES = {
+    "not json": b"this is not json",
+    "truncated json": to_json(sample())[:-10],
+    "not utf-8": b"\xff\xfe{\x00}\x00",
+    "NaN": to_json(sample()).replace('"created_at": 1700000000.5', '"created_at": NaN'),
+    "a list": "[]",
+    "a string": '"qwenchat.conversation"',
+    "wrong format": edited(setitem(("format",), "chatgpt.export")),
+    "no format": edited(delitem(("format",))),
+    "version 2": edited(setitem(("version",), 2)),
+    "version as string": edited(setitem(("version",), "1")),
+    "version true": edited(setitem(("version",), True)),
+    "no exported_at": edited(delitem(("exported_at",))),
+    "no conversation": edited(delitem(("conversation",))),
+    "conversation is a list": edited(setitem(("conversation",), [])),
+    "unknown envelope field": edited(setitem(("api_key",), "sk-x")),
+    "unknown conversation field": edited(setitem(("conversation", "api_key"), "sk-x")),
+    "no messages": edited(delitem(("conversation", "messages"))),
+    "messages not a list": edited(setitem(("conversation", "messages"), {})),
+    "title a number": edited(setitem(("conversation", "title"), 3)),
+    "closed a string": edited(setitem(("conversation", "closed"), "yes")),
+    "created_at a string": edited(setitem(("conversation", "created_at"), "2024-01-01")),
+    "created_at negative": edited(setitem(("conversation", "created_at"), -1)),
+    "created_at huge": edited(setitem(("conversation", "created_at"), 10**30)),
+    "message not an object": edited(setitem(M0, "hello")),
+    "message without role": edited(delitem((*M0, "role"))),
+    "message content null": edited(setitem((*M0, "content"), None)),
+    "unknown role": edited(setitem((*M0, "role"), "system")),
+    "unknown status": edited(setitem((*M0, "status"), "done")),
+    "unknown message field": edited(setitem((*M0, "api_key"), "sk-x")),
+    "usage a list": edited(setitem((*M0, "usage"), [1, 2])),
+    "usage negative": edited(setitem(("conversation", "messages", 1, "usage", "total_tokens"), -5)),
+    "usage float": edited(setitem(("conversation", "messages", 1, "usage", "total_tokens"), 1.5)),
+    "usage estimated not bool": edited(setitem(("conversation", "messages", 1, "usage", "estimated"), 0)),
+    "usage missing field": edited(delitem(("conversation", "messages", 1, "usage", "cached_tokens"))),
+    "too many messages": edited(setitem(("conversation", "messages"), [valid()["conversation"]["messages"][0]] * 5001)),
+    "too large": to_json(sample()).replace("再来一首", "长" * (2 * 1024 * 1024)),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_bad_files_are_refused_with_a_bilingual_message(case):
+    with pytest.raises(InvalidImport) as refused:
+        from_json(BAD_FILES[case])
+    message = str(refused.value)
+    assert message.startswith("导入失败：") and " / Import failed: " in message
+
+
+def test_the_messages_say_what_is_wrong():
+    def reason(data):
+        with pytest.raises(InvalidImport) as refused:
+            from_json(data)
+        return str(refused.value)
+
+    assert reason(BAD_FILES["not json"]) == "导入失败：文件不是有效的 JSON / Import failed: not valid JSON"
+    assert "版本" in reason(BAD_FILES["version 2"]) and "unsupported version 2" in reason(BAD_FILES["version 2"])
+    assert "'system'" in reason(BAD_FILES["unknown role"]) and "第 1 条消息" in reason(BAD_FILES["unknown role"])
+    assert "5 MB" in reason(BAD_FILES["too large"])
+    assert "5000" in reason(BAD_FILES["too many messages"])
+    assert "api_key" in reason(BAD_FILES["unknown message field"])
+
+
+def test_exactly_the_limits_are_accepted():
+    data = valid()
+    data["conversation"]["messages"] = [data["conversation"]["messages"][0]] * 5000
+    assert len(from_json(json.dumps(data)).messages) == 5000
+
+
+def test_import_only_parses(monkeypatch):
+    source = Path(transfer.__file__).read_text()
+    imported = {n.module for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Import) for a in n.names}
+    assert not {"qwenchat.store", "sqlite3", "os", "pathlib"} & imported
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("from_json touched a file or a database")
+
+    store = MemoryStore()
+    monkeypatch.setattr(builtins, "open", forbidden)
+    monkeypatch.setattr(sqlite3, "connect", forbidden)
+    for data in BAD_FILES.values():
+        with pytest.raises(InvalidImport):
+            from_json(data)
+    assert from_json(to_json(sample())).title
+    assert store.list_conversations("alice") == []
+
+
+# ---- properties ----
+
+texts = st.text(max_size=100)
+messages = st.builds(
+    Message, role=st.sampled_from(["user", "assistant"]), content=texts,
+    status=st.sampled_from([COMPLETE, STREAMING, STOPPED, FAILED]), reasoning=texts, error=texts, model=texts,
+    usage=st.none() | st.builds(Usage, *[st.integers(0, 2**40)] * 5, st.booleans()),
+    created_at=st.floats(0, 4e9),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(title=texts, system_prompt=texts, closed=st.booleans(), msgs=st.lists(messages, max_size=5))
+def test_any_conversation_survives_export_and_import(title, system_prompt, closed, msgs):
+    c = Conversation(model="qwen-turbo", system_prompt=system_prompt, title=title, closed=closed, messages=msgs)
+    assert without_ids(from_json(to_json(c))) == without_ids(c)
+    to_markdown(c)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=200) | json_values.map(json.dumps))
+def test_garbage_only_ever_raises_invalid_import(data):
+    with pytest.raises(InvalidImport):
+        from_json(data)
+
+
+@settings(max_examples=150, deadline=None)
+@given(path=st.lists(st.sampled_from(["conversation", "messages", 0, 1, "usage", "role", "title", "version",
+                                      "total_tokens", "created_at", "closed"]), min_size=1, max_size=4),
+       value=json_values)
+def test_a_damaged_export_imports_or_raises_invalid_import(path, value):
+    data = valid()
+    target = data
+    try:
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = value
+    except (KeyError, IndexError, TypeError):
+        return
+    try:
+        from_json(json.dumps(data))
+    except InvalidImport:
+        pass
