@@ -1,0 +1,76 @@
+"""Estimated prices of DashScope models, and the cost of a call.
+
+Owns one dated table of list prices in CNY per 1M tokens (mainland China region). These are ESTIMATES
+copied from public listings of about the date below: prices change, promotions and free quotas are not
+modelled, and the bill from Alibaba Cloud is the only truth. To update, edit `PRICES` and `PRICES_AS_OF`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PRICES_AS_OF = "2025-11"
+CURRENCY = "CNY"
+
+K = 1024  # DashScope's "128K" tier means 131,072 tokens
+
+
+@dataclass(frozen=True)
+class Tier:
+    """Prices for requests whose input is at most `up_to` tokens (None: any length)."""
+
+    up_to: int | None
+    input: float  # CNY per 1M input tokens
+    output: float  # CNY per 1M output tokens
+    output_thinking: float | None = None  # in thinking mode, where it differs
+
+
+@dataclass(frozen=True)
+class Price:
+    tiers: tuple[Tier, ...]  # by ascending up_to; an input longer than the last tier has no known price
+    note: str = ""
+
+
+PRICES: dict[str, Price] = {
+    "qwen-flash": Price((Tier(128 * K, 0.15, 1.5),), "tiers above 128K input not in the table"),
+    "qwen-plus": Price((Tier(128 * K, 0.8, 2.0, output_thinking=8.0),), "tiers above 128K input not in the table"),
+    "qwen-turbo": Price((Tier(None, 0.3, 0.6, output_thinking=3.0),), "non-thinking prices unconfirmed"),
+    "qwen-max": Price((Tier(None, 2.4, 9.6),)),
+    "qwen3-max": Price(
+        (Tier(32 * K, 3.2, 12.8),),
+        "sources disagree (2.5-3.2 in, 10-12.8 out): the higher figures are used; the 32K bound of the first "
+        "tier is unconfirmed, longer inputs cost more and are not in the table",
+    ),
+    "qwq-plus": Price((Tier(None, 1.6, 4.0),), "always thinking"),
+    "qwen-vl-plus": Price((Tier(None, 0.8, 2.0),)),
+    "qwen-vl-max": Price((Tier(None, 1.6, 4.0),)),
+    "deepseek-r1": Price((Tier(None, 4.0, 16.0),), "always thinking"),
+}
+
+# Dated snapshots and aliases share the price of their line: qwen-plus-2025-07-28, qwen-max-0919, -latest.
+_SNAPSHOT_SUFFIX = re.compile(r"-(?:latest|\d{4}-\d{2}-\d{2}|\d{4})$")
+
+
+def price_for(model: str) -> Price | None:
+    """The table entry for `model` or its snapshot's line, None when the table does not have it."""
+    name = model.rsplit("/", 1)[-1].strip().lower()
+    while name not in PRICES:
+        line = _SNAPSHOT_SUFFIX.sub("", name)
+        if line == name:
+            return None
+        name = line
+    return PRICES[name]
+
+
+def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int, thinking: bool = False) -> float | None:
+    """Estimated CNY for one call, None when the model or its input-length tier is not in the table.
+    `completion_tokens` includes reasoning tokens, as DashScope's usage reports them."""
+    price = price_for(model)
+    if price is None:
+        return None
+    tier = next((t for t in price.tiers if t.up_to is None or prompt_tokens <= t.up_to), None)
+    if tier is None:
+        return None
+    output = tier.output_thinking if thinking and tier.output_thinking is not None else tier.output
+    return (prompt_tokens * tier.input + completion_tokens * output) / 1_000_000
