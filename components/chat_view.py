@@ -10,12 +10,14 @@ import time
 
 import streamlit as st
 
-from components import session
+from components import ending_panel, session
 from components.settings import ChatOptions
-from qwenchat import errors, turns
-from qwenchat.conversation import (FAILED, INTERRUPTED, STOPPED, WITHDRAWN, Conversation, Message)
+from qwenchat import ending, errors, turns
+from qwenchat.conversation import FAILED, INTERRUPTED, STOPPED, WITHDRAWN, Conversation, Message, Usage
+from qwenchat.ending import Verdict
+from qwenchat.budget import fit_to_budget
 from qwenchat.rendering import stable_split
-from qwenchat.reply import ReplyRecorder
+from qwenchat.reply import ReplyRecorder, estimated_usage
 
 CURSOR = " ▌"
 KEY_HELP = """
@@ -35,22 +37,35 @@ Singapore or US keys also need their region (sidebar, or `DASHSCOPE_BASE_URL`).
 
 
 def render(conversation: Conversation, options: ChatOptions) -> None:
+    note = st.session_state.pop("note", None)
+    if note:
+        st.info(note)
     if not conversation.messages:
         st.markdown("##### 你好！我是通义千问，有什么可以帮你？ / Hi! I'm Qwen. How can I help?")
     for index, message in enumerate(conversation.messages):
+        if message.id == conversation.context_start:
+            st.caption("✂️ 以上较早的消息超出上下文预算，上一次请求没有发送它们。 / The earlier messages above "
+                       "exceeded the context budget and were not sent with the last request.")
         show_message(message, is_last=index == len(conversation.messages) - 1)
 
     has_key = options.settings.has_key
     if not has_key:
         st.info(KEY_HELP)
-    prompt = st.chat_input(
-        "输入消息… / Type a message…" if has_key else "请先提供 API Key / Provide an API key first",
-        key="chat_input", submit_mode="stop", disabled=not has_key)
+    if conversation.closed:
+        show_closed()
+        placeholder = "对话已结束 / The conversation has ended"
+    elif has_key:
+        placeholder = "输入消息… / Type a message…"
+    else:
+        placeholder = "请先提供 API Key / Provide an API key first"
+    prompt = st.chat_input(placeholder, key="chat_input", submit_mode="stop",
+                           disabled=not has_key or conversation.closed)
 
     if prompt is not None:
         take_turn(conversation, options, prompt)
     elif st.session_state.pop("retry_requested", False) and has_key:
         stream_reply(conversation, options)
+        session.save(conversation)
         st.rerun()
 
 
@@ -62,11 +77,40 @@ def take_turn(conversation: Conversation, options: ChatOptions, text: str) -> No
             with st.expander("未发送的内容（可复制）/ Unsent text (copy it)"):
                 st.code(text, language=None, wrap_lines=True)
         return
-    conversation.add_user(text)
+    history = conversation.history_dicts()
+    user_message = conversation.add_user(text)
+    session.save(conversation)
     with st.chat_message("user"):
         st.markdown(text)
-    stream_reply(conversation, options)
+    verdict = check_for_end(text, history, options)
+    if verdict.usage:  # the judge's tokens count in the totals, on the message it judged
+        user_message.usage = Usage(verdict.usage.prompt_tokens, verdict.usage.completion_tokens,
+                                   verdict.usage.prompt_tokens + verdict.usage.completion_tokens)
+    if verdict.is_end:
+        conversation.close_with(options.farewell)
+    else:
+        stream_reply(conversation, options)
+    session.save(conversation)
     st.rerun()
+
+
+def check_for_end(text: str, history: list[dict], options: ChatOptions) -> Verdict:
+    verdict = ending.detect(text, history)
+    ending_panel.verdicts().append(verdict)
+    return verdict
+
+
+def show_closed() -> None:
+    st.info("对话已结束。可以开始新对话，或者继续当前对话。 / The conversation has ended. Start a new one, or "
+            "keep talking in this one.")
+    left, right = st.columns(2)
+    left.button("🆕 开始新对话 / New conversation", on_click=session.reset_conversation, key="new_conversation",
+                width="stretch", type="primary")
+    right.button("↩️ 继续对话 / Keep talking", on_click=_reopen, key="keep_talking", width="stretch")
+
+
+def _reopen() -> None:
+    session.conversation().closed = False
 
 
 def show_message(message: Message, *, is_last: bool) -> None:
@@ -96,11 +140,17 @@ def _request_retry(message_id: str) -> None:
 
 def stream_reply(conversation: Conversation, options: ChatOptions) -> Message:
     """Stream one reply into the conversation, painting it in batches."""
-    client = session.client_for(options.settings)
-    request = conversation.api_messages()
-    message = conversation.start_reply(options.settings.model)
+    model = options.settings.model
+    trimmed = fit_to_budget(conversation.api_messages(), model, options.budget)
+    message = conversation.start_reply(model)
+    if trimmed.too_large:
+        message.status, message.error = FAILED, errors.OVER_BUDGET
+        return message
+    conversation.mark_context_start(trimmed.dropped)
     recorder = ReplyRecorder(message)
-    events = client.stream_chat(request, model=options.settings.model, thinking=options.thinking)
+    saver = session.ReplySaver(conversation, message)
+    events = session.client_for(options.settings).stream_chat(trimmed.messages, model=model,
+                                                              thinking=options.thinking)
     with st.chat_message("assistant"):
         painter = _Painter()
         try:
@@ -111,10 +161,14 @@ def stream_reply(conversation: Conversation, options: ChatOptions) -> Message:
                 if recorder.done or now - last_paint >= painter.interval:
                     recorder.flush()
                     painter.paint(message, streaming=not recorder.done)
+                    saver.maybe_save()
                     last_paint = now
         finally:
             events.close()
             recorder.finish()
+            if message.usage is None and (message.content or message.reasoning):
+                message.usage = estimated_usage(trimmed.messages, message)
+            saver.save()
     return message
 
 

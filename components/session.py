@@ -1,25 +1,132 @@
-"""Per-browser-session state: the open conversation and the client, kept in `st.session_state` only."""
+"""Per-browser-session state: the open conversation, its owner and the client, in `st.session_state` only.
+
+Saved conversations live in the store (one per server process, shared; every call names its owner). The
+URL carries the open conversation's id (`?c=`) and, for visitors who are not signed in, the owner token
+(`?o=`), so a reload or a bookmark brings the conversation back and nobody else's.
+"""
 
 from __future__ import annotations
 
+import os
+import time
+
 import streamlit as st
 
+from qwenchat import identity
 from qwenchat.client import QwenClient
 from qwenchat.config import Settings
-from qwenchat.conversation import Conversation
+from qwenchat.conversation import Conversation, Message
+from qwenchat.store import ConversationStore, MemoryStore, open_store
+
+SAVE_EVERY = 1.0  # seconds between saves of a streaming reply
+
+
+def read_secrets() -> dict[str, object]:
+    """`st.secrets` as a plain dict; empty when no secrets.toml exists (reading it would raise)."""
+    try:
+        return {name: st.secrets[name] for name in st.secrets.keys()}
+    except Exception:  # FileNotFoundError / StreamlitSecretNotFoundError / a malformed file
+        return {}
+
+
+@st.cache_resource(show_spinner=False)
+def _shared_store(path: str, saving: bool) -> ConversationStore:
+    # Shared by every session of this process; it holds no session's data outside its owner's rows.
+    return open_store(path) if saving else MemoryStore()
+
+
+def store() -> ConversationStore:
+    options = identity.storage_options(read_secrets(), os.environ)
+    return _shared_store(options.path, options.saving)
+
+
+def owner() -> str:
+    """Who this browser session is: the signed-in user, the single local user, or a token in the URL."""
+    if "owner" not in st.session_state:
+        st.session_state["owner"] = identity.owner_for(
+            signed_in_email=_signed_in_email(), url_token=st.query_params.get("o", ""),
+            single_user=identity.single_user(read_secrets(), os.environ))
+    return st.session_state["owner"].id
+
+
+def _signed_in_email() -> str:
+    try:
+        return st.user.get("email", "") if st.user.get("is_logged_in") else ""
+    except Exception:  # st.login not configured
+        return ""
 
 
 def conversation() -> Conversation:
     if "conversation" not in st.session_state:
-        st.session_state["conversation"] = Conversation()
+        st.session_state["conversation"] = _from_url() or Conversation()
     return st.session_state["conversation"]
+
+
+def _from_url() -> Conversation | None:
+    conversation_id = st.query_params.get("c", "")
+    if not conversation_id:
+        return None
+    loaded = None
+    if identity.looks_like_id(conversation_id):
+        loaded = store().load(owner(), conversation_id)
+    if loaded is None:
+        st.session_state["note"] = ("找不到这个对话（链接不完整，或它属于别人），已开始新对话。 / That conversation "
+                                    "was not found (an incomplete link, or someone else's); a new one is open.")
+        return None
+    loaded.recover()
+    return loaded
+
+
+def open_conversation(conversation: Conversation) -> None:
+    st.session_state["conversation"] = conversation
+    st.session_state.pop("retry_requested", None)
+    st.session_state.pop("verdicts", None)
+    _sync_url(conversation)
 
 
 def reset_conversation() -> None:
     """A fresh conversation keeping the user's model and system prompt; nothing of the old one is sent."""
     old = conversation()
-    st.session_state["conversation"] = Conversation(model=old.model, system_prompt=old.system_prompt)
-    st.session_state.pop("retry_requested", None)
+    open_conversation(Conversation(model=old.model, system_prompt=old.system_prompt))
+
+
+def _sync_url(conversation: Conversation) -> None:
+    """Put the conversation (once it has messages) and the owner token in the URL."""
+    token = st.session_state["owner"].url_token if "owner" in st.session_state else ""
+    if token:
+        st.query_params["o"] = token
+    if conversation.messages:
+        st.query_params["c"] = conversation.id
+    elif "c" in st.query_params:
+        del st.query_params["c"]
+
+
+def save(conversation: Conversation) -> None:
+    """Save the whole conversation (after a turn, a rename, a close); empty ones are not kept."""
+    if conversation.messages:
+        store().save_conversation(owner(), conversation)
+        _sync_url(conversation)
+
+
+def save_message(conversation: Conversation, message: Message) -> None:
+    store().save_message(owner(), conversation.id, message)
+
+
+class ReplySaver:
+    """Saves a streaming reply at most once a second, so a crash or reload loses about a second of text."""
+
+    def __init__(self, conversation: Conversation, message: Message):
+        self.conversation, self.message = conversation, message
+        self._last = 0.0
+
+    def maybe_save(self) -> None:
+        now = time.monotonic()
+        if now - self._last >= SAVE_EVERY:
+            save_message(self.conversation, self.message)
+            self._last = now
+
+    def save(self) -> None:
+        save_message(self.conversation, self.message)
 
 
 def client_for(settings: Settings) -> QwenClient:
@@ -29,11 +136,3 @@ def client_for(settings: Settings) -> QwenClient:
         cached = QwenClient(settings)
         st.session_state["_client"] = cached
     return cached
-
-
-def read_secrets() -> dict[str, object]:
-    """`st.secrets` as a plain dict; empty when no secrets.toml exists (reading it would raise)."""
-    try:
-        return {name: st.secrets[name] for name in st.secrets.keys()}
-    except Exception:  # FileNotFoundError / StreamlitSecretNotFoundError / a malformed file
-        return {}

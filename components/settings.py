@@ -8,8 +8,10 @@ import streamlit as st
 
 from components.session import read_secrets
 from qwenchat import config
+from qwenchat.budget import default_budget
 from qwenchat.catalog import CATALOG, THINKING_ALWAYS, lookup
 from qwenchat.conversation import Conversation
+from qwenchat.ending import FAREWELL_REPLY
 
 CUSTOM = "custom"
 
@@ -18,6 +20,9 @@ CUSTOM = "custom"
 class ChatOptions:
     settings: config.Settings
     thinking: bool
+    farewell: str = FAREWELL_REPLY
+    judge: bool = False
+    budget: int = 32_000
 
 
 def _region_label(region: str) -> str:
@@ -74,10 +79,24 @@ def render(conversation: Conversation) -> ChatOptions:
     else:
         thinking = st.toggle("深度思考 / Thinking", value=info.thinks_by_default, key=f"thinking_{model}")
 
+    budget = st.number_input(
+        "每次请求的上下文预算 (tokens) / Context budget per request", min_value=256,
+        max_value=max(256, info.context_window - min(info.max_output, info.context_window // 2)),
+        value=default_budget(info.context_window, info.max_output), step=1000, key=f"budget_{model}",
+        help="历史超出预算时，最早的对话不再发送（系统提示词和最新消息总会发送）。When the history exceeds it, "
+             "the oldest turns are left out (the system prompt and the newest message always go).")
+
     with st.expander("系统提示词 / System prompt"):
         conversation.system_prompt = st.text_area(
             "系统提示词 / System prompt", value=conversation.system_prompt, label_visibility="collapsed",
             key=f"system_prompt_{conversation.id}")
+
+    with st.expander("结束检测 / End detection"):
+        farewell = st.text_input("结束语 / Farewell", value=FAREWELL_REPLY, key="farewell").strip() \
+            or FAREWELL_REPLY
+        judge = st.toggle("不确定时请模型判断 / Ask a model when unsure", value=False, key="judge",
+                          help="用 qwen-flash 判断规则拿不准的消息（消耗少量 Token，计入用量）。Uses qwen-flash on "
+                               "messages the rules are unsure of (a few tokens, counted in the usage).")
 
     settings = config.resolve(sidebar_key=typed_key, sidebar_base_url=chosen_url if typed_key.strip() else "",
                               sidebar_model=model, secrets=secrets)
@@ -86,4 +105,4 @@ def render(conversation: Conversation) -> ChatOptions:
         source = {config.SOURCE_SIDEBAR: "侧边栏 / sidebar", config.SOURCE_SECRETS: "secrets.toml",
                   config.SOURCE_ENV: "环境变量 / environment"}[settings.key_source]
         st.caption(f"🔑 Key: {source}")
-    return ChatOptions(settings, thinking)
+    return ChatOptions(settings, thinking, farewell, judge and settings.has_key, int(budget))

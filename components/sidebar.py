@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import session, settings
+from components import ending_panel, session, settings
 from qwenchat.conversation import Conversation, Usage
 
 
@@ -14,6 +14,8 @@ def render(conversation: Conversation) -> settings.ChatOptions:
         options = settings.render(conversation)
         st.divider()
         usage_panel(conversation)
+        st.divider()
+        ending_panel.render()
         st.divider()
         st.button("🔄 重置对话 / Reset conversation", on_click=session.reset_conversation,
                   width="stretch", key="reset")

@@ -22,6 +22,7 @@ INTERRUPTED = "interrupted"  # the connection dropped mid-stream: partial text k
 WITHDRAWN = "withdrawn"      # output moderation fired mid-stream: text hidden, never sent back
 FAILED = "failed"            # the request failed before any text: the message holds the error
 FAREWELL = "farewell"        # the closing answer, written without calling the model
+INTERRUPTED_ERROR = "interrupted"  # = qwenchat.errors.INTERRUPTED, without importing the error module here
 STATUSES = (COMPLETE, STREAMING, STOPPED, INTERRUPTED, WITHDRAWN, FAILED, FAREWELL)
 
 
@@ -99,6 +100,8 @@ class Conversation:
     closed: bool = False
     id: str = field(default_factory=new_id)
     created_at: float = field(default_factory=time.time)
+    # The id of the oldest message the last request carried, when the context budget left older ones out.
+    context_start: str = field(default="", compare=False)
 
     def add_user(self, text: str) -> Message:
         message = Message("user", text)
@@ -112,6 +115,20 @@ class Conversation:
         self.messages.append(message)
         return message
 
+    def recover(self) -> None:
+        """A reply saved mid-stream by a process that then died is interrupted, not still streaming."""
+        for message in self.messages:
+            if message.status == STREAMING:
+                message.status = INTERRUPTED if message.content or message.reasoning else FAILED
+                message.error = INTERRUPTED_ERROR
+
+    def close_with(self, farewell: str) -> Message:
+        """End the conversation with a farewell written without calling the model."""
+        message = Message("assistant", farewell, status=FAREWELL)
+        self.messages.append(message)
+        self.closed = True
+        return message
+
     def api_messages(self) -> list[dict[str, str]]:
         """Role and content only, system prompt first. Reasoning, failed and withdrawn replies stay out.
 
@@ -121,10 +138,16 @@ class Conversation:
         sent: list[dict[str, str]] = []
         if self.system_prompt.strip():
             sent.append({"role": "system", "content": self.system_prompt})
-        for message in self.messages:
-            if message.sendable:
-                sent.append({"role": message.role, "content": message.content})
+        sent.extend({"role": m.role, "content": m.content} for m in self.sendable_messages())
         return sent
+
+    def sendable_messages(self) -> list[Message]:
+        return [m for m in self.messages if m.sendable]
+
+    def mark_context_start(self, dropped: int) -> None:
+        """Remember where the sent context began after the budget left `dropped` old messages out."""
+        sendable = self.sendable_messages()
+        self.context_start = sendable[dropped].id if 0 < dropped < len(sendable) else ""
 
     def last_user_message(self) -> Message | None:
         for message in reversed(self.messages):

@@ -18,6 +18,7 @@ INPUT_MODERATION = "input_moderation"
 OUTPUT_MODERATION = "output_moderation"
 ARREARS = "arrears"
 CONTEXT_TOO_LONG = "context_too_long"
+OVER_BUDGET = "over_budget"
 MODEL_NOT_FOUND = "model_not_found"
 TIMEOUT = "timeout"
 CONNECTION = "connection"
@@ -58,6 +59,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "对话内容超出了模型的上下文长度。请重置对话、缩短消息，或换用上下文更长的模型。",
         "The conversation is longer than the model's context window. Reset the conversation, "
         "shorten the message, or pick a model with a longer context.",
+    ),
+    OVER_BUDGET: (
+        "这条消息本身就超出了每次请求的上下文预算，未发送。请缩短消息，或在侧边栏调高预算。",
+        "This message alone exceeds the context budget per request and was not sent. Shorten it, or raise "
+        "the budget in the sidebar.",
     ),
     MODEL_NOT_FOUND: (
         "找不到该模型，或当前地域/账户未开通。请在侧边栏换一个模型，或检查地域。",

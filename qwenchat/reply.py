@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from qwenchat import errors
 from qwenchat.client import Event, Failed, Finished, ReasoningDelta, TextDelta, UsageReport
-from qwenchat.conversation import COMPLETE, FAILED, INTERRUPTED, STOPPED, STREAMING, WITHDRAWN, Message
+from qwenchat.conversation import COMPLETE, FAILED, INTERRUPTED, STOPPED, STREAMING, WITHDRAWN, Message, Usage
+from qwenchat.tokens import count_completion, count_prompt
 
 
 class ReplyRecorder:
@@ -61,3 +62,12 @@ class ReplyRecorder:
         self.flush()
         if self.message.status == STREAMING:
             self.message.status = STOPPED
+
+
+def estimated_usage(sent: list[dict], message: Message) -> Usage:
+    """A local count of what was sent and received, for a reply whose stream ended without the API's usage
+    (a stop or a cut). Marked estimated: the API's own count is the bill."""
+    prompt = count_prompt(sent, message.model)
+    reasoning = count_completion(message.reasoning, message.model) if message.reasoning else 0
+    completion = count_completion(message.content, message.model) + reasoning
+    return Usage(prompt, completion, prompt + completion, reasoning_tokens=reasoning, estimated=True)

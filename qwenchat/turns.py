@@ -1,12 +1,11 @@
 """What happens to a user's message before any request: checks that give a clear message instead of an
-API error, and the farewell that closes a conversation."""
+API error."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 MAX_MESSAGE_CHARS = 20_000
-FAREWELL = "感谢您的咨询，再见！"
 
 
 @dataclass(frozen=True)

@@ -141,3 +141,32 @@ def test_an_empty_or_huge_message_is_refused_with_a_clear_message(app, fake):
     assert "太长" in app.warning[0].value
     assert app.code[0].value == "长" * 25_000  # nothing is lost: the text is there to copy
     assert not fake.requests
+
+
+def test_a_farewell_closes_the_conversation_without_calling_the_model(app, fake):
+    send(app, "介绍一下长城。")
+    calls = len(fake.requests)
+    send(app, "好的我知道了")
+    assert chat(app)[-1] == ("assistant", "感谢您的咨询，再见！")
+    assert len(fake.requests) == calls
+    assert app.chat_input(key="chat_input").disabled
+    panel = " ".join(md.value for md in app.sidebar.markdown)
+    assert "结束 / End" in panel
+    app.button(key="keep_talking").click().run()
+    assert not app.chat_input(key="chat_input").disabled
+    send(app, "那明天呢？")
+    assert chat(app)[-1] == ("assistant", "收到：那明天呢？")
+    assert len(chat(app)) == 6  # the same conversation went on
+
+
+def test_new_conversation_after_a_farewell_starts_fresh(app, fake):
+    send(app, "bye")
+    assert chat(app)[-1][1] == "感谢您的咨询，再见！"
+    app.button(key="new_conversation").click().run()
+    assert chat(app) == [] and not app.chat_input(key="chat_input").disabled
+
+
+def test_thanks_followed_by_a_question_is_not_an_ending(app, fake):
+    send(app, "谢谢，那尺码呢？")
+    assert chat(app)[-1] == ("assistant", "收到：谢谢，那尺码呢？")
+    assert not app.chat_input(key="chat_input").disabled
