@@ -12,7 +12,7 @@ import streamlit as st
 
 from components import ending_panel, session
 from components.settings import ChatOptions
-from qwenchat import ending, errors, turns
+from qwenchat import errors, judge, turns
 from qwenchat.conversation import FAILED, INTERRUPTED, STOPPED, WITHDRAWN, Conversation, Message, Usage
 from qwenchat.ending import Verdict
 from qwenchat.budget import fit_to_budget
@@ -95,7 +95,8 @@ def take_turn(conversation: Conversation, options: ChatOptions, text: str) -> No
 
 
 def check_for_end(text: str, history: list[dict], options: ChatOptions) -> Verdict:
-    verdict = ending.detect(text, history)
+    client = session.client_for(options.settings).openai if options.judge else None
+    verdict = judge.decide(text, history, client=client, judge_enabled=options.judge)
     ending_panel.verdicts().append(verdict)
     return verdict
 

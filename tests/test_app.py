@@ -170,3 +170,24 @@ def test_thanks_followed_by_a_question_is_not_an_ending(app, fake):
     send(app, "谢谢，那尺码呢？")
     assert chat(app)[-1] == ("assistant", "收到：谢谢，那尺码呢？")
     assert not app.chat_input(key="chat_input").disabled
+
+
+def test_the_judge_decides_unsure_messages_and_its_tokens_are_counted(app, fake):
+    send(app, "介绍一下长城。")
+    app.sidebar.toggle(key="judge").set_value(True).run()
+    fake.enqueue({"kind": "json", "content": '{"end": true, "confidence": 0.9, "reason": "done"}'})
+    send(app, "好的")  # a bare "ok": the rules are unsure
+    judged = fake.requests[-1]["body"]
+    assert judged["stream"] is False and judged["temperature"] == 0 and judged["enable_thinking"] is False
+    assert chat(app)[-1] == ("assistant", "感谢您的咨询，再见！")
+    panel = " ".join(md.value for md in app.sidebar.markdown)
+    assert "judge" in panel
+    reply_usage, judge_usage = fake.usages[-2], fake.usages[-1]
+    total = reply_usage["total_tokens"] + judge_usage["total_tokens"]
+    assert f"| {total:,} |" in panel
+
+
+def test_a_confident_message_never_calls_the_judge(app, fake):
+    app.sidebar.toggle(key="judge").set_value(True).run()
+    send(app, "再见")
+    assert not fake.requests and chat(app)[-1][1] == "感谢您的咨询，再见！"
