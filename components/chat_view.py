@@ -14,8 +14,8 @@ from components import ending_panel, session
 from components.settings import ChatOptions
 from qwenchat import errors, judge, turns
 from qwenchat.conversation import FAILED, INTERRUPTED, STOPPED, WITHDRAWN, Conversation, Message, Usage
-from qwenchat.ending import Verdict
 from qwenchat.budget import fit_to_budget
+from qwenchat.ending import Verdict
 from qwenchat.rendering import stable_split
 from qwenchat.reply import ReplyRecorder, estimated_usage
 
@@ -111,7 +111,9 @@ def show_closed() -> None:
 
 
 def _reopen() -> None:
-    session.conversation().closed = False
+    conversation = session.conversation()
+    conversation.closed = False
+    session.save(conversation)
 
 
 def show_message(message: Message, *, is_last: bool) -> None:
