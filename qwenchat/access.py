@@ -20,31 +20,22 @@ import math
 from dataclasses import dataclass
 from typing import Mapping
 
-from qwenchat.config import KEY_NAME
+from qwenchat.config import KEY_NAME, TRUE, setting
 
 ACCESS_CODE_NAME = "APP_ACCESS_CODE"
 BYOK_NAME = "QWENCHAT_BYOK"
 FREE_TRIES = 5
 MAX_WAIT_SECONDS = 300
-TRUE = {"1", "true", "yes", "on"}
-
-
-def _setting(name: str, secrets: Mapping[str, object], environ: Mapping[str, str]) -> str:
-    for source in (secrets, environ):
-        value = source.get(name)
-        if value is not None and str(value).strip():
-            return str(value).strip()
-    return ""
 
 
 def access_code(secrets: Mapping[str, object], environ: Mapping[str, str]) -> str:
     """The code a visitor must type, or "" when the app has no gate."""
-    return _setting(ACCESS_CODE_NAME, secrets, environ)
+    return setting(ACCESS_CODE_NAME, secrets, environ)
 
 
 def byok_mode(secrets: Mapping[str, object], environ: Mapping[str, str]) -> bool:
     """Whether every visitor must bring their own key (the operator's key is never used)."""
-    return _setting(BYOK_NAME, secrets, environ).lower() in TRUE
+    return setting(BYOK_NAME, secrets, environ).lower() in TRUE
 
 
 def for_resolve(secrets: Mapping[str, object], environ: Mapping[str, str]

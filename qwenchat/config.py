@@ -74,6 +74,19 @@ def load_dotenv_once(path: str | None = None) -> None:
     load_dotenv(path, override=False)
 
 
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off"}
+
+
+def setting(name: str, secrets: Mapping[str, object], environ: Mapping[str, str]) -> str:
+    """A setting's text from secrets, else the environment; "" when set in neither."""
+    for source in (secrets, environ):
+        value = source.get(name)
+        if value is not None and str(value).strip():
+            return str(value).strip()
+    return ""
+
+
 def _first(mapping: Mapping[str, object], *names: str) -> str:
     for name in names:
         value = mapping.get(name)

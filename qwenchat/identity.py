@@ -15,13 +15,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-
-from qwenchat.store import default_path
 from typing import Mapping
 
+from qwenchat.config import FALSE, TRUE, setting
+from qwenchat.store import default_path
+
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
-TRUE = {"1", "true", "yes", "on"}
-FALSE = {"0", "false", "no", "off"}
 
 
 @dataclass(frozen=True)
@@ -45,16 +44,8 @@ def owner_for(*, signed_in_email: str = "", url_token: str = "", single_user: bo
     return Owner("anon:" + hashlib.sha256(token.encode()).hexdigest(), token, "token")
 
 
-def _setting(name: str, secrets_: Mapping[str, object], environ: Mapping[str, str]) -> str:
-    for source in (secrets_, environ):
-        value = source.get(name)
-        if value is not None and str(value).strip():
-            return str(value).strip()
-    return ""
-
-
 def single_user(secrets_: Mapping[str, object], environ: Mapping[str, str]) -> bool:
-    return _setting("QWENCHAT_SINGLE_USER", secrets_, environ).lower() in TRUE
+    return setting("QWENCHAT_SINGLE_USER", secrets_, environ).lower() in TRUE
 
 
 @dataclass(frozen=True)
@@ -64,6 +55,6 @@ class StorageOptions:
 
 
 def storage_options(secrets_: Mapping[str, object], environ: Mapping[str, str]) -> StorageOptions:
-    path = _setting("QWENCHAT_DB", secrets_, environ) or str(default_path())
-    saving = _setting("QWENCHAT_SAVE", secrets_, environ).lower() not in FALSE
+    path = setting("QWENCHAT_DB", secrets_, environ) or str(default_path())
+    saving = setting("QWENCHAT_SAVE", secrets_, environ).lower() not in FALSE
     return StorageOptions(str(Path(path).expanduser()), saving)

@@ -38,7 +38,8 @@ class Limits:
     max_messages_per_session: int = 50
     max_tokens_per_session: int = 200_000
     max_chars_per_message: int = 8_000
-    daily_token_cap: int = 0  # off by default: set it on a public app
+    # A reload starts a new session, so only a server-wide cap really bounds what a public app can spend.
+    daily_token_cap: int = 2_000_000
 
     @classmethod
     def from_config(cls, secrets: Mapping[str, object], environ: Mapping[str, str]) -> "Limits":

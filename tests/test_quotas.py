@@ -12,7 +12,7 @@ OFF = Limits(0, 0, 0, 0)
 
 
 def test_defaults_for_a_public_app():
-    assert Limits.from_config({}, {}) == Limits(50, 200_000, 8_000, 0)
+    assert Limits.from_config({}, {}) == Limits(50, 200_000, 8_000, 2_000_000)
 
 
 def test_settings_from_secrets_first_then_environment():
@@ -134,7 +134,7 @@ def test_usage_rows_for_the_sidebar():
     quota, daily = SessionQuota(), DailyCounter()
     quota.record(1234)
     daily.add(99)
-    rows = usage_rows(Limits(), quota, daily)
+    rows = usage_rows(Limits(daily_token_cap=0), quota, daily)
     assert [(r.used, r.limit) for r in rows] == [(1, 50), (1234, 200_000)]  # no daily cap: no daily row
     rows = usage_rows(Limits(daily_token_cap=5000, max_messages_per_session=0), quota, daily)
     assert rows[0] == UsageRow("本次会话消息 / Messages this session", 1, 0)
