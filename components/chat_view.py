@@ -12,10 +12,11 @@ import streamlit as st
 
 from components import ending_panel, session
 from components.settings import ChatOptions
-from qwenchat import errors, judge, turns
+from qwenchat import config, errors, judge, sanitize, turns
 from qwenchat.conversation import FAILED, INTERRUPTED, STOPPED, WITHDRAWN, Conversation, Message, Usage
 from qwenchat.budget import fit_to_budget
 from qwenchat.ending import Verdict
+from qwenchat.quotas import Limits, SessionQuota
 from qwenchat.rendering import stable_split
 from qwenchat.reply import ReplyRecorder, estimated_usage
 
@@ -69,8 +70,9 @@ def render(conversation: Conversation, options: ChatOptions) -> None:
         st.rerun()
 
 
-def take_turn(conversation: Conversation, options: ChatOptions, text: str) -> None:
-    problem = turns.check_message(text)
+def take_turn(conversation: Conversation, options: ChatOptions, raw_text: str) -> None:
+    text = sanitize.clean_user_text(raw_text)
+    problem = turns.check_message(text) or _quota_problem(conversation, options, text)
     if problem:
         st.warning(problem.message())
         if text.strip():
@@ -86,12 +88,34 @@ def take_turn(conversation: Conversation, options: ChatOptions, text: str) -> No
     if verdict.usage:  # the judge's tokens count in the totals, on the message it judged
         user_message.usage = Usage(verdict.usage.prompt_tokens, verdict.usage.completion_tokens,
                                    verdict.usage.prompt_tokens + verdict.usage.completion_tokens)
+        _record_spend(options, user_message.usage.total_tokens, messages=0)
     if verdict.is_end:
         conversation.close_with(options.farewell)
     else:
         stream_reply(conversation, options)
     session.save(conversation)
     st.rerun()
+
+
+def _operator_pays(options: ChatOptions) -> bool:
+    return options.settings.key_source != config.SOURCE_SIDEBAR
+
+
+def _quota_problem(conversation: Conversation, options: ChatOptions, text: str) -> turns.Problem | None:
+    """The app's limits. With a visitor's own key only the length limit applies: they pay for the rest."""
+    limits = session.limits()
+    if not _operator_pays(options):
+        return SessionQuota().check_message(text, Limits(0, 0, limits.max_chars_per_message, 0))
+    upcoming = fit_to_budget([*conversation.api_messages(), {"role": "user", "content": text}],
+                             options.settings.model, options.budget).prompt_tokens
+    return session.quota().check_message(text, limits, upcoming_tokens=upcoming) or \
+        session.daily().check(limits.daily_token_cap, upcoming)
+
+
+def _record_spend(options: ChatOptions, tokens: int, *, messages: int = 1) -> None:
+    if _operator_pays(options):
+        session.quota().record(tokens, messages=messages)
+        session.daily().add(tokens)
 
 
 def check_for_end(text: str, history: list[dict], options: ChatOptions) -> Verdict:
@@ -171,6 +195,7 @@ def stream_reply(conversation: Conversation, options: ChatOptions) -> Message:
             recorder.finish()
             if message.usage is None and (message.content or message.reasoning):
                 message.usage = estimated_usage(trimmed.messages, message)
+            _record_spend(options, message.usage.total_tokens if message.usage else 0)
             saver.save()
     return message
 

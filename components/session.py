@@ -13,6 +13,7 @@ import time
 import streamlit as st
 
 from qwenchat import identity
+from qwenchat.quotas import DailyCounter, Limits, SessionQuota
 from qwenchat.client import QwenClient
 from qwenchat.config import Settings
 from qwenchat.conversation import Conversation, Message
@@ -127,6 +128,21 @@ class ReplySaver:
 
     def save(self) -> None:
         save_message(self.conversation, self.message)
+
+
+def limits() -> Limits:
+    return Limits.from_config(read_secrets(), os.environ)
+
+
+def quota() -> SessionQuota:
+    """This session's use of the limits. Not reset with the conversation, or a reset would bypass them."""
+    return st.session_state.setdefault("quota", SessionQuota())
+
+
+@st.cache_resource(show_spinner=False)
+def daily() -> DailyCounter:
+    """Tokens spent today by the whole server: the one counter shared on purpose."""
+    return DailyCounter()
 
 
 def client_for(settings: Settings) -> QwenClient:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import streamlit as st
 
 from components.session import read_secrets
-from qwenchat import config
+from qwenchat import access, config, sanitize
 from qwenchat.budget import default_budget
 from qwenchat.catalog import CATALOG, THINKING_ALWAYS, lookup
 from qwenchat.conversation import Conversation
 from qwenchat.ending import FAREWELL_REPLY
 
 CUSTOM = "custom"
+SYSTEM_PROMPT_MAX_CHARS = 8_000
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,8 @@ def _model_label(name: str) -> str:
 
 
 def render(conversation: Conversation) -> ChatOptions:
-    secrets = read_secrets()
-    operator = config.resolve(secrets=secrets)
+    secrets, environ = access.for_resolve(read_secrets(), os.environ)  # BYOK: the operator's key is gone
+    operator = config.resolve(secrets=secrets, environ=environ)
 
     st.subheader("设置 / Settings")
     typed_key = st.text_input(
@@ -87,9 +89,9 @@ def render(conversation: Conversation) -> ChatOptions:
              "the oldest turns are left out (the system prompt and the newest message always go).")
 
     with st.expander("系统提示词 / System prompt"):
-        conversation.system_prompt = st.text_area(
+        conversation.system_prompt = sanitize.clean_user_text(st.text_area(
             "系统提示词 / System prompt", value=conversation.system_prompt, label_visibility="collapsed",
-            key=f"system_prompt_{conversation.id}")
+            max_chars=SYSTEM_PROMPT_MAX_CHARS, key=f"system_prompt_{conversation.id}"))
 
     with st.expander("结束检测 / End detection"):
         farewell = st.text_input("结束语 / Farewell", value=FAREWELL_REPLY, key="farewell").strip() \
@@ -99,7 +101,7 @@ def render(conversation: Conversation) -> ChatOptions:
                                "messages the rules are unsure of (a few tokens, counted in the usage).")
 
     settings = config.resolve(sidebar_key=typed_key, sidebar_base_url=chosen_url if typed_key.strip() else "",
-                              sidebar_model=model, secrets=secrets)
+                              sidebar_model=model, secrets=secrets, environ=environ)
     conversation.model = settings.model
     if settings.has_key:
         source = {config.SOURCE_SIDEBAR: "侧边栏 / sidebar", config.SOURCE_SECRETS: "secrets.toml",

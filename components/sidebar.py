@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import ending_panel, session, settings, usage_panel
+from components import ending_panel, gate, limits_panel, session, settings, usage_panel
+from qwenchat import config
 from qwenchat.conversation import Conversation
 
 
 def render(conversation: Conversation) -> settings.ChatOptions:
     with st.sidebar:
         st.title("💬 Qwen Chat")
+        gate.account_box()
         options = settings.render(conversation)
         st.divider()
         usage_panel.render(conversation, options)
+        if options.settings.key_source != config.SOURCE_SIDEBAR:  # the app's key: its limits apply
+            limits_panel.render()
         st.divider()
         ending_panel.render()
         st.divider()

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from qwenchat.budget import fit_to_budget
 from qwenchat.catalog import lookup
 from qwenchat.conversation import Conversation, Message, Usage
+from qwenchat.judge import (
+    JUDGE_MODEL,  # a judge's tokens are priced as the model it asks
+)
 from qwenchat.pricing import estimate_cost
 from qwenchat.tokens import is_exact
-
-JUDGE_MODEL = "qwen-flash"  # the model qwenchat.judge asks by default; a judge's tokens are priced as it
-
 
 # ---------------------------------------------------------------------------------------------------------
 # Cost

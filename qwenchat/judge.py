@@ -34,6 +34,8 @@ _TURNS = 4  # earlier turns sent as context
 _TURN_CHARS = 600
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL | re.IGNORECASE)
 
+JUDGE_MODEL = "qwen-flash"  # cheap and fast; its tokens count in the sidebar totals
+
 
 def _text(value: Any, limit: int) -> str:
     """A JSON-safe string: lone surrogates replaced, long text cut to its tail."""
@@ -126,14 +128,14 @@ def _ask(
     return verdict, usage
 
 
-def judge(client: Any, text: str, history: list[dict] | None, model: str = "qwen-flash",
+def judge(client: Any, text: str, history: list[dict] | None, model: str = JUDGE_MODEL,
           timeout: float = 5.0) -> Verdict | None:
     """The model's verdict on the latest user message (method "judge", usage set), or None on any failure."""
     return _ask(client, text, history, model, timeout)[0]
 
 
 def decide(text: str, history: list[dict] | None = None, client: Any = None, judge_enabled: bool = False,
-           model: str = "qwen-flash", timeout: float = 5.0) -> Verdict:
+           model: str = JUDGE_MODEL, timeout: float = 5.0) -> Verdict:
     """The rules' verdict, or the judge's when the rules are unsure and a judge is enabled and reachable."""
     verdict = detect(text, history)
     if verdict.confident or not judge_enabled or client is None:

@@ -21,8 +21,18 @@ from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from qwenchat.conversation import (
-    FAILED, INTERRUPTED, STATUSES, STOPPED, STREAMING, WITHDRAWN, Conversation, Message, Usage, new_id,
+    FAILED,
+    INTERRUPTED,
+    STATUSES,
+    STOPPED,
+    STREAMING,
+    WITHDRAWN,
+    Conversation,
+    Message,
+    Usage,
+    new_id,
 )
+from qwenchat.sanitize import clean_user_text
 
 FORMAT = "qwenchat.conversation"
 VERSION = 1
@@ -150,7 +160,8 @@ def from_json(data: bytes | str) -> Conversation:
         raise InvalidImport(f"消息超过 {MAX_MESSAGES} 条", f"more than {MAX_MESSAGES} messages")
 
     return Conversation(
-        model=conv["model"], system_prompt=conv["system_prompt"], title=conv["title"], closed=conv["closed"],
+        model=conv["model"], system_prompt=clean_user_text(conv["system_prompt"]),
+        title=clean_user_text(conv["title"]), closed=conv["closed"],
         created_at=float(conv["created_at"]), id=new_id(),
         messages=[_message(item, number) for number, item in enumerate(items, 1)],
     )
@@ -169,7 +180,9 @@ def _message(item: Any, number: int) -> Message:
         raise InvalidImport(f"{zh}的状态未知：{item['status']!r}", f"{en} has an unknown status {item['status']!r}")
     _time(item, zh, en)
     return Message(
-        role=item["role"], content=item["content"], status=item["status"], reasoning=item["reasoning"],
+        # Cleaned like typed text: a lone surrogate in a file would otherwise make the store's save fail.
+        role=item["role"], content=clean_user_text(item["content"]), status=item["status"],
+        reasoning=clean_user_text(item["reasoning"]),
         error=item["error"], model=item["model"], usage=_usage(item["usage"], zh, en),
         created_at=float(item["created_at"]), id=new_id(),
     )

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MAX_MESSAGE_CHARS = 20_000
+from qwenchat.sanitize import is_blank
+
+# A hard ceiling even when the operator turns the per-message limit off (QWENCHAT_MAX_CHARS_PER_MESSAGE=0).
+MAX_MESSAGE_CHARS = 200_000
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,7 @@ class Problem:
 
 def check_message(text: str, max_chars: int = MAX_MESSAGE_CHARS) -> Problem | None:
     """None when the message can be sent; otherwise what is wrong with it, in both languages."""
-    if not text or not text.strip():
+    if is_blank(text):
         return Problem("empty", "消息是空的，请输入内容后再发送。", "The message is empty: type something first.")
     if len(text) > max_chars:
         return Problem("too_long", f"消息太长（{len(text):,} 字符，上限 {max_chars:,}），未发送。请缩短后再试。",

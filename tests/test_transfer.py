@@ -15,6 +15,7 @@ from hypothesis import given, settings, strategies as st
 from qwenchat import transfer
 from qwenchat.conversation import COMPLETE, FAILED, STOPPED, STREAMING, WITHDRAWN, Conversation, Message, Usage
 from qwenchat.store import MemoryStore
+from qwenchat.sanitize import clean_user_text
 from qwenchat.transfer import InvalidImport, from_json, to_json, to_markdown
 
 
@@ -244,7 +245,7 @@ def test_import_only_parses(monkeypatch):
 
 # ---- properties ----
 
-texts = st.text(max_size=100)
+texts = st.text(max_size=100).map(clean_user_text)  # an import cleans text as the chat input does
 messages = st.builds(
     Message, role=st.sampled_from(["user", "assistant"]), content=texts,
     status=st.sampled_from([COMPLETE, STREAMING, STOPPED, FAILED]), reasoning=texts, error=texts, model=texts,
@@ -292,3 +293,16 @@ def test_a_damaged_export_imports_or_raises_invalid_import(path, value):
         from_json(json.dumps(data))
     except InvalidImport:
         pass
+
+
+def test_an_import_with_a_lone_surrogate_can_be_saved(tmp_path):
+    from qwenchat.store import Store
+
+    c = Conversation()
+    c.add_user("ok")
+    data = json.loads(to_json(c))
+    data["conversation"]["messages"][0]["content"] = "bad \ud800 text\u202e"
+    imported = from_json(json.dumps(data))
+    store = Store(tmp_path / "c.db")
+    store.save_conversation("owner", imported)
+    assert store.load("owner", imported.id).messages[0].content == "bad \ufffd text"
