@@ -2,13 +2,14 @@
 
 import streamlit as st
 
-from components import session
+from components import gate, session
 from qwenchat import accounting
 from qwenchat.config import load_dotenv_once
 from qwenchat.pricing import CURRENCY, PRICES_AS_OF
 
 st.set_page_config(page_title="用量 / Usage · Qwen Chat", page_icon="📊")
 load_dotenv_once()
+gate.require_access()
 
 st.title("📊 用量 / Usage")
 conversation = session.conversation()
