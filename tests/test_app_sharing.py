@@ -153,3 +153,13 @@ def test_a_1mb_paste_is_refused_cleanly(env, fake):
     at = start()
     send(at, "x" * 1_000_000)
     assert not fake.requests and at.warning and not at.exception
+
+
+def test_every_page_is_behind_the_access_code(env):
+    env.setenv("APP_ACCESS_CODE", CODE)
+    for page in sorted((APP.parent / "pages").glob("*.py")):
+        at = AppTest.from_file(str(page), default_timeout=30)
+        at.run()
+        assert not at.exception, page.name
+        assert at.text_input(key="access_code_input"), f"{page.name} is open without the code"
+        assert not at.metric and not at.dataframe, page.name
