@@ -18,6 +18,7 @@ import streamlit as st
 from components import session, transfer_buttons
 from qwenchat import identity
 from qwenchat.conversation import title_from
+from qwenchat.sanitize import clean_user_text, is_blank
 from qwenchat.store import ConversationStore, Summary
 from qwenchat.transfer import MAX_BYTES, InvalidImport, from_json
 
@@ -143,8 +144,8 @@ def _rename_form(store: ConversationStore, owner: identity.Owner, summary: Summa
         _ask(None)
         st.rerun()
     if saved:
-        clean = title_from(title, TITLE_LIMIT)
-        if not clean:
+        clean = title_from(clean_user_text(title), TITLE_LIMIT)  # one line, as a typed message is cleaned
+        if is_blank(clean):
             st.warning("标题不能为空。 / The title cannot be empty.")
             return
         store.rename(owner.id, summary.id, clean)
