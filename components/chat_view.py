@@ -13,8 +13,16 @@ import streamlit as st
 from components import ending_panel, session
 from components.settings import ChatOptions
 from qwenchat import config, errors, judge, sanitize, turns
-from qwenchat.conversation import FAILED, INTERRUPTED, STOPPED, WITHDRAWN, Conversation, Message, Usage
 from qwenchat.budget import fit_to_budget
+from qwenchat.conversation import (
+    FAILED,
+    INTERRUPTED,
+    STOPPED,
+    WITHDRAWN,
+    Conversation,
+    Message,
+    Usage,
+)
 from qwenchat.ending import Verdict
 from qwenchat.quotas import Limits, SessionQuota
 from qwenchat.rendering import stable_split

@@ -44,8 +44,7 @@ MEMORY_ONLY = ("历史记录只保存在内存中（`QWENCHAT_SAVE=0`），服�
 
 def current_owner() -> identity.Owner:
     """This session's owner; a URL token also goes into this page's URL, so bookmarking the page works."""
-    session.owner()  # decides the owner once per browser session
-    owner: identity.Owner = st.session_state["owner"]
+    owner = session.current_owner()
     if owner.url_token and st.query_params.get("o") != owner.url_token:
         st.query_params["o"] = owner.url_token
     return owner

@@ -13,10 +13,10 @@ import time
 import streamlit as st
 
 from qwenchat import identity
-from qwenchat.quotas import DailyCounter, Limits, SessionQuota
 from qwenchat.client import QwenClient
 from qwenchat.config import Settings
 from qwenchat.conversation import Conversation, Message
+from qwenchat.quotas import DailyCounter, Limits, SessionQuota
 from qwenchat.store import ConversationStore, MemoryStore, open_store
 
 SAVE_EVERY = 1.0  # seconds between saves of a streaming reply
@@ -50,6 +50,11 @@ def owner() -> str:
     return st.session_state["owner"].id
 
 
+def current_owner() -> identity.Owner:
+    owner()
+    return st.session_state["owner"]
+
+
 def _signed_in_email() -> str:
     try:
         return st.user.get("email", "") if st.user.get("is_logged_in") else ""
@@ -60,6 +65,8 @@ def _signed_in_email() -> str:
 def conversation() -> Conversation:
     if "conversation" not in st.session_state:
         st.session_state["conversation"] = _from_url() or Conversation()
+    # Moving between pages drops the query string: put it back on every run so a reload still works.
+    _sync_url(st.session_state["conversation"])
     return st.session_state["conversation"]
 
 
@@ -92,12 +99,13 @@ def reset_conversation() -> None:
 
 
 def _sync_url(conversation: Conversation) -> None:
-    """Put the conversation (once it has messages) and the owner token in the URL."""
-    token = st.session_state["owner"].url_token if "owner" in st.session_state else ""
-    if token:
+    """Put the conversation (once it has messages) and the owner token in the URL; set only what changed."""
+    token = current_owner().url_token
+    if token and st.query_params.get("o") != token:
         st.query_params["o"] = token
     if conversation.messages:
-        st.query_params["c"] = conversation.id
+        if st.query_params.get("c") != conversation.id:
+            st.query_params["c"] = conversation.id
     elif "c" in st.query_params:
         del st.query_params["c"]
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import ending_panel, gate, limits_panel, session, settings, usage_panel
+from components import (
+    ending_panel,
+    gate,
+    limits_panel,
+    session,
+    settings,
+    transfer_buttons,
+    usage_panel,
+)
 from qwenchat import config
 from qwenchat.conversation import Conversation
 
@@ -20,6 +28,9 @@ def render(conversation: Conversation) -> settings.ChatOptions:
             limits_panel.render()
         st.divider()
         ending_panel.render()
+        st.divider()
+        st.subheader("导出 / Export")
+        transfer_buttons.render(conversation)
         st.divider()
         st.button("🔄 重置对话 / Reset conversation", on_click=session.reset_conversation,
                   width="stretch", key="reset")

@@ -8,7 +8,6 @@ by `qwenchat.transfer`, which never writes an API key.
 
 from __future__ import annotations
 
-import re
 from datetime import timezone, tzinfo
 from typing import Callable
 from zoneinfo import ZoneInfo
@@ -16,7 +15,7 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from qwenchat.conversation import Conversation
-from qwenchat.transfer import to_json, to_markdown
+from qwenchat.transfer import file_stem, to_json, to_markdown
 
 
 def render(conversation: Conversation, *, key: str = "") -> None:
@@ -51,12 +50,6 @@ def buttons(load: Callable[[], Conversation | None], title: str, *, key: str) ->
     right.download_button("⬇️ JSON", data=json, file_name=f"{stem}.json", mime="application/json",
                           key=f"export_json_{key}", on_click="ignore", width="stretch",
                           help="导出为 JSON，可在历史页重新导入 / Export as JSON to import again on the History page")
-
-
-def file_stem(title: str) -> str:
-    """A file name from the title: letters, digits (any script) and dashes, at most 40 characters."""
-    words = re.sub(r"[^\w]+", "-", title, flags=re.UNICODE).strip("-_")
-    return "qwenchat-" + (words[:40].rstrip("-_") or "conversation")
 
 
 def browser_timezone() -> tzinfo:

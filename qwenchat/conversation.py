@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass, field, asdict
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. 你是一个乐于助人的助手，请用用户使用的语言回答。"

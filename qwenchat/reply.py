@@ -8,8 +8,24 @@ caller's `finally` calls `finish()`, which keeps the text and marks it stopped.
 from __future__ import annotations
 
 from qwenchat import errors
-from qwenchat.client import Event, Failed, Finished, ReasoningDelta, TextDelta, UsageReport
-from qwenchat.conversation import COMPLETE, FAILED, INTERRUPTED, STOPPED, STREAMING, WITHDRAWN, Message, Usage
+from qwenchat.client import (
+    Event,
+    Failed,
+    Finished,
+    ReasoningDelta,
+    TextDelta,
+    UsageReport,
+)
+from qwenchat.conversation import (
+    COMPLETE,
+    FAILED,
+    INTERRUPTED,
+    STOPPED,
+    STREAMING,
+    WITHDRAWN,
+    Message,
+    Usage,
+)
 from qwenchat.tokens import count_completion, count_prompt
 
 

@@ -16,6 +16,7 @@ never overwrites an existing one. A withdrawn reply's text and reasoning are nev
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, fields, replace
 from datetime import datetime, timezone, tzinfo
 from typing import Any
@@ -228,3 +229,9 @@ def _time(obj: dict[str, Any], zh: str, en: str) -> None:
     # Up to the year 9999, the last one datetime can show.
     if type(value) not in (int, float) or not 0 <= value < 253402300800:
         raise InvalidImport(f"{zh}的 created_at 不是有效时间", f"created_at in {en} is not a valid time")
+
+
+def file_stem(title: str) -> str:
+    """A file name from the title: letters, digits (any script) and dashes, at most 40 characters."""
+    words = re.sub(r"[^\w]+", "-", title, flags=re.UNICODE).strip("-_")
+    return "qwenchat-" + (words[:40].rstrip("-_") or "conversation")

@@ -370,7 +370,7 @@ def test_the_sidebar_buttons_export_the_open_conversation_and_wait_for_a_first_m
 
 
 def test_export_file_names_come_from_the_title():
-    from components.transfer_buttons import file_stem
+    from qwenchat.transfer import file_stem
 
     assert file_stem("Spring poems: 春天 / 2025") == "qwenchat-Spring-poems-春天-2025"
     assert file_stem("../../etc/passwd") == "qwenchat-etc-passwd"
