@@ -1,0 +1,287 @@
+"""Plumbing shared by the browser tests and the benchmarks: free ports, the fake DashScope server and
+Streamlit apps as child processes, Debian's Chromium under Playwright, and a few page actions.
+
+Nothing here talks to anything but 127.0.0.1. Every child process gets its own process group and a
+scrubbed environment (a temporary HOME, no DashScope variables but the ones given, no proxies), so a
+developer's own key, `.env`, `~/.streamlit/secrets.toml` or proxy never reaches a test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FAKE_SERVER = REPO_ROOT / "tests" / "fake_dashscope.py"
+APP = REPO_ROOT / "app.py"
+TUTORIAL_APP = REPO_ROOT / "benchmarks" / "tutorial_app.py"
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+# Variables that could point a child process at a real key, a real endpoint or a proxy.
+_SCRUBBED_PREFIXES = ("DASHSCOPE_", "QWEN", "OPENAI_", "STREAMLIT_")
+_SCRUBBED_NAMES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"}
+
+# Loopback only: never let urllib pick up a proxy from the environment.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _load_valid_key() -> str:
+    """The one key the fake server accepts, read from its module without importing the tests package."""
+    namespace: dict[str, Any] = {}
+    for line in FAKE_SERVER.read_text(encoding="utf-8").splitlines():
+        if line.startswith("VALID_KEY ="):
+            exec(line, namespace)  # a single string literal assignment
+            return namespace["VALID_KEY"]
+    raise RuntimeError(f"VALID_KEY not found in {FAKE_SERVER}")
+
+
+VALID_KEY = _load_valid_key()
+
+
+def chromium_problem() -> str:
+    """Why browser tests cannot run here ('' when they can)."""
+    if not Path(CHROMIUM).exists():
+        return (f"{CHROMIUM} is missing: browser tests need Debian's Chromium "
+                "(apt-get install -y chromium); `playwright install` does not work here")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed (pip install -r requirements-dev.txt)"
+    return ""
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """The parent's environment minus anything that could leak a real key or route off the machine."""
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(_SCRUBBED_PREFIXES) and name.lower() not in _SCRUBBED_NAMES}
+    env.update(HOME=str(home), NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
+               PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Child:
+    """A child process in its own process group, with its output in a log file."""
+
+    name: str
+    process: subprocess.Popen
+    log_path: Path
+    url: str = ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, grace: float = 5.0) -> None:
+        if self.process.poll() is not None:
+            return
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.process.wait(timeout=wait)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
+def spawn(name: str, args: list[str], env: dict[str, str], log_dir: Path) -> Child:
+    log_path = log_dir / f"{name}.log"
+    log = open(log_path, "wb")
+    try:
+        process = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    finally:
+        log.close()  # the child holds its own copy of the descriptor
+    return Child(name, process, log_path)
+
+
+def http_get(url: str, timeout: float = 5.0) -> bytes:
+    with _opener.open(url, timeout=timeout) as response:
+        return response.read()
+
+
+def http_post_json(url: str, payload: Any, timeout: float = 5.0) -> Any:
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with _opener.open(request, timeout=timeout) as response:
+        return json.loads(response.read() or b"null")
+
+
+def wait_until_up(child: Child, url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if child.process.poll() is not None:
+            raise RuntimeError(f"{child.name} exited with {child.process.returncode}:\n{child.log_tail()}")
+        try:
+            http_get(url, timeout=2.0)
+            return
+        except Exception as exc:  # noqa: BLE001 - not up yet
+            last_error = exc
+            time.sleep(0.1)
+    child.stop()
+    raise RuntimeError(f"{child.name} not up at {url} after {timeout:.0f} s ({last_error}):\n{child.log_tail()}")
+
+
+@dataclass
+class FakeServer:
+    child: Child
+    root_url: str
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/compatible-mode/v1"
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Every chat request received since the last reset: {"path", "authorization", "body"}."""
+        return json.loads(http_get(f"{self.root_url}/_fake/requests"))
+
+    def reset(self) -> None:
+        http_post_json(f"{self.root_url}/_fake/reset", {})
+
+    def enqueue(self, spec: dict[str, Any]) -> None:
+        """Queue the next reply (see tests/fake_dashscope.py), ahead of any trigger in the message."""
+        http_post_json(f"{self.root_url}/_fake/enqueue", spec)
+
+    def stop(self) -> None:
+        self.child.stop()
+
+
+def start_fake(log_dir: Path, home: Path) -> FakeServer:
+    port = free_port()
+    child = spawn("fake_dashscope", [sys.executable, str(FAKE_SERVER), "--port", str(port)],
+                  clean_env(home), log_dir)
+    root = f"http://127.0.0.1:{port}"
+    wait_until_up(child, f"{root}/_fake/requests")
+    return FakeServer(child, root)
+
+
+def start_streamlit(script: Path, *, fake: FakeServer, home: Path, log_dir: Path, name: str = "app",
+                    extra_env: dict[str, str] | None = None) -> Child:
+    """`streamlit run <script>` headless on a free port, keyed to the fake server; returns once healthy."""
+    port = free_port()
+    env = clean_env(home, DASHSCOPE_API_KEY=VALID_KEY, DASHSCOPE_BASE_URL=fake.base_url,
+                    QWENCHAT_DB=str(home / "qwenchat.db"), **(extra_env or {}))
+    args = [sys.executable, "-m", "streamlit", "run", str(script),
+            "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+            # Only a secrets file that does not exist: a developer's .streamlit/secrets.toml stays unread.
+            "--secrets.files", str(home / "no-secrets.toml")]
+    child = spawn(name, args, env, log_dir)
+    child.url = f"http://127.0.0.1:{port}"
+    wait_until_up(child, f"{child.url}/_stcore/health", timeout=45.0)
+    return child
+
+
+def launch_chromium(playwright: Any, **kwargs: Any) -> Any:
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, **kwargs)
+
+
+def temp_home(prefix: str = "qwenchat-e2e-") -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+# --- page actions -------------------------------------------------------------------------------------
+
+CHAT_INPUT = '[data-testid="stChatInputTextArea"]'
+CHAT_MESSAGE = '[data-testid="stChatMessage"]'
+
+
+def open_app(page: Any, url: str, timeout: float = 30_000) -> None:
+    """Load the app and wait until the chat input is ready for typing."""
+    page.goto(url, wait_until="domcontentloaded", timeout=timeout)
+    page.locator(CHAT_INPUT).wait_for(state="visible", timeout=timeout)
+    page.wait_for_function(
+        f"() => {{ const t = document.querySelector('{CHAT_INPUT}'); return t && !t.disabled; }}",
+        timeout=timeout)
+
+
+def type_message(page: Any, text: str) -> None:
+    box = page.locator(CHAT_INPUT)
+    box.click()
+    box.fill(text)
+
+
+def send_message(page: Any, text: str) -> None:
+    type_message(page, text)
+    page.locator(CHAT_INPUT).press("Enter")
+
+
+def wait_idle(page: Any, timeout: float = 30_000) -> None:
+    """Wait until the script run is over (Streamlit's own `data-test-script-state` on the app root) and no
+    element from an earlier run is still shown as stale. Call it after waiting for something the run
+    produces: right after a submit the run may not have started yet."""
+    page.wait_for_function(
+        """() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            return app && app.getAttribute('data-test-script-state') === 'notRunning'
+                && !document.querySelector('[data-stale="true"]');
+        }""",
+        timeout=timeout)
+
+
+def chat_messages(page: Any) -> list[dict[str, str]]:
+    """The chat as a user sees it: [{"role": "user"|"assistant", "text": ...}] in page order."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stChatMessage"]')].map(m => ({
+            role: m.querySelector('[data-testid="stChatMessageAvatarUser"]') ? 'user' : 'assistant',
+            text: (m.querySelector('[data-testid="stChatMessageContent"]') || m).innerText.trim(),
+        }))""")
+
+
+def wait_for_last_message(page: Any, needle: str, timeout: float = 30_000) -> None:
+    """Wait until the last chat message on the page contains `needle`."""
+    page.wait_for_function(
+        """needle => {
+            const all = document.querySelectorAll('[data-testid="stChatMessage"]');
+            return all.length > 0 && all[all.length - 1].innerText.includes(needle);
+        }""",
+        arg=needle, timeout=timeout)
+
+
+def wait_for(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> bool:
+    """Poll `predicate()` until it is true or `timeout` seconds pass; returns its last verdict."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def has_cjk_font() -> bool:
+    """Whether fontconfig knows a Chinese font (without one, Chinese text renders as empty boxes)."""
+    try:
+        out = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return bool(out.strip())
