@@ -18,21 +18,22 @@ from qwenchat.conversation import Conversation
 
 
 def render(conversation: Conversation) -> settings.ChatOptions:
+    """The meters first (they are what a user looks at), then the settings they depend on."""
     with st.sidebar:
         st.title("💬 Qwen Chat")
         gate.account_box()
+        st.button("🔄 重置对话 / Reset conversation", on_click=session.reset_conversation,
+                  width="stretch", key="reset")
+        meters = st.container()
+        st.divider()
         options = settings.render(conversation)
         st.divider()
+        st.subheader("导出 / Export")
+        transfer_buttons.render(conversation)
+    with meters:
         usage_panel.render(conversation, options)
         if options.settings.key_source != config.SOURCE_SIDEBAR:  # the app's key: its limits apply
             limits_panel.render()
         st.divider()
         ending_panel.render()
-        st.divider()
-        st.subheader("导出 / Export")
-        transfer_buttons.render(conversation)
-        st.divider()
-        st.button("🔄 重置对话 / Reset conversation", on_click=session.reset_conversation,
-                  width="stretch", key="reset")
     return options
-
