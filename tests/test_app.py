@@ -2,49 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.fake_dashscope import VALID_KEY, FakeDashScope
-
-TIMEOUT = 30
-APP = Path(__file__).resolve().parent.parent / "app.py"
+from tests.apptest import APP, TIMEOUT, chat, send
+from tests.fake_dashscope import VALID_KEY
 
 
-@pytest.fixture(scope="module")
-def fake():
-    with FakeDashScope() as server:
-        yield server
-
-
-@pytest.fixture
-def app(fake, monkeypatch, tmp_path):
-    fake.reset()
-    monkeypatch.chdir(tmp_path)  # no .env or secrets.toml of the developer's leaks in
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("DASHSCOPE_API_KEY", VALID_KEY)
-    monkeypatch.setenv("DASHSCOPE_BASE_URL", fake.base_url)
-    monkeypatch.delenv("QWEN_MODEL", raising=False)
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.run()
-    return at
-
-
-def chat(at: AppTest) -> list[tuple[str, str]]:
-    return [(m.name, "\n".join(md.value for md in m.markdown)) for m in at.chat_message]
-
-
-def send(at: AppTest, text: str) -> AppTest:
-    at.chat_input(key="chat_input").set_value(text).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def test_without_a_key_the_page_explains_and_the_input_waits(fake, monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
+def test_without_a_key_the_page_explains_and_the_input_waits(fake, app_env):
+    app_env.delenv("DASHSCOPE_API_KEY")
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.run()
     assert not at.exception
@@ -55,10 +20,8 @@ def test_without_a_key_the_page_explains_and_the_input_waits(fake, monkeypatch, 
     assert not fake.requests
 
 
-def test_a_key_typed_in_the_sidebar_enables_the_chat(fake, monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
-    monkeypatch.setenv("DASHSCOPE_BASE_URL", fake.base_url)
+def test_a_key_typed_in_the_sidebar_enables_the_chat(fake, app_env):
+    app_env.delenv("DASHSCOPE_API_KEY")
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.run()
     at.sidebar.text_input(key="api_key_input").input(VALID_KEY).run()

@@ -2,51 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.fake_dashscope import VALID_KEY, FakeDashScope
+from tests.apptest import APP, send, start
+from tests.fake_dashscope import VALID_KEY
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
 CODE = "open-sesame-2026"
-
-
-@pytest.fixture(scope="module")
-def fake():
-    with FakeDashScope() as server:
-        yield server
-
-
-@pytest.fixture
-def env(fake, monkeypatch, tmp_path):
-    fake.reset()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("QWENCHAT_DB", str(tmp_path / "chats.db"))
-    monkeypatch.setenv("DASHSCOPE_API_KEY", VALID_KEY)
-    monkeypatch.setenv("DASHSCOPE_BASE_URL", fake.base_url)
-    return monkeypatch
-
-
-def start() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=30)
-    at.run()
-    return at
-
-
-def send(at: AppTest, text: str) -> None:
-    at.chat_input(key="chat_input").set_value(text).run()
-    assert not at.exception, at.exception
 
 
 def replies(at: AppTest) -> list[str]:
     return ["\n".join(md.value for md in m.markdown) for m in at.chat_message if m.name == "assistant"]
 
 
-def test_the_access_code_guards_the_chat(env, fake):
-    env.setenv("APP_ACCESS_CODE", CODE)
+def test_the_access_code_guards_the_chat(app_env, fake):
+    app_env.setenv("APP_ACCESS_CODE", CODE)
     at = start()
     assert not at.chat_input and "访问码" in at.markdown[0].value + at.title[0].value + " ".join(
         t.label for t in at.text_input)
@@ -60,8 +30,8 @@ def test_the_access_code_guards_the_chat(env, fake):
     assert replies(at) == ["收到：你好"]
 
 
-def test_five_wrong_codes_make_the_visitor_wait_even_for_the_right_one(env):
-    env.setenv("APP_ACCESS_CODE", CODE)
+def test_five_wrong_codes_make_the_visitor_wait_even_for_the_right_one(app_env):
+    app_env.setenv("APP_ACCESS_CODE", CODE)
     at = start()
     for _ in range(5):
         at.text_input(key="access_code_input").input("guess")
@@ -72,8 +42,8 @@ def test_five_wrong_codes_make_the_visitor_wait_even_for_the_right_one(env):
     assert not at.chat_input
 
 
-def test_byok_mode_never_uses_the_operators_key(env, fake):
-    env.setenv("QWENCHAT_BYOK", "1")
+def test_byok_mode_never_uses_the_operators_key(app_env, fake):
+    app_env.setenv("QWENCHAT_BYOK", "1")
     at = start()
     assert at.chat_input(key="chat_input").disabled  # the operator's key is there, but not for visitors
     at.sidebar.text_input(key="api_key_input").input(VALID_KEY).run()
@@ -83,8 +53,8 @@ def test_byok_mode_never_uses_the_operators_key(env, fake):
     assert replies(at) == ["收到：我自己的 Key"]
 
 
-def test_the_message_quota_stops_requests_and_keeps_the_text(env, fake):
-    env.setenv("QWENCHAT_MAX_MESSAGES_PER_SESSION", "2")
+def test_the_message_quota_stops_requests_and_keeps_the_text(app_env, fake):
+    app_env.setenv("QWENCHAT_MAX_MESSAGES_PER_SESSION", "2")
     at = start()
     send(at, "一")
     send(at, "二")
@@ -96,8 +66,8 @@ def test_the_message_quota_stops_requests_and_keeps_the_text(env, fake):
     assert any("2 / 2" in str(p.proto) for p in progress)
 
 
-def test_a_reset_does_not_reset_the_quota(env, fake):
-    env.setenv("QWENCHAT_MAX_MESSAGES_PER_SESSION", "1")
+def test_a_reset_does_not_reset_the_quota(app_env, fake):
+    app_env.setenv("QWENCHAT_MAX_MESSAGES_PER_SESSION", "1")
     at = start()
     send(at, "一")
     at.sidebar.button(key="reset").click().run()
@@ -105,8 +75,8 @@ def test_a_reset_does_not_reset_the_quota(env, fake):
     assert len(fake.requests) == 1 and "上限" in at.warning[0].value
 
 
-def test_the_token_quota_uses_the_apis_usage(env, fake):
-    env.setenv("QWENCHAT_MAX_TOKENS_PER_SESSION", "100")
+def test_the_token_quota_uses_the_apis_usage(app_env, fake):
+    app_env.setenv("QWENCHAT_MAX_TOKENS_PER_SESSION", "100")
     at = start()
     fake.enqueue({"kind": "text", "chunks": ["好"], "usage": {"prompt_tokens": 90, "completion_tokens": 20,
                                                              "total_tokens": 110}})
@@ -115,8 +85,8 @@ def test_the_token_quota_uses_the_apis_usage(env, fake):
     assert len(fake.requests) == 1 and "Token" in at.warning[0].value
 
 
-def test_a_long_paste_is_refused_with_the_limit_and_kept(env, fake):
-    env.setenv("QWENCHAT_MAX_CHARS_PER_MESSAGE", "100")
+def test_a_long_paste_is_refused_with_the_limit_and_kept(app_env, fake):
+    app_env.setenv("QWENCHAT_MAX_CHARS_PER_MESSAGE", "100")
     at = start()
     send(at, "字" * 101)
     assert not fake.requests and "100" in at.warning[0].value and at.code[0].value == "字" * 101
@@ -131,8 +101,8 @@ def test_a_long_paste_is_refused_with_the_limit_and_kept(env, fake):
     ">" * 3000 + " deep",                       # Markdown nesting bomb
     "| a | b |\n|---|---|\n" + "| 1 | 2 |\n" * 10_000,  # a 10,000-row table
 ])
-def test_bad_input_never_crashes_or_loses_the_message(env, fake, text):
-    env.setenv("QWENCHAT_MAX_CHARS_PER_MESSAGE", "0")  # let the bombs through to the chat
+def test_bad_input_never_crashes_or_loses_the_message(app_env, fake, text):
+    app_env.setenv("QWENCHAT_MAX_CHARS_PER_MESSAGE", "0")  # let the bombs through to the chat
     at = start()
     send(at, text)
     shown = [m for m in at.chat_message if m.name == "user"]
@@ -149,14 +119,14 @@ def test_bad_input_never_crashes_or_loses_the_message(env, fake, text):
         assert "空" in at.warning[0].value and not fake.requests
 
 
-def test_a_1mb_paste_is_refused_cleanly(env, fake):
+def test_a_1mb_paste_is_refused_cleanly(app_env, fake):
     at = start()
     send(at, "x" * 1_000_000)
     assert not fake.requests and at.warning and not at.exception
 
 
-def test_every_page_is_behind_the_access_code(env):
-    env.setenv("APP_ACCESS_CODE", CODE)
+def test_every_page_is_behind_the_access_code(app_env):
+    app_env.setenv("APP_ACCESS_CODE", CODE)
     for page in sorted((APP.parent / "pages").glob("*.py")):
         at = AppTest.from_file(str(page), default_timeout=30)
         at.run()

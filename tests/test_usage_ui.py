@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
@@ -13,37 +11,9 @@ from qwenchat.budget import fit_to_budget
 from qwenchat.conversation import STOPPED, Conversation, Usage
 from qwenchat.pricing import PRICES_AS_OF, estimate_cost
 from qwenchat.tokens import count_completion, count_prompt
-from tests.fake_dashscope import VALID_KEY, FakeDashScope
+from tests.apptest import ROOT, TIMEOUT, send
 
-TIMEOUT = 30
-ROOT = Path(__file__).resolve().parent.parent
-APP = ROOT / "app.py"
 (USAGE_PAGE,) = (ROOT / "pages").glob("*Usage.py")
-
-
-@pytest.fixture(scope="module")
-def fake():
-    with FakeDashScope() as server:
-        yield server
-
-
-@pytest.fixture
-def app(fake, monkeypatch, tmp_path):
-    fake.reset()
-    monkeypatch.chdir(tmp_path)  # no .env or secrets.toml of the developer's leaks in
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("DASHSCOPE_API_KEY", VALID_KEY)
-    monkeypatch.setenv("DASHSCOPE_BASE_URL", fake.base_url)
-    monkeypatch.delenv("QWEN_MODEL", raising=False)
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.run()
-    return at
-
-
-def send(at: AppTest, text: str) -> AppTest:
-    at.chat_input(key="chat_input").set_value(text).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def sidebar_text(at: AppTest) -> str:

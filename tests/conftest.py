@@ -1,0 +1,43 @@
+"""Fixtures shared by the AppTest tests: one fake DashScope server, and an environment with nothing of the
+developer's in it (no .env, no secrets.toml, no key, no home folder)."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.apptest import APP, TIMEOUT
+from tests.fake_dashscope import VALID_KEY, FakeDashScope
+
+APP_SETTINGS = ("DASHSCOPE_API_KEY", "DASHSCOPE_BASE_URL", "DASHSCOPE_API_BASE", "QWEN_MODEL", "QWENCHAT_SAVE",
+                "QWENCHAT_SINGLE_USER", "QWENCHAT_DB", "APP_ACCESS_CODE", "QWENCHAT_REQUIRE_LOGIN", "QWENCHAT_BYOK",
+                "QWENCHAT_MAX_MESSAGES_PER_SESSION", "QWENCHAT_MAX_TOKENS_PER_SESSION",
+                "QWENCHAT_MAX_CHARS_PER_MESSAGE", "QWENCHAT_DAILY_TOKEN_CAP")
+
+
+@pytest.fixture(scope="session")
+def fake():
+    with FakeDashScope() as server:
+        yield server
+
+
+@pytest.fixture
+def app_env(fake, monkeypatch, tmp_path):
+    """The app keyed to the fake server, its store in tmp_path; returns monkeypatch to change settings."""
+    fake.reset()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in APP_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QWENCHAT_DB", str(tmp_path / "chats.db"))
+    monkeypatch.setenv("DASHSCOPE_API_KEY", VALID_KEY)
+    monkeypatch.setenv("DASHSCOPE_BASE_URL", fake.base_url)
+    return monkeypatch
+
+
+@pytest.fixture
+def app(app_env) -> AppTest:
+    """The chat page, run once."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    return at
