@@ -1,7 +1,16 @@
 """What the conversation sends back to the model, and what it remembers."""
 
-from qwenchat.conversation import (COMPLETE, FAILED, FAREWELL, INTERRUPTED, STOPPED, WITHDRAWN, Conversation,
-                                   Message, Usage)
+from qwenchat.conversation import (
+    COMPLETE,
+    FAILED,
+    FAREWELL,
+    INTERRUPTED,
+    STOPPED,
+    WITHDRAWN,
+    Conversation,
+    Message,
+    Usage,
+)
 
 
 def test_api_messages_are_role_and_content_only_with_the_system_prompt_first():

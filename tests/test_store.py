@@ -13,14 +13,29 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qwenchat import migrations
 from qwenchat.conversation import (
-    COMPLETE, FAILED, STOPPED, STREAMING, WITHDRAWN, Conversation, Message, Usage,
+    COMPLETE,
+    FAILED,
+    STOPPED,
+    STREAMING,
+    WITHDRAWN,
+    Conversation,
+    Message,
+    Usage,
 )
 from qwenchat.store import (
-    ConversationNotFound, ConversationStore, IdConflict, MemoryStore, Store, Summary, default_path, open_store,
+    ConversationNotFound,
+    ConversationStore,
+    IdConflict,
+    MemoryStore,
+    Store,
+    Summary,
+    default_path,
+    open_store,
 )
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,12 +10,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qwenchat import transfer
 from qwenchat.conversation import COMPLETE, FAILED, STOPPED, STREAMING, WITHDRAWN, Conversation, Message, Usage
-from qwenchat.store import MemoryStore
 from qwenchat.sanitize import clean_user_text
+from qwenchat.store import MemoryStore
 from qwenchat.transfer import InvalidImport, from_json, to_json, to_markdown
 
 
