@@ -28,7 +28,7 @@ def require_chromium() -> None:
     if helpers.in_ci():
         pytest.fail(f"browser tests cannot run: {problem}. CI is set, so this fails instead of skipping.",
                     pytrace=False)
-    pytest.skip(f"browser tests skipped: {problem}")
+    pytest.skip(f"browser tests skipped: {problem}", allow_module_level=True)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -236,17 +236,42 @@ def send_message(page: Any, text: str) -> None:
     page.locator(CHAT_INPUT).press("Enter")
 
 
-def wait_idle(page: Any, timeout: float = 30_000) -> None:
-    """Wait until the script run is over (Streamlit's own `data-test-script-state` on the app root) and no
-    element from an earlier run is still shown as stale. Call it after waiting for something the run
-    produces: right after a submit the run may not have started yet."""
+def wait_idle(page: Any, timeout: float = 30_000, settle_ms: int = 300) -> None:
+    """Wait until the script run is over: Streamlit's own `data-test-script-state` on the app root says
+    'notRunning', no element from an earlier run is shown as stale, and both stay so for `settle_ms`.
+
+    The settling matters: a run that ends in `st.rerun()` reports 'notRunning' for a few milliseconds
+    before the next run starts (and the new run drops the old run's unsent deltas). Call this after
+    waiting for something the run produces: right after a submit the run may not have started yet."""
+    page.evaluate("() => { window.__idleSince = null; }")
     page.wait_for_function(
-        """() => {
+        """settleMs => {
             const app = document.querySelector('[data-testid="stApp"]');
-            return app && app.getAttribute('data-test-script-state') === 'notRunning'
+            const idle = !!app && app.getAttribute('data-test-script-state') === 'notRunning'
                 && !document.querySelector('[data-stale="true"]');
+            const now = performance.now();
+            if (!idle) { window.__idleSince = null; return false; }
+            if (window.__idleSince == null) window.__idleSince = now;
+            return now - window.__idleSince >= settleMs;
         }""",
-        timeout=timeout)
+        arg=settle_ms, polling=20, timeout=timeout)
+    page.evaluate("() => { window.__idleSince = null; }")
+
+
+def choose_option(page: Any, selectbox: Any, option: str, attempts: int = 3) -> None:
+    """Pick `option` in a Streamlit selectbox (a menu a rerun can close under the click: retry)."""
+    for attempt in range(attempts):
+        selectbox.click()
+        choice = page.get_by_role("option", name=option)
+        try:
+            choice.wait_for(state="visible", timeout=3_000)
+        except Exception:  # noqa: BLE001 - the menu closed or never opened
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
+            continue
+        choice.click()
+        return
 
 
 def chat_messages(page: Any) -> list[dict[str, str]]:

@@ -163,8 +163,8 @@ def test_the_api_key_never_reaches_the_page(page, app_url, fake, received_frames
     # A visitor's own key, sent to the fake server through a custom URL (never to a real region).
     typed_key = "sk-typed-by-a-visitor-5e6f7a8b9c0d"
     sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_test_id("stSelectbox").filter(has_text="地域 / Region").click()
-    page.get_by_role("option", name="自定义 URL / Custom URL").click()
+    helpers.choose_option(page, sidebar.get_by_test_id("stSelectbox").filter(has_text="地域 / Region"),
+                          "自定义 URL / Custom URL")
     base_url = sidebar.get_by_role("textbox", name="Base URL")
     base_url.fill(fake.base_url)
     base_url.press("Enter")
