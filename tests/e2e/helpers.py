@@ -8,6 +8,7 @@ developer's own key, `.env`, `~/.streamlit/secrets.toml` or proxy never reaches 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -26,7 +27,8 @@ FAKE_SERVER = REPO_ROOT / "tests" / "fake_dashscope.py"
 APP = REPO_ROOT / "app.py"
 TUTORIAL_APP = REPO_ROOT / "benchmarks" / "tutorial_app.py"
 
-CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium, or the browser scripts/test.sh found (QWENCHAT_CHROMIUM).
+CHROMIUM = os.environ.get("QWENCHAT_CHROMIUM") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -51,16 +53,34 @@ def _load_valid_key() -> str:
 VALID_KEY = _load_valid_key()
 
 
+def _playwright_own_chromium() -> bool:
+    """Whether `playwright install chromium` has put a browser of its own in its cache (not on Debian here,
+    where that download fails, but on macOS and other systems scripts/test.sh supports)."""
+    roots = [os.environ.get("PLAYWRIGHT_BROWSERS_PATH", ""), "~/.cache/ms-playwright", "~/Library/Caches/ms-playwright"]
+    return any(next(Path(root).expanduser().glob("chromium*"), None) is not None
+               for root in roots if root and root != "0")
+
+
+def chromium_executable() -> str | None:
+    """The browser to launch: CHROMIUM when it exists, else None for Playwright's own download."""
+    return CHROMIUM if Path(CHROMIUM).exists() else None
+
+
+@functools.lru_cache(maxsize=1)
 def chromium_problem() -> str:
     """Why browser tests cannot run here ('' when they can)."""
-    if not Path(CHROMIUM).exists():
-        return (f"{CHROMIUM} is missing: browser tests need Debian's Chromium "
-                "(apt-get install -y chromium); `playwright install` does not work here")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return "the playwright Python package is not installed (pip install -r requirements-dev.txt)"
-    return ""
+    if Path(CHROMIUM).exists():
+        return ""
+    if os.environ.get("QWENCHAT_CHROMIUM"):
+        return f"QWENCHAT_CHROMIUM={CHROMIUM} does not exist"
+    if _playwright_own_chromium():
+        return ""
+    return (f"{CHROMIUM} is missing: browser tests need Debian's Chromium (apt-get install -y chromium; "
+            "`playwright install` does not work on these machines), or run scripts/test.sh")
 
 
 def in_ci() -> bool:
@@ -203,7 +223,8 @@ def start_streamlit(script: Path, *, fake: FakeServer, home: Path, log_dir: Path
 
 
 def launch_chromium(playwright: Any, **kwargs: Any) -> Any:
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, **kwargs)
+    return playwright.chromium.launch(executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS,
+                                      **kwargs)
 
 
 def temp_home(prefix: str = "qwenchat-e2e-") -> Path:
