@@ -1,0 +1,213 @@
+"""Security checks that SECURITY.md points to and no other test file covers.
+
+- no page renders HTML from text (a source scan, with a self-check that it can fail);
+- conversation ids and owner tokens are 128 random bits, URL-safe;
+- the daily cap binds every session at once and lifts after midnight;
+- the API key never reaches a log record, stdout/stderr or a file the app writes.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+from datetime import datetime
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from qwenchat import identity
+from qwenchat.conversation import Conversation, new_id
+from qwenchat.quotas import DailyCounter, Limits, SessionQuota
+from tests.apptest import ROOT, send
+from tests.fake_dashscope import VALID_KEY
+
+# --- (a) no HTML rendering of text ---------------------------------------------------------------
+
+APP_SOURCES = [ROOT / "app.py", *sorted((ROOT / "components").rglob("*.py")),
+               *sorted((ROOT / "pages").rglob("*.py"))]
+HTML_MODULES = {"streamlit.components.v1", "streamlit.components"}
+
+
+def html_risks(source: str, name: str = "<sample>") -> list[str]:
+    """Lines that could render HTML: `unsafe_allow_html=` anything but a literal False, any `.html`
+    attribute (`st.html`, `components.html`, `st.components.v1.html`, called or not) and `html` imported
+    from streamlit.components.v1. Strict on purpose: a static-HTML need gets reviewed, not waved through."""
+    found = []
+    for node in ast.walk(ast.parse(source, name)):
+        where = f"{name}:{getattr(node, 'lineno', 0)}"
+        if isinstance(node, ast.Call):
+            for kw in node.keywords:
+                if kw.arg == "unsafe_allow_html" and not (isinstance(kw.value, ast.Constant) and kw.value.value is False):
+                    found.append(f"{where}: unsafe_allow_html={ast.unparse(kw.value)}")
+            if isinstance(node.func, ast.Name) and node.func.id == "html" and "streamlit" in source:
+                found.append(f"{where}: html(...)")
+        elif isinstance(node, ast.Attribute) and node.attr == "html":  # called or passed around
+            found.append(f"{where}: {ast.unparse(node)}")
+        elif isinstance(node, ast.ImportFrom) and node.module in HTML_MODULES:
+            if any(alias.name == "html" for alias in node.names):
+                found.append(f"{where}: from {node.module} import html")
+    return found
+
+
+@pytest.mark.parametrize("sample", [
+    "import streamlit as st\nst.markdown(reply, unsafe_allow_html=True)",
+    "import streamlit as st\nst.chat_message('ai').write(text, unsafe_allow_html=flag)",
+    "import streamlit as st\nst.html(message.content)",
+    "import streamlit.components.v1 as components\ncomponents.html(text, height=300)",
+    "import streamlit as st\nst.components.v1.html(text)",
+    "from streamlit.components.v1 import html\nhtml(text)",
+    "import streamlit as st\nshow = st.html\nshow(text)",
+])
+def test_the_html_scanner_flags_each_way_in(sample):
+    assert html_risks(sample)
+
+
+def test_the_html_scanner_leaves_plain_markdown_alone():
+    assert html_risks("import streamlit as st\nst.markdown(text)\nst.caption(x, unsafe_allow_html=False)\n"
+                      "st.code(text)  # unsafe_allow_html=True in a comment is not a call") == []
+
+
+def test_no_page_can_render_html_from_text():
+    names = {p.relative_to(ROOT).as_posix() for p in APP_SOURCES}
+    assert {"app.py", "components/chat_view.py", "components/history.py"} <= names
+    assert any(n.startswith("pages/") for n in names)
+    offending = [line for path in APP_SOURCES
+                 for line in html_risks(path.read_text(encoding="utf-8"), path.relative_to(ROOT).as_posix())]
+    assert offending == [], "HTML rendering can run model or user text as script; use st.markdown"
+
+
+# --- (b) ids and owner tokens --------------------------------------------------------------------
+
+URL_SAFE_22 = re.compile(r"[A-Za-z0-9_-]{22}")  # token_urlsafe(16): 128 bits
+
+
+def test_conversation_and_message_ids_are_22_url_safe_characters_and_unique():
+    ids = [new_id() for _ in range(10_000)]
+    assert all(URL_SAFE_22.fullmatch(i) for i in ids)
+    assert len(set(ids)) == 10_000
+    conversation = Conversation()
+    for value in (conversation.id, conversation.add_user("hi").id):
+        assert URL_SAFE_22.fullmatch(value) and identity.looks_like_id(value)
+
+
+def test_owner_tokens_are_22_url_safe_characters_unique_and_only_hashed_in_the_owner_id():
+    owners = [identity.owner_for() for _ in range(10_000)]
+    tokens = [o.url_token for o in owners]
+    assert all(URL_SAFE_22.fullmatch(t) for t in tokens)
+    assert len(set(tokens)) == 10_000 and len({o.id for o in owners}) == 10_000
+    assert all(re.fullmatch(r"anon:[0-9a-f]{64}", o.id) and o.url_token not in o.id for o in owners)
+
+
+# --- (c) the daily cap across sessions ----------------------------------------------------------
+# tests/test_quotas.py::test_the_daily_cap_and_its_reset_at_local_midnight covers one counter alone;
+# this is the shared case: two sessions, checked the way components/chat_view.py's _quota_problem does
+# (the session's own limits, then the daily counter), and charged the way _record_spend does.
+
+class Clock:
+    def __init__(self, when: datetime):
+        self.now = when.timestamp()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_daily_cap_refuses_every_session_until_midnight():
+    clock = Clock(datetime(2025, 11, 3, 22, 0, 0))
+    daily = DailyCounter(clock)
+    limits = Limits(max_messages_per_session=50, max_tokens_per_session=200_000, daily_token_cap=1_000)
+    alice, bob = SessionQuota(), SessionQuota()
+
+    def refusal(session: SessionQuota, upcoming: int = 10):
+        return session.check_message("hi", limits, upcoming_tokens=upcoming) or \
+            daily.check(limits.daily_token_cap, upcoming)
+
+    def spend(session: SessionQuota, tokens: int) -> None:
+        session.record(tokens)
+        daily.add(tokens)
+
+    assert refusal(alice) is None
+    spend(alice, 600)
+    assert refusal(bob) is None
+    spend(bob, 400)  # together they reach the cap; neither is near its own session limit
+    for session in (alice, bob, SessionQuota()):  # a reload (a fresh session) does not help either
+        problem = refusal(session)
+        assert problem is not None and problem.kind == "daily_tokens"
+    clock.now = datetime(2025, 11, 3, 23, 59, 59).timestamp()
+    assert refusal(alice).kind == "daily_tokens"
+    clock.now = datetime(2025, 11, 4, 0, 0, 1).timestamp()
+    assert refusal(alice) is None and refusal(bob) is None
+    assert (alice.tokens, bob.tokens) == (600, 400)  # the session counters do not reset at midnight
+
+
+# --- (d) and (e) the key in logs and files ------------------------------------------------------
+
+WRONG_KEY = "sk-wrong-key-typed-by-a-visitor-9999"
+
+
+class Everything:
+    """Every log record of every logger, present or created later, at every level, formatted with its
+    traceback, its arguments and its extra fields."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._format = logging.Formatter("%(name)s %(levelname)s %(message)s").format
+
+    def add(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{self._format(record)} {record.args!r} {vars(record)!r}")
+
+
+@pytest.fixture
+def every_log(monkeypatch):
+    """Each logger, whatever its level and whether or not it propagates (Streamlit's do not), hands every
+    record to the collector; only records its own level allows go on to its handlers as before."""
+    collected = Everything()
+    enabled, handle = logging.Logger.isEnabledFor, logging.Logger.handle
+
+    def collect(logger: logging.Logger, record: logging.LogRecord) -> None:
+        collected.add(record)
+        if enabled(logger, record.levelno):
+            handle(logger, record)
+
+    monkeypatch.setattr(logging.Logger, "isEnabledFor", lambda logger, level: True)
+    monkeypatch.setattr(logging.Logger, "handle", collect)
+    return collected
+
+
+def converse(app: AppTest, fake) -> None:
+    """A turn, an invalid-key error and a retry on the operator's key, then a wrong key typed in the sidebar."""
+    send(app, "你好")
+    send(app, "再来 [[fake:invalid_api_key]]")
+    assert "Key" in app.error[0].value
+    send(app, "第三句")
+    app.sidebar.selectbox(key="region").select("custom").run()
+    app.sidebar.text_input(key="custom_base_url").input(fake.base_url).run()
+    app.sidebar.text_input(key="api_key_input").input(WRONG_KEY).run()
+    send(app, "换一个 Key")
+    assert len(fake.requests) == 4 and fake.requests[-1]["authorization"] == f"Bearer {WRONG_KEY}"
+    assert [r["authorization"] for r in fake.requests[:3]] == [f"Bearer {VALID_KEY}"] * 3
+    assert len(app.error) >= 1 and not app.exception
+
+
+def test_the_key_is_in_no_log_record_and_no_output(every_log, app, fake, capfd):
+    converse(app, fake)
+    logs = "\n".join(every_log.lines)
+    # The capture works: the HTTP client's DEBUG lines and the 401s are there.
+    assert "HTTP Request: POST" in logs and "401 Unauthorized" in logs and "send_request_headers" in logs
+    for key in (VALID_KEY, WRONG_KEY):
+        assert key not in logs
+        assert key[3:] not in logs  # nor the key without its prefix
+    out, err = capfd.readouterr()
+    assert VALID_KEY not in out + err and WRONG_KEY not in out + err
+
+
+def test_the_key_is_in_no_file_the_app_writes(app, fake, tmp_path):
+    """tmp_path is the app's working directory, its HOME and the folder of its SQLite file (with -wal, -shm)."""
+    converse(app, fake)
+    files = {p.relative_to(tmp_path).as_posix(): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert "chats.db" in files
+    assert any("第三句".encode() in data for data in files.values())  # the conversation is there to be seen
+    for key in (VALID_KEY, WRONG_KEY):
+        forms = (key.encode(), key.encode("utf-16-le"), key[3:].encode())
+        holding = sorted(name for name, data in files.items() if any(f in data for f in forms))
+        assert holding == [], f"{key} is written in {holding}"
