@@ -52,12 +52,14 @@ def render(conversation: Conversation) -> ChatOptions:
              "to a file or a log.")
 
     regions = [*config.REGIONS, CUSTOM]
+    if "region" not in st.session_state:  # start on the region the app is configured for
+        st.session_state["region"] = config.region_of(operator.base_url) or CUSTOM
     region = st.selectbox("地域 / Region", regions, format_func=_region_label, key="region")
     custom_url = ""
     if region == CUSTOM:
         custom_url = st.text_input("Base URL", key="custom_base_url",
-                                   placeholder="https://…/compatible-mode/v1")
-    chosen_url = custom_url if region == CUSTOM else config.REGIONS[region]
+                                   placeholder="https://…/compatible-mode/v1 (留空：应用的地址 / blank: the app's)")
+    chosen_url = (custom_url.strip() or operator.base_url) if region == CUSTOM else config.REGIONS[region]
     if operator.has_key and not typed_key.strip() and chosen_url.rstrip("/") != operator.base_url.rstrip("/"):
         st.caption("使用服务器的 Key 时，只会连接服务器配置的地址；要换地域，请填写你自己的 Key。 "
                    "The app's own key is only sent to the app's configured URL; to use another region, "

@@ -29,6 +29,12 @@ REGION_LABELS: dict[str, str] = {
 }
 DEFAULT_BASE_URL = REGIONS["beijing"]
 
+
+def region_of(base_url: str) -> str:
+    """The region name of a known endpoint, or "" for any other URL."""
+    wanted = base_url.rstrip("/")
+    return next((name for name, url in REGIONS.items() if url == wanted), "")
+
 KEY_NAME = "DASHSCOPE_API_KEY"
 BASE_URL_NAME = "DASHSCOPE_BASE_URL"
 LEGACY_BASE_URL_NAME = "DASHSCOPE_API_BASE"  # the Alibaba Cloud course's name for the same thing

@@ -19,7 +19,8 @@ fi
 if [ -z "${QWENCHAT_CHROMIUM:-}" ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
+    # The fonts make Chinese text and emoji render in screenshots (docs/screenshot.png).
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null
     export QWENCHAT_CHROMIUM=/usr/bin/chromium
   else
     .venv/bin/python -m playwright install chromium   # macOS, Windows (WSL) and other Linux

@@ -154,3 +154,13 @@ def test_a_confident_message_never_calls_the_judge(app, fake):
     app.sidebar.toggle(key="judge").set_value(True).run()
     send(app, "再见")
     assert not fake.requests and chat(app)[-1][1] == "感谢您的咨询，再见！"
+
+
+def test_the_region_picker_starts_on_the_apps_own_region(app_env):
+    from qwenchat.config import REGIONS
+
+    app_env.setenv("DASHSCOPE_BASE_URL", REGIONS["singapore"])
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    assert at.sidebar.selectbox(key="region").value == "singapore"
+    assert not [c for c in at.sidebar.caption if "只会连接服务器配置的地址" in c.value]

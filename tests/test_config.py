@@ -69,3 +69,8 @@ def test_dotenv_file_is_loaded_without_overriding(tmp_path, monkeypatch):
     s = resolve()
     assert s.api_key == "sk-from-dotenv" and s.model == "qwen-max"
     monkeypatch.delenv("DASHSCOPE_API_KEY")
+
+
+def test_region_of_known_and_unknown_urls():
+    assert config.region_of(REGIONS["us"] + "/") == "us"
+    assert config.region_of("http://127.0.0.1:8000/v1") == ""
