@@ -16,10 +16,11 @@ from datetime import datetime
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from components.settings import SYSTEM_PROMPT_MAX_CHARS
 from qwenchat import identity
 from qwenchat.conversation import Conversation, new_id
 from qwenchat.quotas import DailyCounter, Limits, SessionQuota
-from tests.apptest import ROOT, send
+from tests.apptest import APP, ROOT, TIMEOUT, send
 from tests.fake_dashscope import VALID_KEY
 
 # --- (a) no HTML rendering of text ---------------------------------------------------------------
@@ -138,6 +139,65 @@ def test_the_daily_cap_refuses_every_session_until_midnight():
     clock.now = datetime(2025, 11, 4, 0, 0, 1).timestamp()
     assert refusal(alice) is None and refusal(bob) is None
     assert (alice.tokens, bob.tokens) == (600, 400)  # the session counters do not reset at midnight
+
+
+@pytest.fixture
+def fresh_daily_counter():
+    """The process-wide counter (`st.cache_resource`) starts at zero and is dropped afterwards, so other
+    tests in this process never see this test's spending."""
+    from components import session
+    session.daily.clear()
+    yield
+    session.daily.clear()
+
+
+def test_in_the_app_one_sessions_spending_closes_the_daily_cap_for_the_next(app_env, fake, fresh_daily_counter):
+    app_env.setenv("QWENCHAT_DAILY_TOKEN_CAP", "60")  # the fake bills characters: one short turn is ~70
+    first = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    first.run()
+    send(first, "一")
+    second = AppTest.from_file(str(APP), default_timeout=TIMEOUT)  # another visitor, or a reload
+    second.run()
+    send(second, "二")
+    assert len(fake.requests) == 1
+    assert "今天" in second.warning[0].value and second.code[0].value == "二"
+    send(first, "三")
+    assert len(fake.requests) == 1 and "今天" in first.warning[0].value
+
+
+# --- sign-in (QWENCHAT_REQUIRE_LOGIN) -------------------------------------------------------------
+
+SIGNED_OUT = {"email": "visitor@example.com", "is_logged_in": False}
+SIGNED_IN = {"email": "visitor@example.com", "name": "Visitor", "is_logged_in": True}
+
+
+def test_with_sign_in_required_no_page_opens_until_signed_in(app_env, fake):
+    app_env.setenv("QWENCHAT_REQUIRE_LOGIN", "1")
+    for page in [APP, *sorted((ROOT / "pages").glob("*.py"))]:
+        at = AppTest.from_file(str(page), default_timeout=TIMEOUT)
+        at.user = dict(SIGNED_OUT)
+        at.run()
+        assert not at.exception, page.name
+        assert at.button(key="sign_in") and not at.chat_input and not at.sidebar.text_input, page.name
+        assert not at.metric and not at.dataframe, page.name
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.user = dict(SIGNED_IN)
+    at.run()
+    send(at, "你好")
+    assert len(fake.requests) == 1
+
+
+# --- input that reaches the model: the system prompt ---------------------------------------------
+# The chat input is covered by tests/test_app_sharing.py::test_bad_input_never_crashes_or_loses_the_message.
+
+def test_the_system_prompt_is_cleaned_and_capped_by_the_server(app, fake):
+    app.sidebar.text_area[0].input("先\x00回\u202e答\r\n好").run()
+    send(app, "你好")
+    assert fake.requests[-1]["body"]["messages"][0] == {"role": "system", "content": "先回答\n好"}
+    # set_value skips the browser's max_chars, as a scripted client would: the server cuts it anyway.
+    app.sidebar.text_area[0].set_value("长" * 20_000).run()
+    send(app, "再问")
+    assert fake.requests[-1]["body"]["messages"][0]["content"] == "长" * SYSTEM_PROMPT_MAX_CHARS
 
 
 # --- (d) and (e) the key in logs and files ------------------------------------------------------
