@@ -12,9 +12,11 @@ from qwenchat import accounting
 from qwenchat.conversation import Conversation, Usage
 from qwenchat.pricing import CURRENCY, PRICES_AS_OF
 
-ROWS = (("输入 / Prompt", "prompt_tokens"), ("输出 / Completion", "completion_tokens"),
-        ("推理 / Reasoning", "reasoning_tokens"), ("缓存 / Cached", "cached_tokens"),
-        ("合计 / Total", "total_tokens"))
+# Chinese labels in the narrow table; the caption under it gives them in English.
+ROWS = (("输入", "prompt_tokens"), ("输出", "completion_tokens"), ("推理", "reasoning_tokens"),
+        ("缓存", "cached_tokens"), ("合计", "total_tokens"))
+LEGEND = ("输入 prompt · 输出 completion · 推理 reasoning · 缓存 cached · 合计 total; "
+          "上条 = the last reply · 本对话 = this conversation")
 
 
 def render(conversation: Conversation, options: ChatOptions) -> None:
@@ -49,9 +51,10 @@ def show_usage(last: accounting.LastReply | None, totals: accounting.Totals) -> 
     """The last reply as the API billed it (≈ when counted locally) next to the conversation's totals."""
     last_cells = _cells(last.usage if last else None, bool(last and last.estimated))
     total_cells = _cells(totals.usage, totals.estimated)
-    table = ["| | :small[上一条 / Last] | :small[本对话 / Chat] |", "|---|---:|---:|"]
+    table = ["| | 上条 | 本对话 |", "|---|---:|---:|"]
     table += [f"| {label} | {a} | {b} |" for (label, _), a, b in zip(ROWS, last_cells, total_cells)]
     st.markdown("\n".join(table))
+    st.caption(LEGEND)
     st.markdown(f"**估算费用 / Est. cost:** 上一条 / Last {accounting.format_cny(last.cost) if last else '–'} · "
                 f"本对话 / Chat {accounting.format_cny(totals.cost)}")
 

@@ -43,7 +43,7 @@ def test_a_conversation_sends_the_whole_history_and_shows_usage(app, fake):
     assert sent[2]["content"] == "收到：第一句"
     usage_table = " ".join(md.value for md in app.sidebar.markdown)
     last, first = fake.usages[-1], fake.usages[-2]
-    assert f"| 输入 / Prompt | {last['prompt_tokens']:,} | {first['prompt_tokens'] + last['prompt_tokens']:,} |" \
+    assert f"| 输入 | {last['prompt_tokens']:,} | {first['prompt_tokens'] + last['prompt_tokens']:,} |" \
         in usage_table
 
 
@@ -51,7 +51,7 @@ def test_reset_clears_messages_and_usage_and_the_next_request_has_no_old_turn(ap
     send(app, "记住这个词：菠萝")
     app.sidebar.button(key="reset").click().run()
     assert chat(app) == []
-    assert "| 合计 / Total | – | 0 |" in " ".join(md.value for md in app.sidebar.markdown)
+    assert "| 合计 | – | 0 |" in " ".join(md.value for md in app.sidebar.markdown)
     send(app, "新的问题")
     sent = fake.requests[-1]["body"]["messages"]
     assert [m["content"] for m in sent if m["role"] != "system"] == ["新的问题"]

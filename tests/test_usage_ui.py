@@ -37,10 +37,10 @@ def test_after_a_turn_the_sidebar_shows_the_usage_the_api_billed(app, fake):
     billed = fake.usages[-1]
     p, c = billed["prompt_tokens"], billed["completion_tokens"]
     text = sidebar_text(app)
-    assert row("输入 / Prompt", f"{p:,}", f"{p:,}") in text
-    assert row("输出 / Completion", f"{c:,}", f"{c:,}") in text
-    assert row("推理 / Reasoning", "0", "0") in text and row("缓存 / Cached", "0", "0") in text
-    assert row("合计 / Total", f"{billed['total_tokens']:,}", f"{billed['total_tokens']:,}") in text
+    assert row("输入", f"{p:,}", f"{p:,}") in text
+    assert row("输出", f"{c:,}", f"{c:,}") in text
+    assert row("推理", "0", "0") in text and row("缓存", "0", "0") in text
+    assert row("合计", f"{billed['total_tokens']:,}", f"{billed['total_tokens']:,}") in text
     cost = accounting.format_cny(accounting.Cost(estimate_cost("qwen-plus", p, c), priced=1))
     assert f"**估算费用 / Est. cost:** 上一条 / Last {cost} · 本对话 / Chat {cost}" in text
     assert f"prices as of {PRICES_AS_OF}" in text and "本地估算" not in text and "≈" not in text
@@ -67,8 +67,8 @@ def test_a_cut_reply_shows_a_local_estimate_marked_as_such(app, fake):
     prompt = count_prompt(fake.requests[-1]["body"]["messages"], "qwen-plus")
     completion = count_completion("这段回答说到一半，", "qwen-plus")
     text = sidebar_text(app)
-    assert row("输入 / Prompt", f"≈{prompt:,}", f"≈{prompt:,}") in text
-    assert row("输出 / Completion", f"≈{completion:,}", f"≈{completion:,}") in text
+    assert row("输入", f"≈{prompt:,}", f"≈{prompt:,}") in text
+    assert row("输出", f"≈{completion:,}", f"≈{completion:,}") in text
     assert "本地估算 / local estimate" in text
 
 
