@@ -25,7 +25,7 @@ from qwenchat.conversation import (
 )
 from qwenchat.ending import Verdict
 from qwenchat.quotas import Limits, SessionQuota
-from qwenchat.rendering import stable_split
+from qwenchat.rendering import images_as_links, stable_split
 from qwenchat.reply import ReplyRecorder, estimated_usage
 
 CURSOR = " ▌"
@@ -152,9 +152,9 @@ def show_message(message: Message, *, is_last: bool) -> None:
     with st.chat_message(message.role):
         if message.reasoning:
             with st.expander("思考过程 / Thinking", expanded=False):
-                st.markdown(message.reasoning)
+                st.markdown(images_as_links(message.reasoning))
         if message.status != WITHDRAWN and message.content:
-            st.markdown(message.content)
+            st.markdown(images_as_links(message.content) if message.role == "assistant" else message.content)
         if message.status == STOPPED:
             st.caption("⏹ 已停止：以上是停止前收到的部分。 / Stopped: this is what arrived before the stop.")
         elif message.status in (FAILED, INTERRUPTED, WITHDRAWN):
@@ -230,14 +230,14 @@ class _Painter:
                 with self._thinking_slot.container():
                     with st.expander("思考过程 / Thinking", expanded=False):
                         self._reasoning = st.empty()
-            self._reasoning.markdown(message.reasoning)
+            self._reasoning.markdown(images_as_links(message.reasoning))
         text = message.content
         cut = stable_split(text[self._frozen_upto:])
         if cut:
             with self._frozen:
-                st.markdown(text[self._frozen_upto:self._frozen_upto + cut])
+                st.markdown(images_as_links(text[self._frozen_upto:self._frozen_upto + cut]))
             self._frozen_upto += cut
         tail = text[self._frozen_upto:]
         if tail or streaming:
-            self._tail.markdown(tail + (CURSOR if streaming else ""))
+            self._tail.markdown(images_as_links(tail) + (CURSOR if streaming else ""))
         self.interval = 0.05 + (len(tail) + len(message.reasoning)) / 200_000

@@ -47,6 +47,7 @@ def _require_login() -> None:
     st.title("🔒 Qwen Chat")
     st.write("请先登录。 / Please sign in first.")
     st.button("登录 / Sign in", on_click=_login, type="primary", key="sign_in")
+    _show_login_problem()
     st.stop()
 
 
@@ -57,11 +58,14 @@ def _login() -> None:
         st.session_state["login_problem"] = True
 
 
-def account_box() -> None:
-    """In the sidebar: who is signed in, and a way out."""
+def _show_login_problem() -> None:
     if st.session_state.pop("login_problem", False):
         st.error("登录未配置：请在 secrets.toml 中设置 [auth] 并安装 streamlit[auth]。 / Sign-in is not set up: "
                  "add [auth] to secrets.toml and install streamlit[auth].")
+
+
+def account_box() -> None:
+    """In the sidebar: who is signed in, and a way out."""
     try:
         if not st.user.get("is_logged_in"):
             return

@@ -59,6 +59,12 @@ def render(conversation: Conversation) -> ChatOptions:
     if region == CUSTOM:
         custom_url = st.text_input("Base URL", key="custom_base_url",
                                    placeholder="https://…/compatible-mode/v1 (留空：应用的地址 / blank: the app's)")
+    if custom_url.strip():
+        allow_private = config.setting("QWENCHAT_ALLOW_PRIVATE_URLS", secrets, environ).lower() in config.TRUE
+        problem = config.url_problem(custom_url, allow_private=allow_private)
+        if problem:
+            st.error(f"这个地址不能使用（{problem}）。 / This URL cannot be used ({problem}).")
+            custom_url = ""
     chosen_url = (custom_url.strip() or operator.base_url) if region == CUSTOM else config.REGIONS[region]
     if operator.has_key and not typed_key.strip() and chosen_url.rstrip("/") != operator.base_url.rstrip("/"):
         st.caption("使用服务器的 Key 时，只会连接服务器配置的地址；要换地域，请填写你自己的 Key。 "

@@ -11,7 +11,9 @@ with a key typed in the sidebar too, so a visitor cannot point the operator's ke
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -128,3 +130,34 @@ def resolve(
             # The operator's key goes only to the operator's URL, whatever the sidebar says.
             return Settings(key, operator_base_url, model, source, operator_base_url)
     return Settings("", sidebar_base_url.strip() or operator_base_url, model, "", operator_base_url)
+
+
+def url_problem(url: str, *, allow_private: bool = False) -> str:
+    """Why a base URL typed in the sidebar may not be used ("" when it may).
+
+    The server makes the request, not the visitor's browser: an address on the server's own network
+    (loopback, private, link-local) would let a visitor probe it. Such URLs need
+    `QWENCHAT_ALLOW_PRIVATE_URLS=1` (a laptop with a local proxy, the tests' fake server).
+    """
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+    except ValueError:
+        return "not a URL"
+    if parts.scheme not in ("http", "https") or not host:
+        return "not an http(s) URL"
+    if allow_private:
+        return ""
+    if parts.scheme != "https":
+        return "only https URLs are allowed"
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        return "the host name does not resolve"
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global:
+            return "the address is on the server's own network"
+    return ""

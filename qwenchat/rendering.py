@@ -1,4 +1,8 @@
-"""Where a streaming Markdown reply may be split, so that only its tail is re-rendered.
+"""How model text is prepared for `st.markdown`: images shown as links, and where a streaming reply may
+be split so that only its tail is re-rendered.
+
+Images: a reply steered by instructions hidden in a pasted document could put conversation text into an
+image URL, which the browser would fetch on its own. As a link it is fetched only if the user clicks.
 
 Re-rendering the whole reply on every update makes a long reply cost time quadratic in its length. The
 chat view instead freezes finished blocks in elements of their own and keeps re-rendering only the open
@@ -24,3 +28,11 @@ def stable_split(text: str, min_tail: int = 2000) -> int:
             return cut + 2
         cut = text.rfind("\n\n", 0, cut)
     return 0
+
+
+_IMAGE = re.compile(r"!\[([^\]\n]*)\]\(")
+
+
+def images_as_links(text: str) -> str:
+    """`![alt](url)` becomes `[🖼️ alt](url)`: the picture loads only when the user follows the link."""
+    return _IMAGE.sub(lambda m: f"[🖼️ {m.group(1) or 'image'}](", text)

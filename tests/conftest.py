@@ -12,7 +12,7 @@ from tests.fake_dashscope import VALID_KEY, FakeDashScope
 APP_SETTINGS = ("DASHSCOPE_API_KEY", "DASHSCOPE_BASE_URL", "DASHSCOPE_API_BASE", "QWEN_MODEL", "QWENCHAT_SAVE",
                 "QWENCHAT_SINGLE_USER", "QWENCHAT_DB", "APP_ACCESS_CODE", "QWENCHAT_REQUIRE_LOGIN", "QWENCHAT_BYOK",
                 "QWENCHAT_MAX_MESSAGES_PER_SESSION", "QWENCHAT_MAX_TOKENS_PER_SESSION",
-                "QWENCHAT_MAX_CHARS_PER_MESSAGE", "QWENCHAT_DAILY_TOKEN_CAP")
+                "QWENCHAT_MAX_CHARS_PER_MESSAGE", "QWENCHAT_DAILY_TOKEN_CAP", "QWENCHAT_ALLOW_PRIVATE_URLS")
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +32,7 @@ def app_env(fake, monkeypatch, tmp_path):
     monkeypatch.setenv("QWENCHAT_DB", str(tmp_path / "chats.db"))
     monkeypatch.setenv("DASHSCOPE_API_KEY", VALID_KEY)
     monkeypatch.setenv("DASHSCOPE_BASE_URL", fake.base_url)
+    monkeypatch.setenv("QWENCHAT_ALLOW_PRIVATE_URLS", "1")  # the fake server is on 127.0.0.1
     return monkeypatch
 
 

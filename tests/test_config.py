@@ -74,3 +74,13 @@ def test_dotenv_file_is_loaded_without_overriding(tmp_path, monkeypatch):
 def test_region_of_known_and_unknown_urls():
     assert config.region_of(REGIONS["us"] + "/") == "us"
     assert config.region_of("http://127.0.0.1:8000/v1") == ""
+
+
+def test_a_sidebar_url_on_the_servers_own_network_is_refused():
+    for url in ("http://127.0.0.1:8080/v1", "https://127.0.0.1/v1", "https://10.0.0.5/v1", "https://[::1]/v1",
+                "https://169.254.169.254/latest", "https://192.168.1.1/v1", "ftp://example.org", "not a url",
+                "https://localhost/v1"):
+        assert config.url_problem(url), url
+    assert config.url_problem("https://8.8.8.8/compatible-mode/v1") == ""
+    assert config.url_problem("http://127.0.0.1:8080/v1", allow_private=True) == ""
+    assert config.url_problem("file:///etc/passwd", allow_private=True)

