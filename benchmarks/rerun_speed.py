@@ -1,0 +1,217 @@
+"""How long a rerun takes with a long history: our app next to the tutorial pattern with the same messages.
+
+    .venv/bin/python benchmarks/rerun_speed.py [--sizes 10,100,500] [--repeat 15] [--script-repeat 41] [--no-browser] [--no-script]
+
+Target: our app's rerun at most 1.2× the tutorial's (`benchmarks/tutorial_app.py`) for the same history.
+Two measurements, both medians, with the same N messages (`tests/e2e/load_helpers.history`: alternating
+questions of ~60 characters and Markdown answers of ~400 with a code block):
+
+- **browser** (Debian's Chromium, fake DashScope, loopback only): our app opens a conversation saved in a
+  temporary QWENCHAT_DB by its link (`?c=<id>&o=<owner token>`, public mode); the tutorial app is
+  `benchmarks/tutorial_history_app.py?n=N` (the tutorial page with its `messages` seeded). Each sample
+  presses "r" (Streamlit's rerun shortcut: nothing changes, the whole script runs again) and times, with
+  the page's own clock, from the key press until the app root's script state, having left `notRunning`
+  (`rerunRequested`, `running`), is back to `notRunning` with no stale element. That is the rerun as a
+  user waits for it: websocket round trip, the script run, the deltas and React's update (the paint of
+  the last frame after it is not included). Both apps are measured alternately in the same Chromium,
+  after one untimed round.
+- **script** (server side, no browser): `AppTest.run()` repeated with the history put in session state
+  (`conversation` for our app, `messages` for `tutorial_app.py`), timing only the script's execution
+  inside Streamlit's runner (`exec_func_with_error_handling`, wrapped for the benchmark): the app's code
+  and every `st.*` call building its messages, without AppTest's polling and tree building (which add a
+  few milliseconds of noise to `AppTest.run()` itself) and without the websocket or the browser.
+
+Limits: the machines are shared, so single times are noise; compare the ratios printed side by side, and
+run it twice when the machine is busy. The tutorial page has no sidebar, so with a short history the
+ratio mostly measures our sidebar's fixed cost; with a long one, the cost per message.
+A rerun with nothing changed is the cheapest rerun; a rerun triggered by a sidebar widget costs the same
+script run plus that widget's callback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from qwenchat import identity  # noqa: E402
+from qwenchat.conversation import Conversation, Message, Usage  # noqa: E402
+from qwenchat.store import open_store  # noqa: E402
+from tests.e2e import helpers  # noqa: E402
+from tests.e2e import load_helpers as lh  # noqa: E402
+
+TARGET = 1.2
+TUTORIAL = ROOT / "benchmarks" / "tutorial_app.py"
+TUTORIAL_HISTORY = ROOT / "benchmarks" / "tutorial_history_app.py"
+OWNER_TOKEN = "rerun-bench-owner-token-0123456789"
+
+
+def conversation_of(n: int) -> Conversation:
+    """The benchmark history as our app keeps it: replies with their model and billed usage."""
+    conversation = Conversation(model="qwen-plus", title=f"rerun benchmark {n}")
+    for k, item in enumerate(lh.history(n)):
+        if item["role"] == "user":
+            conversation.messages.append(Message("user", item["content"]))
+        else:
+            conversation.messages.append(Message("assistant", item["content"], model="qwen-plus",
+                                                 usage=Usage(200 + 10 * k, 150, 350 + 10 * k)))
+    return conversation
+
+
+# --- browser ------------------------------------------------------------------------------------------
+
+def browser_medians(sizes: list[int], repeat: int) -> dict[int, tuple[float, float]]:
+    from playwright.sync_api import sync_playwright
+
+    home = helpers.temp_home("qwenchat-rerun-bench-")
+    owner = identity.owner_for(url_token=OWNER_TOKEN)
+    ids = {}
+    with open_store(home / "qwenchat.db") as store:
+        for n in sizes:
+            conversation = conversation_of(n)
+            store.save_conversation(owner.id, conversation)
+            ids[n] = conversation.id
+    fake = helpers.start_fake(home, home)
+    apps: list[helpers.Child] = []
+    results = {}
+    try:
+        ours = helpers.start_streamlit(helpers.APP, fake=fake, home=home, log_dir=home, name="app")
+        apps.append(ours)
+        tutorial = helpers.start_streamlit(TUTORIAL_HISTORY, fake=fake, home=home, log_dir=home, name="tutorial")
+        apps.append(tutorial)
+        with sync_playwright() as playwright:
+            browser = helpers.launch_chromium(playwright)
+            try:
+                for n in sizes:
+                    pages = []
+                    for url in (f"{ours.url}/?c={ids[n]}&o={OWNER_TOKEN}", f"{tutorial.url}/?n={n}"):
+                        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+                        page = context.new_page()
+                        helpers.open_app(page, url, timeout=60_000)
+                        page.wait_for_function(f"() => document.querySelectorAll('{helpers.CHAT_MESSAGE}')"
+                                               f".length >= {n}", timeout=60_000)
+                        helpers.wait_idle(page, timeout=60_000)
+                        pages.append(page)
+                    samples: tuple[list[float], list[float]] = ([], [])
+                    for k in range(repeat + 1):  # the first round warms both up and is not counted
+                        for page, kept in zip(pages, samples):
+                            seconds = lh.timed_rerun(page, lh.press_r)
+                            helpers.wait_idle(page, timeout=60_000)
+                            if k:
+                                kept.append(seconds)
+                    for page in pages:
+                        shown = page.locator(helpers.CHAT_MESSAGE).count()
+                        assert shown >= n, f"only {shown} of {n} messages on {page.url}"
+                        assert page.locator('[data-testid="stException"]').count() == 0, page.url
+                        page.context.close()
+                    results[n] = (lh.median(samples[0]), lh.median(samples[1]))
+                    print(f"  browser, {n} messages: ours {results[n][0] * 1000:.0f} ms, "
+                          f"tutorial {results[n][1] * 1000:.0f} ms", flush=True)
+            finally:
+                browser.close()
+    finally:
+        for app in apps:
+            app.stop()
+        fake.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    return results
+
+
+# --- AppTest ------------------------------------------------------------------------------------------
+
+def apptest_medians(sizes: list[int], repeat: int) -> dict[int, tuple[float, float]]:
+    from streamlit.runtime.scriptrunner import script_runner
+    from streamlit.testing.v1 import AppTest
+
+    # Session state set between AppTest runs warns about a missing run context: not a problem here.
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").disabled = True
+    runs: list[float] = []
+    execute = script_runner.exec_func_with_error_handling
+
+    def timed_execute(func, ctx):  # the runner's call around the whole script
+        start = time.perf_counter()
+        try:
+            return execute(func, ctx)
+        finally:
+            runs.append(time.perf_counter() - start)
+
+    script_runner.exec_func_with_error_handling = timed_execute
+
+    home = helpers.temp_home("qwenchat-rerun-apptest-")
+    # As the browser servers get it: no real key or endpoint, a temporary store; nothing is sent anyway.
+    for name in [n for n in os.environ if n.startswith(("DASHSCOPE_", "QWEN", "OPENAI_"))]:
+        del os.environ[name]
+    os.environ.update(DASHSCOPE_API_KEY=helpers.VALID_KEY, DASHSCOPE_BASE_URL="http://127.0.0.1:9/compatible-mode/v1",
+                      QWENCHAT_DB=str(home / "qwenchat.db"))
+    results = {}
+    try:
+        for n in sizes:
+            ours = AppTest.from_file(str(helpers.APP), default_timeout=60)
+            tutorial = AppTest.from_file(str(TUTORIAL), default_timeout=60)
+            ours.session_state["conversation"] = conversation_of(n)
+            tutorial.session_state["messages"] = lh.history(n)
+            samples: tuple[list[float], list[float]] = ([], [])
+            for k in range(repeat + 1):
+                for at, kept in zip((ours, tutorial), samples):
+                    gc.collect()  # each run starts from the same collector state, whatever ran before
+                    runs.clear()
+                    at.run()
+                    assert not at.exception, at.exception
+                    assert len(runs) == 1, f"{len(runs)} script runs for one AppTest.run()"
+                    if k:
+                        kept.append(runs[0])
+            assert len(ours.chat_message) >= n and len(tutorial.chat_message) >= n
+            results[n] = (lh.median(samples[0]), lh.median(samples[1]))
+            del ours, tutorial
+            print(f"  script, {n} messages: ours {results[n][0] * 1000:.0f} ms, "
+                  f"tutorial {results[n][1] * 1000:.0f} ms", flush=True)
+    finally:
+        script_runner.exec_func_with_error_handling = execute
+        shutil.rmtree(home, ignore_errors=True)
+    return results
+
+
+def print_results(title: str, results: dict[int, tuple[float, float]]) -> None:
+    print(f"\n{title}")
+    lh.print_table(
+        ["messages", "ours (median)", "tutorial (median)", "ratio", f"target ≤ {TARGET}"],
+        [[n, f"{ours * 1000:.0f} ms", f"{tutorial * 1000:.0f} ms", f"{ours / tutorial:.2f}×",
+          "met" if ours / tutorial <= TARGET else "missed"] for n, (ours, tutorial) in results.items()])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10,100,500", help="history lengths, comma-separated")
+    parser.add_argument("--repeat", type=int, default=15, help="timed browser reruns per app and size")
+    parser.add_argument("--script-repeat", type=int, default=41, help="timed script runs per app and size")
+    parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--no-script", action="store_true", help="skip the server-side script timing")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    results = {}
+    if not args.no_script:
+        print("script (server side, under AppTest: the script's execution only)...", flush=True)
+        results["Script run, server side (AppTest, script execution only)"] = apptest_medians(sizes, args.script_repeat)
+    if not args.no_browser:
+        problem = helpers.chromium_problem()
+        if problem:
+            print(f"browser part skipped: {problem}")
+        else:
+            print("browser (Chromium: from pressing r until the rerun is over and nothing is stale)...", flush=True)
+            results["Browser rerun: key press to idle page, page clock"] = browser_medians(sizes, args.repeat)
+    for title, table in results.items():
+        print_results(title, table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
