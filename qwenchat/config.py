@@ -73,8 +73,15 @@ def mask(key: str) -> str:
     return f"{key[:3]}…{key[-4:]}" if len(key) >= 12 else "…"
 
 
+_dotenv_loaded: set[str | None] = set()
+
+
 def load_dotenv_once(path: str | None = None) -> None:
-    """Load `.env` into the environment without overriding variables already set."""
+    """Load `.env` into the environment without overriding variables already set; once per process (every
+    rerun calls this, and searching for the file each time is wasted work)."""
+    if path in _dotenv_loaded:
+        return
+    _dotenv_loaded.add(path)
     try:
         from dotenv import load_dotenv
     except ImportError:  # python-dotenv is in requirements; a bare environment still works

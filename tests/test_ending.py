@@ -172,3 +172,12 @@ def test_held_out_quality_floors():
     assert measured["zh"] >= 0.955
     assert measured["en"] >= 0.935
     assert measured["hn_false_end"] <= 0.025
+
+
+@pytest.mark.parametrize("text", ["订单号 A88B", "code ab88cd", "暗号05x88b3d0 是什么", "房间 288"])
+def test_88_inside_a_code_or_number_is_not_bye_bye(text):
+    assert not detect(text).is_end
+
+
+def test_88_alone_is_bye_bye():
+    assert detect("88").is_end and detect("好的，886").is_end
