@@ -12,7 +12,7 @@ import streamlit as st
 
 from components import ending_panel, session
 from components.settings import ChatOptions
-from qwenchat import config, errors, judge, sanitize, turns
+from qwenchat import config, errors, judge, quotas, sanitize, turns
 from qwenchat.budget import fit_to_budget
 from qwenchat.conversation import (
     FAILED,
@@ -24,7 +24,6 @@ from qwenchat.conversation import (
     Usage,
 )
 from qwenchat.ending import Verdict
-from qwenchat.quotas import Limits, SessionQuota
 from qwenchat.rendering import images_as_links, stable_split
 from qwenchat.reply import ReplyRecorder, estimated_usage
 
@@ -113,7 +112,7 @@ def _quota_problem(conversation: Conversation, options: ChatOptions, text: str) 
     """The app's limits. With a visitor's own key only the length limit applies: they pay for the rest."""
     limits = session.limits()
     if not _operator_pays(options):
-        return SessionQuota().check_message(text, Limits(0, 0, limits.max_chars_per_message, 0))
+        return quotas.too_long(text, limits)
     upcoming = fit_to_budget([*conversation.api_messages(), {"role": "user", "content": text}],
                              options.settings.model, options.budget).prompt_tokens
     return session.quota().check_message(text, limits, upcoming_tokens=upcoming) or \

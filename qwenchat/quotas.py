@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Callable, Mapping
 
+from qwenchat.config import setting
 from qwenchat.turns import Problem
 
 log = logging.getLogger(__name__)
@@ -46,22 +47,28 @@ class Limits:
         values = {}
         for f in fields(cls):
             name = SETTING_NAMES[f.name]
-            raw = next((s[name] for s in (secrets, environ) if _present(s.get(name))), None)
-            values[f.name] = f.default if raw is None else _whole(raw, name, f.default)
+            raw = setting(name, secrets, environ)
+            values[f.name] = _whole(raw, name, f.default) if raw else f.default
         return cls(**values)
 
 
-def _present(value: object) -> bool:
-    return value is not None and str(value).strip() != ""
+def too_long(text: str, limits: Limits) -> "QuotaProblem | None":
+    """The per-message length limit alone: the one limit that applies with a visitor's own key too."""
+    n, cap = len(text), limits.max_chars_per_message
+    if cap and n > cap:
+        return QuotaProblem(
+            "too_long", f"消息太长（{n:,} 字符，本应用上限 {cap:,}），未发送。请缩短或分几次发送。",
+            f"The message is too long ({n:,} characters; this app allows {cap:,}) and was not sent. "
+            "Shorten it or send it in parts.")
+    return None
 
 
-def _whole(raw: object, name: str, default: int) -> int:
+def _whole(raw: str, name: str, default: int) -> int:
     value = None
-    if not isinstance(raw, bool):  # TOML `true` is not a number
-        try:
-            value = int(str(raw).strip())
-        except (ValueError, TypeError):  # int() of 5,000 digits raises ValueError too
-            pass
+    try:
+        value = int(raw)  # TOML `true` arrives as "True": not a number
+    except ValueError:  # int() of 5,000 digits raises ValueError too
+        pass
     if value is None or value < 0:
         log.warning("%s is not a whole number >= 0; using the default %d", name, default)
         return default
@@ -81,12 +88,9 @@ class SessionQuota:
         """Whether `text` may be sent now. `upcoming_tokens` is the estimated prompt of the request it
         would make (history and system prompt included), so one request over a long imported history
         cannot overshoot the session's tokens by far."""
-        n, cap = len(text), limits.max_chars_per_message
-        if cap and n > cap:
-            return QuotaProblem(
-                "too_long", f"消息太长（{n:,} 字符，本应用上限 {cap:,}），未发送。请缩短或分几次发送。",
-                f"The message is too long ({n:,} characters; this app allows {cap:,}) and was not sent. "
-                "Shorten it or send it in parts.")
+        problem = too_long(text, limits)
+        if problem:
+            return problem
         cap = limits.max_messages_per_session
         if cap and self.messages >= cap:
             return QuotaProblem(
