@@ -31,6 +31,7 @@ SETTING_NAMES = {
     "max_tokens_per_session": "QWENCHAT_MAX_TOKENS_PER_SESSION",
     "max_chars_per_message": "QWENCHAT_MAX_CHARS_PER_MESSAGE",
     "daily_token_cap": "QWENCHAT_DAILY_TOKEN_CAP",
+    "max_output_tokens": "QWENCHAT_MAX_OUTPUT_TOKENS",
 }
 
 
@@ -41,6 +42,9 @@ class Limits:
     max_chars_per_message: int = 8_000
     # A reload starts a new session, so only a server-wide cap really bounds what a public app can spend.
     daily_token_cap: int = 2_000_000
+    # Sent as `max_tokens` on every request the operator pays for, so a reply's cost is bounded before it
+    # starts and the daily cap can reserve it (0: the model's own maximum).
+    max_output_tokens: int = 4_096
 
     @classmethod
     def from_config(cls, secrets: Mapping[str, object], environ: Mapping[str, str]) -> "Limits":
@@ -88,11 +92,13 @@ class SessionQuota:
         """Whether `text` may be sent now. `upcoming_tokens` is the estimated prompt of the request it
         would make (history and system prompt included), so one request over a long imported history
         cannot overshoot the session's tokens by far."""
-        problem = too_long(text, limits)
-        if problem:
-            return problem
+        return too_long(text, limits) or self.check_request(limits, upcoming_tokens=upcoming_tokens)
+
+    def check_request(self, limits: Limits, *, upcoming_tokens: int = 0,
+                      counts_as_message: bool = True) -> QuotaProblem | None:
+        """Whether one more request of `upcoming_tokens` fits this session's limits."""
         cap = limits.max_messages_per_session
-        if cap and self.messages >= cap:
+        if counts_as_message and cap and self.messages >= cap:
             return QuotaProblem(
                 "messages", f"本次会话已发送 {cap:,} 条消息，达到本应用的上限。请稍后再来，或使用你自己的 API Key。",
                 f"This session has sent {cap:,} messages, this app's limit. Come back later, or use your own "
@@ -106,11 +112,11 @@ class SessionQuota:
                     f"This session has used its {cap:,} tokens. Come back later, or use your own API key.")
             return QuotaProblem(
                 "session_tokens",
-                f"这次请求约需 {upcoming_tokens:,} 个 Token，本次会话只剩 {left:,} 个（上限 {cap:,}）。"
-                "请开始新对话以缩短历史、调低上下文预算，或使用你自己的 API Key。",
-                f"This request needs about {upcoming_tokens:,} tokens and this session has {left:,} left (of "
-                f"{cap:,}). Start a new conversation (a shorter history), lower the context budget, or use "
-                "your own API key.")
+                f"这次请求最多约需 {upcoming_tokens:,} 个 Token，本次会话只剩 {left:,} 个（上限 {cap:,}）。"
+                "请开始新对话以缩短历史、调低上下文预算或最大输出，或使用你自己的 API Key。",
+                f"This request may need up to {upcoming_tokens:,} tokens and this session has {left:,} left (of "
+                f"{cap:,}). Start a new conversation (a shorter history), lower the context budget or the maximum "
+                "output, or use your own API key.")
         return None
 
     def record(self, total_tokens: int, *, messages: int = 1) -> None:
@@ -119,50 +125,90 @@ class SessionQuota:
         self.tokens += max(0, int(total_tokens or 0))
 
 
+@dataclass
+class Reservation:
+    """Tokens set aside for one request before it is sent, settled with what it really used."""
+
+    tokens: int
+    day: date | None = None
+    settled: bool = False
+
+
 class DailyCounter:
-    """Tokens used today by this server process. One instance per process (`st.cache_resource`)."""
+    """Tokens used today by this server process. One instance per process (`st.cache_resource`).
+
+    A request first `reserve`s its prompt plus its maximum output, atomically against the cap, so that
+    replies in flight at the same moment cannot together overshoot it; `settle` then replaces the
+    reservation with the tokens really used."""
 
     def __init__(self, clock: Callable[[], float] = time.time):
         self._clock = clock
         self._lock = threading.Lock()
         self._day: date | None = None
         self._tokens = 0
+        self._reserved = 0
 
-    def _today(self) -> None:  # call with the lock held
+    def _today(self) -> date:  # call with the lock held
         day = datetime.fromtimestamp(self._clock()).date()  # local time: "today" is the operator's day
         if day != self._day:
-            self._day, self._tokens = day, 0
+            self._day, self._tokens, self._reserved = day, 0, 0
+        return day
 
     def used(self) -> int:
+        """Tokens spent today, counting those reserved by requests still in flight."""
         with self._lock:
             self._today()
-            return self._tokens
+            return self._tokens + self._reserved
 
     def add(self, tokens: int) -> int:
         """Count `tokens` and return today's total."""
         with self._lock:
             self._today()
             self._tokens += max(0, int(tokens or 0))
-            return self._tokens
+            return self._tokens + self._reserved
+
+    def reserve(self, cap: int, tokens: int) -> "Reservation | QuotaProblem":
+        """Set `tokens` aside if today's use plus every reservation plus them stays within `cap` (0: no cap)."""
+        tokens = max(0, int(tokens or 0))
+        with self._lock:
+            day = self._today()
+            used = self._tokens + self._reserved
+            if cap and (used >= cap or used + tokens > cap):
+                return _daily_problem(cap, used, tokens)
+            self._reserved += tokens
+            return Reservation(tokens, day)
+
+    def settle(self, reservation: Reservation, tokens: int) -> None:
+        """Replace a reservation by the tokens really used (once; a second call does nothing)."""
+        with self._lock:
+            if reservation.settled:
+                return
+            reservation.settled = True
+            if self._today() == reservation.day:
+                self._reserved = max(0, self._reserved - reservation.tokens)
+            self._tokens += max(0, int(tokens or 0))
 
     def check(self, cap: int, upcoming_tokens: int = 0) -> QuotaProblem | None:
-        """None while today's use (plus the request about to go) stays within `cap` (0: no cap).
-
-        Sessions checking at the same moment may all pass and overshoot by one request each."""
+        """None while today's use (plus the request about to go) stays within `cap` (0: no cap). A check
+        alone reserves nothing: requests use `reserve`."""
         used = self.used()
         if not cap or (used < cap and used + max(0, upcoming_tokens) <= cap):
             return None
-        if used < cap:
-            return QuotaProblem(
-                "daily_tokens", f"这次请求约需 {upcoming_tokens:,} 个 Token，超出本应用今天剩余的额度（已用 "
-                                f"{used:,} / {cap:,}）。请开始新对话以缩短历史，或使用你自己的 API Key。",
-                f"This request needs about {upcoming_tokens:,} tokens, more than this app has left today "
-                f"({used:,} of {cap:,} used). Start a new conversation (a shorter history), or use your own API key.")
+        return _daily_problem(cap, used, upcoming_tokens)
+
+
+def _daily_problem(cap: int, used: int, upcoming_tokens: int) -> QuotaProblem:
+    if used < cap:
         return QuotaProblem(
-            "daily_tokens", f"本应用今天的 Token 额度已用完（{used:,} / {cap:,}），明天（服务器时间零点后）再来，"
-                            "或使用你自己的 API Key。",
-            f"This app has used today's token allowance ({used:,} of {cap:,}). Come back tomorrow (after "
-            "midnight, server time), or use your own API key.")
+            "daily_tokens", f"这次请求最多约需 {upcoming_tokens:,} 个 Token，超出本应用今天剩余的额度（已用 "
+                            f"{used:,} / {cap:,}）。请开始新对话以缩短历史，或使用你自己的 API Key。",
+            f"This request may need up to {upcoming_tokens:,} tokens, more than this app has left today "
+            f"({used:,} of {cap:,} used). Start a new conversation (a shorter history), or use your own API key.")
+    return QuotaProblem(
+        "daily_tokens", f"本应用今天的 Token 额度已用完（{used:,} / {cap:,}），明天（服务器时间零点后）再来，"
+                        "或使用你自己的 API Key。",
+        f"This app has used today's token allowance ({used:,} of {cap:,}). Come back tomorrow (after "
+        "midnight, server time), or use your own API key.")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,230 @@
+"""One whole turn of the chat, from the user's text to a saved reply, as a stream of typed events.
+
+    engine = ChatEngine(conversation, provider, spending, saver, options)
+    for event in engine.send(text): ...          # a new message
+    for event in engine.regenerate(reply_id): ...  # the same question again (a retry is one too)
+    for event in engine.edit(message_id, text): ...  # an earlier question changed, answered anew
+
+Each of them runs the same steps, so no request escapes a rule: clean and check the text; build the
+request the model will really get (trimmed to the context budget once; that count serves the quota
+check, the request and the sidebar); reserve its prompt plus its maximum output against the limits of
+whoever pays; then, for a new message, the end-of-conversation verdict (the judge's request passes the
+same limits); then the streamed reply, recorded into the conversation as it arrives, saved at most once
+a second, counted and settled when it ends, however it ends.
+
+Nothing here imports Streamlit: the store, the provider, the limits and the clock come in as arguments.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from qwenchat import judge as judge_module
+from qwenchat import sanitize, turns
+from qwenchat.budget import Trimmed, fit_to_budget
+from qwenchat.catalog import lookup
+from qwenchat.chat.events import (
+    Closed,
+    Judged,
+    Refused,
+    ReplyEnded,
+    ReplyProgress,
+    ReplyStarted,
+    TurnEvent,
+    UserAdded,
+    Waiting,
+)
+from qwenchat.chat.saving import Saver
+from qwenchat.chat.spending import Hold, Spending
+from qwenchat.conversation import FAILED, Conversation, Message, Usage
+from qwenchat.ending import FAREWELL_REPLY, Verdict, detect
+from qwenchat.errors import OVER_BUDGET
+from qwenchat.quotas import QuotaProblem
+from qwenchat.reply import ReplyRecorder, estimated_usage
+from qwenchat.tokens import count_prompt
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """What the user chose for this turn (the sidebar, or the console's flags)."""
+
+    model: str
+    thinking: bool = False
+    budget: int = 32_000
+    judge: bool = False
+    farewell: str = FAREWELL_REPLY
+    params: Any = None  # qwenchat.providers.GenerationParams, or None for the model's defaults
+    max_output: int | None = None  # the user's wish for max_tokens (None: the app's cap or the model's)
+
+
+@dataclass
+class ChatEngine:
+    conversation: Conversation
+    provider: Any  # a qwenchat provider: stream_chat(...) -> events, complete(...) for the judge
+    spending: Spending
+    saver: Saver
+    options: TurnOptions
+    clock: Callable[[], float] = time.monotonic
+    # Seconds between two `ReplyProgress` events; the chat view lengthens it as the reply grows.
+    pace: Callable[[], float] = field(default=lambda: 0.05)
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    # ---- the three ways a turn starts ----------------------------------------------------------------
+
+    def send(self, raw_text: str) -> Iterator[TurnEvent]:
+        text = sanitize.clean_user_text(raw_text)
+        problem = self._text_problem(text)
+        if problem:
+            yield Refused(problem, text)
+            return
+        history = self.conversation.history_dicts()
+        request = [*self.conversation.api_messages(), {"role": "user", "content": text}]
+        trimmed, hold = self._admit(request)
+        if isinstance(hold, turns.Problem):
+            yield Refused(hold, text)
+            return
+        try:
+            user_message = self.conversation.add_user(text)
+            self.saver.save(self.conversation)
+            yield UserAdded(user_message)
+            verdict = self._verdict(text, history, user_message)
+            yield Judged(verdict)
+            if verdict.is_end:
+                self.spending.settle(hold, 0)
+                farewell = self.conversation.close_with(self.options.farewell)
+                self.saver.save(self.conversation)
+                yield Closed(farewell)
+                return
+        except BaseException:
+            self.spending.settle(hold, 0)
+            raise
+        yield from self._reply(trimmed, hold)
+
+    def regenerate(self, reply_id: str) -> Iterator[TurnEvent]:
+        """Answer the same question again; the old reply stays as a sibling ("1/2")."""
+        conversation = self.conversation
+        leaf = conversation.messages[-1].id if conversation.messages else ""
+        conversation.regenerate_point(reply_id)
+        trimmed, hold = self._admit(conversation.api_messages())
+        if isinstance(hold, turns.Problem):
+            if leaf:
+                conversation.switch_to(leaf)
+            yield Refused(hold)
+            return
+        yield from self._reply(trimmed, hold)
+
+    def edit(self, message_id: str, raw_text: str) -> Iterator[TurnEvent]:
+        """Ask an earlier question differently: the new one and its reply become a branch of their own."""
+        text = sanitize.clean_user_text(raw_text)
+        problem = self._text_problem(text)
+        if problem:
+            yield Refused(problem, text)
+            return
+        conversation = self.conversation
+        leaf = conversation.messages[-1].id if conversation.messages else ""
+        conversation.branch_from(message_id)
+        trimmed, hold = self._admit([*conversation.api_messages(), {"role": "user", "content": text}])
+        if isinstance(hold, turns.Problem):
+            if leaf:
+                conversation.switch_to(leaf)
+            yield Refused(hold, text)
+            return
+        conversation.closed = False
+        user_message = conversation.add_user(text)
+        self.saver.save(conversation)
+        yield UserAdded(user_message)
+        yield from self._reply(trimmed, hold)
+
+    # ---- the steps ---------------------------------------------------------------------------------------
+
+    def _text_problem(self, text: str) -> turns.Problem | None:
+        if self.conversation.closed:
+            return turns.Problem("closed", "对话已结束：请开始新对话，或点击“继续对话”。",
+                                 "The conversation has ended: start a new one, or press Keep talking.")
+        return turns.check_message(text) or self.spending.check_text(text)
+
+    def max_output(self) -> int | None:
+        return self.spending.max_output(lookup(self.options.model).max_output, self.options.max_output)
+
+    def _admit(self, request: list[dict]) -> tuple[Trimmed, Hold | turns.Problem]:
+        """The request as it will be sent, and the limits' answer to it."""
+        trimmed = fit_to_budget(request, self.options.model, self.options.budget)
+        if trimmed.too_large:
+            return trimmed, turns.Problem(OVER_BUDGET, *_over_budget(trimmed.prompt_tokens, self.options.budget))
+        max_output = self.max_output() or 0
+        # A thinking model may also think up to its own length before writing: reserve that too.
+        reserve_output = max_output * (2 if self.options.thinking else 1)
+        return trimmed, self.spending.reserve(trimmed.prompt_tokens, reserve_output)
+
+    def _verdict(self, text: str, history: list[dict], user_message: Message) -> Verdict:
+        """The rules' verdict; the judge's when the rules are unsure, the judge is on, and its request passes
+        the limits. The judge's tokens are counted on the message it judged."""
+        verdict = detect(text, history)
+        if not verdict.confident and self.options.judge:
+            judge_prompt = count_prompt(judge_module.messages(text, history), judge_module.JUDGE_MODEL)
+            hold = self.spending.reserve(judge_prompt, judge_module.MAX_TOKENS, counts_as_message=False)
+            if not isinstance(hold, QuotaProblem):
+                try:
+                    verdict = judge_module.decide(text, history, client=getattr(self.provider, "openai", self.provider),
+                                                  judge_enabled=True)
+                finally:
+                    used = verdict.usage.prompt_tokens + verdict.usage.completion_tokens if verdict.usage else 0
+                    self.spending.settle(hold, used)
+                if verdict.usage:
+                    user_message.usage = Usage(verdict.usage.prompt_tokens, verdict.usage.completion_tokens,
+                                               verdict.usage.prompt_tokens + verdict.usage.completion_tokens)
+        self.verdicts.append(verdict)
+        return verdict
+
+    def _reply(self, trimmed: Trimmed, hold: Hold) -> Iterator[TurnEvent]:
+        conversation, options = self.conversation, self.options
+        message = conversation.start_reply(options.model)
+        conversation.mark_context_start(trimmed.dropped)
+        recorder = ReplyRecorder(message)
+        events = None
+        try:
+            yield ReplyStarted(message)
+            events = self.provider.stream_chat(trimmed.messages, **self._request_options())
+            last = self.clock()
+            for event in events:
+                recorder.feed(event)
+                now = self.clock()
+                if recorder.done or now - last >= self.pace():
+                    recorder.flush()
+                    self.saver.save_message(conversation, message)
+                    yield ReplyProgress(message)
+                    last = now
+                elif type(event).__name__ == "Heartbeat":
+                    yield Waiting()
+        finally:
+            if events is not None:
+                events.close()
+            recorder.finish()
+            if message.usage is None and (message.content or message.reasoning):
+                message.usage = estimated_usage(trimmed.messages, message)
+            self.spending.settle(hold, message.usage.total_tokens if message.usage else 0)
+            self.saver.save_message(conversation, message, force=True)
+            self.saver.save(conversation)
+        yield ReplyEnded(message)
+
+    def _request_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"model": self.options.model, "thinking": self.options.thinking}
+        max_output = self.max_output()
+        if max_output:
+            options["max_tokens"] = max_output
+        if self.options.params is not None:
+            options["params"] = self.options.params
+        return options
+
+
+def _over_budget(prompt_tokens: int, budget: int) -> tuple[str, str]:
+    return (f"这条消息加上系统提示词约 {prompt_tokens:,} 个 Token，超出每次请求的上下文预算（{budget:,}），未发送。"
+            "请缩短消息，或在侧边栏调高预算。",
+            f"This message with the system prompt is about {prompt_tokens:,} tokens, over the context budget per "
+            f"request ({budget:,}), and was not sent. Shorten it, or raise the budget in the sidebar.")
+
+
+def failed_reply(message: Message) -> bool:
+    return message.role == "assistant" and message.status == FAILED

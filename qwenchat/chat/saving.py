@@ -1,0 +1,85 @@
+"""Saving a conversation as a turn goes, without ever letting the store break the chat.
+
+A store that is away (a locked or read-only database, a disk gone) or a conversation deleted in another
+tab must not lose what the user typed or received: the conversation stays in memory, `status` says why it
+is not saved, and the next save tries again (the whole conversation, so nothing written meanwhile is
+missed). A streaming reply is saved at most once per `every` seconds, so a crash loses about that much.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from qwenchat import store as store_module
+from qwenchat.conversation import Conversation, Message
+
+log = logging.getLogger(__name__)
+
+SAVED = "saved"
+UNAVAILABLE = "unavailable"  # the store could not be reached: kept in memory, saved when it is back
+DELETED = "deleted"          # deleted in another tab: not re-created; the user may save a copy
+CONFLICT = "conflict"        # another tab wrote too: both sides were kept
+
+
+@dataclass
+class SaveState:
+    """Lives in the session state: how the last save went."""
+
+    status: str = SAVED
+    pending: bool = False  # something is not in the store yet
+
+
+class Saver:
+    def __init__(self, store: object, owner: str, state: SaveState, *, enabled: bool = True,
+                 every: float = 1.0, clock: Callable[[], float] = time.monotonic):
+        self.store, self.owner, self.state = store, owner, state
+        self.enabled, self.every, self.clock = enabled, every, clock
+        self._last = float("-inf")
+
+    def save(self, conversation: Conversation) -> None:
+        """Save the whole conversation (after a turn, a close, a rename); empty ones are not kept."""
+        if not self.enabled or not conversation.messages or self.state.status == DELETED:
+            return
+        try:
+            result = self.store.save_conversation(self.owner, conversation)
+        except Exception as exc:  # noqa: BLE001 - no store failure may break the chat
+            self._failed(exc)
+            return
+        self.state.pending = False
+        self.state.status = CONFLICT if getattr(result, "conflict", False) else SAVED
+
+    def save_message(self, conversation: Conversation, message: Message, *, force: bool = False) -> None:
+        """Save one message of a streaming reply, at most once per `every` seconds unless `force`d."""
+        if not self.enabled or self.state.status == DELETED:
+            return
+        now = self.clock()
+        if not force and now - self._last < self.every:
+            return
+        self._last = now
+        if self.state.pending:  # catch up on everything the store missed while it was away
+            self.save(conversation)
+            return
+        try:
+            self.store.save_message(self.owner, conversation.id, message)
+        except Exception as exc:  # noqa: BLE001
+            self._failed(exc)
+
+    def delete_messages(self, conversation: Conversation, ids: list[str]) -> None:
+        if not self.enabled or not ids:
+            return
+        try:
+            self.store.delete_messages(self.owner, conversation.id, ids)
+        except Exception as exc:  # noqa: BLE001
+            self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        self.state.pending = True
+        deleted = getattr(store_module, "ConversationDeleted", None)
+        if deleted is not None and isinstance(exc, deleted):
+            self.state.status = DELETED
+        else:
+            self.state.status = UNAVAILABLE
+            log.warning("conversation not saved: %s", type(exc).__name__)

@@ -1,0 +1,207 @@
+"""The turn engine: every rule of a turn, run against the fake DashScope through the real client, with a
+memory store and no browser."""
+
+from __future__ import annotations
+
+import pytest
+
+from qwenchat.chat import saving
+from qwenchat.chat.engine import ChatEngine, TurnOptions
+from qwenchat.chat.events import Closed, Refused, ReplyEnded, ReplyStarted, UserAdded
+from qwenchat.chat.saving import SaveState, Saver
+from qwenchat.chat.spending import Spending
+from qwenchat.client import QwenClient
+from qwenchat.config import SOURCE_ENV, SOURCE_SIDEBAR, Settings
+from qwenchat.conversation import COMPLETE, FAILED, FAREWELL, STOPPED, Conversation, Message
+from qwenchat.quotas import DailyCounter, Limits, SessionQuota
+from qwenchat.store import MemoryStore
+from tests.fake_dashscope import VALID_KEY, FakeDashScope
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with FakeDashScope() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def clean(fake):
+    fake.reset()
+
+
+class Setup:
+    """One browser session's engine, built the way the chat view builds it."""
+
+    def __init__(self, fake, *, limits=Limits(), daily=None, source=SOURCE_ENV, store=None, conversation=None,
+                 options=None):
+        self.fake = fake
+        self.store = store if store is not None else MemoryStore()
+        self.state = SaveState()
+        self.quota = SessionQuota()
+        self.daily = daily if daily is not None else DailyCounter()
+        self.conversation = conversation or Conversation()
+        settings = Settings(api_key=VALID_KEY, base_url=fake.base_url, key_source=source)
+        self.engine = ChatEngine(
+            self.conversation, QwenClient(settings, max_retries=0),
+            Spending(limits, self.quota, self.daily, operator_pays=source != SOURCE_SIDEBAR),
+            Saver(self.store, "alice", self.state), options or TurnOptions("qwen-plus"))
+
+    def send(self, text):
+        return list(self.engine.send(text))
+
+    def chat_requests(self):
+        return [r for r in self.fake.requests if r["path"].endswith("/chat/completions")]
+
+
+def test_a_turn_adds_the_question_streams_the_reply_and_saves_both(fake):
+    s = Setup(fake)
+    events = s.send("你好")
+    assert [type(e) for e in (events[0], events[-1])] == [UserAdded, ReplyEnded]
+    assert [m.content for m in s.conversation.messages] == ["你好", "收到：你好"]
+    assert s.conversation.messages[-1].status == COMPLETE
+    stored = s.store.load("alice", s.conversation.id)
+    assert [m.content for m in stored.messages] == ["你好", "收到：你好"]
+    assert s.quota.messages == 1 and s.quota.tokens == s.conversation.messages[-1].usage.total_tokens
+
+
+def test_a_refused_message_sends_no_request_and_keeps_the_text(fake):
+    s = Setup(fake, limits=Limits(max_messages_per_session=1))
+    s.send("第一条")
+    events = s.send("第二条")
+    assert len(events) == 1 and isinstance(events[0], Refused)
+    assert events[0].problem.kind == "messages" and events[0].text == "第二条"
+    assert len(s.chat_requests()) == 1
+    assert [m.content for m in s.conversation.messages] == ["第一条", "收到：第一条"]
+
+
+def test_the_operator_key_always_sends_max_tokens(fake):
+    s = Setup(fake, limits=Limits(max_output_tokens=700))
+    s.send("hi")
+    assert s.chat_requests()[-1]["body"]["max_tokens"] == 700
+
+
+def test_a_visitors_own_key_pays_for_itself(fake):
+    s = Setup(fake, limits=Limits(max_messages_per_session=1, daily_token_cap=10), source=SOURCE_SIDEBAR)
+    s.send("one")
+    s.send("two")
+    assert len(s.chat_requests()) == 2
+    assert "max_tokens" not in s.chat_requests()[-1]["body"]
+    assert s.quota.messages == 0 and s.daily.used() == 0
+
+
+def test_the_daily_cap_reserves_a_reply_in_flight(fake):
+    """Two sessions on one server: while the first reply streams, its prompt and maximum output are
+    reserved, so the second is refused instead of overshooting the cap."""
+    daily = DailyCounter()
+    limits = Limits(daily_token_cap=1_000, max_output_tokens=600)
+    first, second = Setup(fake, limits=limits, daily=daily), Setup(fake, limits=limits, daily=daily)
+    turn = first.engine.send("[[fake:slow:3]]")
+    while not isinstance(next(turn), ReplyStarted):
+        pass
+    refused = second.send("hi")
+    assert isinstance(refused[0], Refused) and refused[0].problem.kind == "daily_tokens"
+    rest = list(turn)
+    assert isinstance(rest[-1], ReplyEnded)
+    assert daily.used() == first.conversation.messages[-1].usage.total_tokens < 1_000
+    assert len(first.chat_requests()) == 1
+
+
+def test_a_request_over_the_session_tokens_counts_the_real_prompt(fake):
+    history = Conversation()
+    for i in range(30):
+        history.add_user("长的历史消息" * 50)
+        history.messages.append(Message("assistant", "回答" * 100))
+    s = Setup(fake, limits=Limits(max_tokens_per_session=5_000, max_output_tokens=100), conversation=history)
+    events = s.send("hi")
+    assert isinstance(events[0], Refused) and events[0].problem.kind == "session_tokens"
+    assert not s.chat_requests()
+
+
+def test_a_message_over_the_context_budget_is_refused_before_any_request(fake):
+    s = Setup(fake, options=TurnOptions("qwen-plus", budget=300))
+    events = s.send("字" * 2_000)
+    assert isinstance(events[0], Refused) and events[0].problem.kind == "over_budget"
+    assert not s.chat_requests() and not s.conversation.messages
+
+
+def test_trimming_leaves_out_old_turns_and_marks_where_the_context_starts(fake):
+    history = Conversation()
+    for i in range(20):
+        history.add_user(f"问题{i} " + "很长" * 40)
+        history.messages.append(Message("assistant", "回答" * 40))
+    s = Setup(fake, options=TurnOptions("qwen-plus", budget=800), conversation=history)
+    s.send("新问题")
+    sent = s.chat_requests()[-1]["body"]["messages"]
+    assert sent[0]["role"] == "system" and sent[-1]["content"] == "新问题"
+    assert len(sent) < 42 and history.context_start
+
+
+def test_a_farewell_closes_without_a_model_request(fake):
+    s = Setup(fake)
+    s.send("你好")
+    events = s.send("好的我知道了，谢谢")
+    assert isinstance(events[-1], Closed) and events[-1].farewell.status == FAREWELL
+    assert s.conversation.closed and len(s.chat_requests()) == 1
+    assert isinstance(s.send("还有一个问题")[0], Refused)
+
+
+def test_the_judges_request_passes_the_limits_and_its_tokens_count(fake):
+    s = Setup(fake, options=TurnOptions("qwen-plus", judge=True))
+    fake.enqueue({"kind": "completion", "content": '{"end": false, "confidence": 0.9, "reason": "asks more"}'})
+    s.send("ok")  # unsure for the rules: the judge is asked
+    judged = [r for r in s.chat_requests() if r["body"].get("stream") is False]
+    assert judged and s.conversation.messages[0].usage is not None
+    assert s.quota.tokens == sum(m.usage.total_tokens for m in s.conversation.messages if m.usage)
+
+
+def test_the_judge_is_not_asked_when_the_limits_are_used_up(fake):
+    s = Setup(fake, limits=Limits(max_tokens_per_session=1), options=TurnOptions("qwen-plus", judge=True))
+    events = s.send("ok")
+    assert isinstance(events[0], Refused) and not s.chat_requests()
+
+
+def test_stop_keeps_the_partial_reply_counts_it_and_saves_it(fake):
+    s = Setup(fake)
+    turn = s.engine.send("[[fake:slow:30]]")
+    for event in turn:
+        if type(event).__name__ == "ReplyProgress" and event.message.content:
+            break
+    turn.close()  # what Streamlit's Stop does to the loop painting the events
+    reply = s.conversation.messages[-1]
+    assert reply.status == STOPPED and reply.content and reply.usage.estimated
+    assert s.quota.tokens == reply.usage.total_tokens and s.daily.used() == reply.usage.total_tokens
+    assert s.store.load("alice", s.conversation.id).messages[-1].status == STOPPED
+
+
+def test_a_failed_request_costs_nothing_and_keeps_the_question(fake):
+    s = Setup(fake)
+    s.send("[[fake:invalid_api_key]]")
+    assert s.conversation.messages[-1].status == FAILED
+    assert s.quota.tokens == 0 and s.daily.used() == 0
+    assert s.quota.messages == 1  # a request was still sent
+
+
+class BrokenStore(MemoryStore):
+    broken = True
+
+    def save_conversation(self, owner, conversation):
+        if self.broken:
+            raise OSError("disk I/O error")
+        return super().save_conversation(owner, conversation)
+
+    def save_message(self, owner, conversation_id, message):
+        if self.broken:
+            raise OSError("disk I/O error")
+        return super().save_message(owner, conversation_id, message)
+
+
+def test_a_store_that_is_away_never_breaks_the_turn_and_catches_up_later(fake):
+    store = BrokenStore()
+    s = Setup(fake, store=store)
+    s.send("第一条")
+    assert s.conversation.messages[-1].content == "收到：第一条"
+    assert s.state.status == saving.UNAVAILABLE and s.state.pending
+    store.broken = False
+    s.send("第二条")
+    assert s.state.status == saving.SAVED and not s.state.pending
+    assert len(store.load("alice", s.conversation.id).messages) == 4
