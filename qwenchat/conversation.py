@@ -1,15 +1,23 @@
-"""The conversation model: messages, their status, their usage, and what is sent to the API.
+"""The conversation model: messages as a tree, their parts, status and usage, and what is sent to the API.
 
 A `Conversation` is plain data that lives in `st.session_state` (one per browser session) and is saved
 by the store. The chat view appends to it while a reply streams, so a stop or a rerun keeps what was
 already received; `api_messages()` decides what goes back to the model.
+
+Messages form a tree: each has a `parent_id` ("" for a root). A regenerated reply or an edited question
+is a sibling of the one it replaces, never an overwrite. `messages` is the visible branch, root to
+current leaf, in order, and is what everything else reads; `hidden` holds every message of the other
+branches. The order of `messages` is its parent chain: a message appended to it directly is linked to
+the one before it when the tree is next used. Data without parent ids (older files and rows) reads as
+one linear chain.
 """
 
 from __future__ import annotations
 
+import copy
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. 你是一个乐于助人的助手，请用用户使用的语言回答。"
@@ -60,6 +68,22 @@ class Usage:
         return cls(**known)
 
 
+PART_TYPES = ("image", "tool_call", "tool_result", "citation", "file")
+
+
+@dataclass
+class Part:
+    """A piece of a message other than its text (which stays in `Message.content`). `data` is JSON-safe."""
+
+    type: str
+    text: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Part":
+        return cls(type=data["type"], text=data.get("text", ""), data=dict(data.get("data") or {}))
+
+
 @dataclass
 class Message:
     role: str  # "user" | "assistant"  (the system prompt lives on the Conversation)
@@ -71,6 +95,8 @@ class Message:
     usage: Usage | None = None
     id: str = field(default_factory=new_id)
     created_at: float = field(default_factory=time.time)
+    parent_id: str = ""          # "" for a root
+    parts: list[Part] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -81,6 +107,8 @@ class Message:
     def from_dict(cls, data: dict[str, Any]) -> "Message":
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         known["usage"] = Usage.from_dict(data.get("usage"))
+        known["parts"] = [Part.from_dict(p) for p in data.get("parts") or []]
+        known["parent_id"] = data.get("parent_id") or ""
         return cls(**known)
 
     @property
@@ -95,42 +123,177 @@ class Message:
 class Conversation:
     model: str = "qwen-plus"
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    messages: list[Message] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)  # the visible branch, root to leaf
     title: str = ""
     closed: bool = False
     id: str = field(default_factory=new_id)
     created_at: float = field(default_factory=time.time)
     # The id of the oldest message the last request carried, when the context budget left older ones out.
     context_start: str = field(default="", compare=False)
+    hidden: list[Message] = field(default_factory=list)  # every message of the other branches, oldest first
+    # What this copy last loaded or saved: the store bumps it on each save_conversation.
+    version: int = field(default=0, compare=False)
 
-    def add_user(self, text: str) -> Message:
-        message = Message("user", text)
+    # ---- growing the visible branch ----
+
+    def add_user(self, text: str, parent_id: str | None = None) -> Message:
+        """A user message after the last visible one, or after `parent_id` ("" for a new root)."""
+        if parent_id is not None:
+            self._cut_to(parent_id)
+        message = Message("user", text, parent_id=self._leaf_id())
         self.messages.append(message)
         if not self.title:
             self.title = title_from(text)
         return message
 
     def start_reply(self, model: str) -> Message:
-        message = Message("assistant", "", status=STREAMING, model=model)
+        message = Message("assistant", "", status=STREAMING, model=model, parent_id=self._leaf_id())
         self.messages.append(message)
         return message
 
     def recover(self) -> None:
         """A reply saved mid-stream by a process that then died is interrupted, not still streaming."""
-        for message in self.messages:
+        for message in self.all_messages():
             if message.status == STREAMING:
                 message.status = INTERRUPTED if message.content or message.reasoning else FAILED
                 message.error = INTERRUPTED_ERROR
 
     def close_with(self, farewell: str) -> Message:
         """End the conversation with a farewell written without calling the model."""
-        message = Message("assistant", farewell, status=FAREWELL)
+        message = Message("assistant", farewell, status=FAREWELL, parent_id=self._leaf_id())
         self.messages.append(message)
         self.closed = True
         return message
 
+    # ---- the tree ----
+
+    def all_messages(self) -> list[Message]:
+        """The visible branch, then the hidden ones."""
+        self._link()
+        return [*self.messages, *self.hidden]
+
+    def find(self, message_id: str) -> Message | None:
+        return next((m for m in self.all_messages() if m.id == message_id), None)
+
+    def siblings(self, message_id: str) -> list[Message]:
+        """Messages with the same parent and role as this one, oldest first, itself included."""
+        message = self._get(message_id)
+        return sorted((m for m in self.all_messages()
+                       if m.parent_id == message.parent_id and m.role == message.role), key=_age)
+
+    def switch_to(self, message_id: str) -> None:
+        """Show the branch through this message: its ancestors, itself, then each time its newest child."""
+        self._get(message_id)
+        children: dict[str, list[Message]] = {}
+        for m in self.all_messages():
+            children.setdefault(m.parent_id, []).append(m)
+        path = self._path_to(message_id)
+        seen = {m.id for m in path}
+        while kids := [k for k in children.get(path[-1].id, []) if k.id not in seen]:
+            newest = max(kids, key=_age)
+            path.append(newest)
+            seen.add(newest.id)
+        self._show(path)
+
+    def branch_from(self, message_id: str) -> None:
+        """For an edit: the visible branch ends at this message's parent, so the next `add_user` becomes its
+        sibling. Everything after moves to `hidden`; nothing is deleted."""
+        self._cut_to(self._get(message_id).parent_id)
+
+    def regenerate_point(self, reply_id: str) -> None:
+        """For a regenerate: the visible branch ends at this reply's parent, so the next `start_reply` becomes
+        its sibling; the old reply (and anything after it) moves to `hidden`."""
+        self._cut_to(self._get(reply_id).parent_id)
+
+    def delete_pair(self, user_message_id: str) -> list[str]:
+        """Remove a user message, its reply and all their descendants; return the removed ids (for the store's
+        `delete_messages`). The visible branch then runs through the parent and its newest remaining child."""
+        message = self._get(user_message_id)
+        children: dict[str, list[str]] = {}
+        for m in self.all_messages():
+            children.setdefault(m.parent_id, []).append(m.id)
+        doomed, todo = set(), [message.id]
+        while todo:
+            current = todo.pop()
+            if current not in doomed:
+                doomed.add(current)
+                todo.extend(children.get(current, []))
+        removed = [m.id for m in self.all_messages() if m.id in doomed]
+        on_path = any(m.id in doomed for m in self.messages)
+        self.messages = [m for m in self.messages if m.id not in doomed]
+        self.hidden = [m for m in self.hidden if m.id not in doomed]
+        if on_path:
+            if message.parent_id:
+                self.switch_to(message.parent_id)
+            else:
+                roots = [m for m in self.hidden if not m.parent_id]
+                if roots:
+                    self.switch_to(max(roots, key=_age).id)
+                else:
+                    self._show([])
+        return removed
+
+    def show_tree(self, messages: list[Message], leaf_id: str | None) -> None:
+        """Set the tree from all its messages, for the store and the importer: the visible branch ends at
+        `leaf_id`, is empty for "", and ends at the last message for None or an id not among them."""
+        by_id = {m.id: m for m in messages}
+        if leaf_id == "":
+            leaf = None
+        else:
+            leaf = by_id.get(leaf_id or "") or (messages[-1] if messages else None)
+        path: list[Message] = []
+        seen: set[str] = set()
+        node = leaf
+        while node is not None and node.id not in seen:  # a cycle in crafted data stops here
+            path.append(node)
+            seen.add(node.id)
+            node = by_id.get(node.parent_id)
+        path.reverse()
+        self.messages = path
+        self.hidden = sorted((m for m in messages if m.id not in seen), key=_age)
+
+    def _get(self, message_id: str) -> Message:
+        message = self.find(message_id)
+        if message is None:
+            raise KeyError(message_id)
+        return message
+
+    def _leaf_id(self) -> str:
+        self._link()
+        return self.messages[-1].id if self.messages else ""
+
+    def _link(self) -> None:
+        # The visible list is a path: each message's parent is the one before it.
+        previous = ""
+        for message in self.messages:
+            message.parent_id = previous
+            previous = message.id
+
+    def _path_to(self, message_id: str) -> list[Message]:
+        by_id = {m.id: m for m in self.all_messages()}
+        path: list[Message] = []
+        seen: set[str] = set()
+        node = by_id.get(message_id)
+        while node is not None and node.id not in seen:
+            path.append(node)
+            seen.add(node.id)
+            node = by_id.get(node.parent_id)
+        return path[::-1]
+
+    def _cut_to(self, parent_id: str) -> None:
+        self._show(self._path_to(parent_id) if parent_id else [])
+
+    def _show(self, path: list[Message]) -> None:
+        everything = self.all_messages()
+        shown = {m.id for m in path}
+        self.messages = list(path)
+        self.hidden = sorted((m for m in everything if m.id not in shown), key=_age)
+
+    # ---- what is sent, and what it cost ----
+
     def api_messages(self) -> list[dict[str, str]]:
-        """Role and content only, system prompt first. Reasoning, failed and withdrawn replies stay out.
+        """Role and content of the visible branch only, system prompt first. Reasoning, parts, failed and
+        withdrawn replies stay out.
 
         Two user turns in a row (the first one's reply failed) are sent as they are: the model copes,
         and dropping the user's words would lose them.
@@ -160,8 +323,9 @@ class Conversation:
         return [{"role": m.role, "content": m.content} for m in self.messages if m.status != FAILED]
 
     def total_usage(self) -> Usage:
+        """Everything this conversation cost, hidden branches included: a regenerated reply was paid for."""
         total = Usage()
-        for message in self.messages:
+        for message in self.all_messages():
             if message.usage:
                 total = total + message.usage
         return total
@@ -173,6 +337,7 @@ class Conversation:
         return None
 
     def to_dict(self) -> dict[str, Any]:
+        self._link()
         return {
             "id": self.id,
             "title": self.title,
@@ -181,10 +346,14 @@ class Conversation:
             "closed": self.closed,
             "created_at": self.created_at,
             "messages": [m.to_dict() for m in self.messages],
+            "hidden": [m.to_dict() for m in self.hidden],
+            "version": self.version,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Conversation":
+        """The inverse of `to_dict`; messages without a `parent_id` (older data) form one linear chain."""
+        messages = [Message.from_dict(m) for m in data.get("messages", [])]
         return cls(
             id=data.get("id") or new_id(),
             title=data.get("title", ""),
@@ -192,8 +361,31 @@ class Conversation:
             system_prompt=data.get("system_prompt", DEFAULT_SYSTEM_PROMPT),
             closed=bool(data.get("closed", False)),
             created_at=data.get("created_at", time.time()),
-            messages=[Message.from_dict(m) for m in data.get("messages", [])],
+            messages=messages,
+            hidden=[Message.from_dict(m) for m in data.get("hidden", [])],
+            version=int(data.get("version", 0) or 0),
         )
+
+
+def _age(message: Message) -> tuple[float, str]:
+    """Oldest first; the id breaks a tie the same way everywhere."""
+    return (message.created_at, message.id)
+
+
+def copy_of(conversation: Conversation, suffix: str = " (副本 / copy)") -> Conversation:
+    """A copy with fresh ids for the conversation and every message, parent links remapped, the title
+    suffixed and version 0: what "save a copy" saves when the original was deleted elsewhere."""
+    fresh = {m.id: new_id() for m in conversation.all_messages()}
+
+    def moved(m: Message) -> Message:
+        clone = copy.deepcopy(m)
+        clone.id = fresh[m.id]
+        clone.parent_id = fresh.get(m.parent_id, "")
+        return clone
+
+    return replace(conversation, id=new_id(), title=(conversation.title + suffix).strip(), version=0,
+                   messages=[moved(m) for m in conversation.messages],
+                   hidden=[moved(m) for m in conversation.hidden], context_start="")
 
 
 def title_from(text: str, limit: int = 40) -> str:

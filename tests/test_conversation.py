@@ -1,4 +1,6 @@
-"""What the conversation sends back to the model, and what it remembers."""
+"""What the conversation sends back to the model, what it remembers, and its tree of branches."""
+
+import json
 
 from qwenchat.conversation import (
     COMPLETE,
@@ -9,7 +11,9 @@ from qwenchat.conversation import (
     WITHDRAWN,
     Conversation,
     Message,
+    Part,
     Usage,
+    copy_of,
 )
 
 
@@ -57,3 +61,165 @@ def test_title_comes_from_the_first_message_and_round_trip_keeps_everything():
     c.messages.append(Message("assistant", "晴 ☀️", usage=Usage(1, 2, 3), reasoning="r"))
     again = Conversation.from_dict(c.to_dict())
     assert again == c
+
+
+# ---- the tree: regenerate and edit make siblings, nothing is overwritten ----
+
+def answered(c: Conversation, text: str, reply: str) -> tuple[Message, Message]:
+    question = c.add_user(text)
+    answer = c.start_reply("qwen-plus")
+    answer.content, answer.status = reply, COMPLETE
+    return question, answer
+
+
+def contents(messages) -> list[str]:
+    return [m.content for m in messages]
+
+
+def test_new_messages_hang_off_the_last_visible_one():
+    c = Conversation(system_prompt="")
+    q1, a1 = answered(c, "q1", "a1")
+    q2, a2 = answered(c, "q2", "a2")
+    assert [m.parent_id for m in c.messages] == ["", q1.id, a1.id, q2.id]
+    assert c.hidden == [] and c.all_messages() == [q1, a1, q2, a2]
+
+
+def test_regenerate_keeps_the_old_reply_as_a_sibling_and_sends_only_the_new_branch():
+    c = Conversation(system_prompt="")
+    question, old = answered(c, "写一首诗", "旧的诗")
+    c.regenerate_point(old.id)
+    assert contents(c.messages) == ["写一首诗"] and c.hidden == [old]
+    new = c.start_reply("qwen-max")
+    new.content, new.status = "新的诗", COMPLETE
+    assert new.parent_id == question.id
+    assert c.siblings(new.id) == [old, new] == c.siblings(old.id)  # "2/2"
+    assert c.api_messages() == [{"role": "user", "content": "写一首诗"}, {"role": "assistant", "content": "新的诗"}]
+    c.switch_to(old.id)
+    assert contents(c.messages) == ["写一首诗", "旧的诗"] and c.hidden == [new]
+
+
+def test_edit_makes_the_new_question_a_sibling_and_keeps_what_followed_the_old_one():
+    c = Conversation(system_prompt="")
+    q1, a1 = answered(c, "q1", "a1")
+    q2, a2 = answered(c, "q2 with a typo", "a2")
+    q3, a3 = answered(c, "q3", "a3")
+    c.branch_from(q2.id)
+    assert c.messages == [q1, a1] and c.hidden == [q2, a2, q3, a3]
+    fixed = c.add_user("q2 fixed")
+    assert fixed.parent_id == a1.id and c.siblings(fixed.id) == [q2, fixed]
+    assert [m["content"] for m in c.api_messages()] == ["q1", "a1", "q2 fixed"]
+    c.switch_to(q2.id)  # back to the old branch, down to its newest leaf
+    assert c.messages == [q1, a1, q2, a2, q3, a3] and c.hidden == [fixed]
+
+
+def test_editing_the_first_question_makes_a_new_root():
+    c = Conversation(system_prompt="")
+    q1, a1 = answered(c, "first", "reply")
+    c.branch_from(q1.id)
+    assert c.messages == []
+    again = c.add_user("first, better")
+    assert again.parent_id == "" and c.siblings(again.id) == [q1, again]
+
+
+def test_add_user_under_a_given_parent_switches_the_branch():
+    c = Conversation(system_prompt="")
+    q1, a1 = answered(c, "q1", "a1")
+    answered(c, "q2", "a2")
+    other = c.add_user("instead of q2", parent_id=a1.id)
+    assert c.messages == [q1, a1, other] and contents(c.hidden) == ["q2", "a2"]
+
+
+def test_switch_to_follows_the_newest_child_at_each_step():
+    c = Conversation(system_prompt="")
+    q1, a1 = answered(c, "q1", "a1")
+    c.regenerate_point(a1.id)
+    a1b = c.start_reply("m")
+    a1b.content, a1b.status = "a1b", COMPLETE
+    q2, a2 = answered(c, "q2", "a2")
+    c.switch_to(a1.id)
+    assert c.messages == [q1, a1]
+    c.switch_to(q1.id)
+    assert c.messages == [q1, a1b, q2, a2]
+
+
+def test_delete_pair_removes_the_pair_and_everything_after_it():
+    c = Conversation(system_prompt="")
+    q1, a1 = answered(c, "q1", "a1")
+    q2, a2 = answered(c, "q2", "a2")
+    q3, a3 = answered(c, "q3", "a3")
+    c.regenerate_point(a2.id)
+    a2b = c.start_reply("m")
+    removed = c.delete_pair(q2.id)
+    assert set(removed) == {q2.id, a2.id, a2b.id, q3.id, a3.id}
+    assert c.messages == [q1, a1] and c.hidden == []
+
+
+def test_deleting_the_visible_pair_shows_a_remaining_sibling_branch():
+    c = Conversation(system_prompt="")
+    q1, a1 = answered(c, "q1", "a1")
+    c.branch_from(q1.id)
+    q1b, a1b = answered(c, "q1b", "a1b")
+    assert c.delete_pair(q1b.id) == [q1b.id, a1b.id]
+    assert c.messages == [q1, a1] and c.hidden == []
+    assert c.delete_pair(q1.id) == [q1.id, a1.id] and c.messages == [] and c.hidden == []
+
+
+def test_messages_appended_directly_are_linked_in_order():
+    c = Conversation(system_prompt="")
+    c.messages += [Message("user", "a"), Message("assistant", "b")]
+    first, second = c.messages
+    assert c.all_messages() == [first, second] and second.parent_id == first.id and first.parent_id == ""
+
+
+def test_old_data_without_parent_ids_reads_as_one_chain():
+    old = {"id": "c1", "title": "t", "model": "qwen-plus", "system_prompt": "", "closed": False,
+           "created_at": 1.0, "messages": [{"role": "user", "content": "q", "id": "m1"},
+                                           {"role": "assistant", "content": "a", "id": "m2"}]}
+    c = Conversation.from_dict(old)
+    assert [m.parent_id for m in c.all_messages()] == ["", "m1"] and c.hidden == []
+
+
+def test_parts_and_hidden_branches_round_trip_through_dicts():
+    c = Conversation(system_prompt="")
+    q, a = answered(c, "看这张图", "一只猫")
+    q.parts = [Part("image", data={"url": "https://example.com/cat.png"})]
+    a.parts = [Part("citation", text="猫的百科", data={"source": "kb", "score": 0.9})]
+    c.regenerate_point(a.id)
+    c.start_reply("m").content = "另一只猫"
+    again = Conversation.from_dict(json.loads(json.dumps(c.to_dict())))
+    assert again == c and again.hidden == [a] and again.messages[0].parts[0].type == "image"
+
+
+def test_usage_counts_hidden_replies_but_last_usage_is_the_visible_one():
+    c = Conversation(system_prompt="")
+    _, old = answered(c, "q", "a")
+    old.usage = Usage(10, 5, 15)
+    c.regenerate_point(old.id)
+    new = c.start_reply("m")
+    new.usage = Usage(10, 7, 17)
+    assert c.total_usage().total_tokens == 32 and c.last_usage() == Usage(10, 7, 17)
+
+
+def test_recover_reaches_hidden_branches():
+    c = Conversation(system_prompt="")
+    c.add_user("q")
+    stuck = c.start_reply("m")
+    stuck.content = "half"
+    c.regenerate_point(stuck.id)
+    c.recover()
+    assert stuck.status == INTERRUPTED
+
+
+def test_a_copy_has_fresh_ids_the_same_tree_and_a_marked_title():
+    c = Conversation(system_prompt="", title="原来的")
+    q, a = answered(c, "q", "a")
+    c.regenerate_point(a.id)
+    c.start_reply("m").content = "b"
+    c.version = 7
+    dup = copy_of(c)
+    assert dup.id != c.id and dup.version == 0 and dup.title.startswith("原来的") and dup.title != c.title
+    old_ids = {m.id for m in c.all_messages()}
+    assert not old_ids & {m.id for m in dup.all_messages()}
+    assert contents(dup.messages) == contents(c.messages) and contents(dup.hidden) == ["a"]
+    assert dup.siblings(dup.messages[1].id)[0].content == "a"  # parent links remapped
+    assert c.all_messages()[0].id == q.id  # the original is untouched
