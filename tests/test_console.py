@@ -1,0 +1,219 @@
+"""The console chat, `python -m qwenchat`: through a pipe and a terminal as its own process, and in-process
+through `run()`, always against the fake DashScope with an environment holding nothing of the developer's."""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import pytest
+
+from qwenchat.console import run
+from tests.fake_dashscope import VALID_KEY, FakeDashScope
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMAND = [sys.executable, "-m", "qwenchat"]
+IDLE = 90.0  # seconds without a byte of output before a terminal test gives up (a loaded machine is slow)
+
+
+@pytest.fixture(scope="module")
+def fake():
+    with FakeDashScope() as server:
+        yield server
+
+
+@pytest.fixture
+def env(fake, tmp_path):
+    """A process environment with the fake's key and URL, and no home .env, secrets or settings."""
+    fake.reset()
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "LANG": "C.UTF-8",
+            "PYTHONPATH": str(ROOT), "QWENCHAT_DB": str(tmp_path / "chats.db"),
+            "DASHSCOPE_API_KEY": VALID_KEY, "DASHSCOPE_BASE_URL": fake.base_url, "QWENCHAT_ALLOW_PRIVATE_URLS": "1"}
+
+
+def chat_requests(fake):
+    return [r for r in fake.requests if r["path"].endswith("/chat/completions")]
+
+
+class Terminal:
+    """`python -m qwenchat` on a pseudo-terminal: type into it, wait for what it prints."""
+
+    def __init__(self, env, cwd):
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+        self.process = subprocess.Popen(COMMAND, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
+                                        start_new_session=True)
+        os.close(slave)
+        self.output, self.seen = b"", 0
+
+    def expect(self, text: str) -> None:
+        """Read until `text` appears after what was already matched; fail after IDLE seconds of silence."""
+        wanted = text.encode()
+        while (found := self.output.find(wanted, self.seen)) < 0:
+            ready, _, _ = select.select([self.master], [], [], IDLE)
+            data = self._read() if ready else b""
+            if not data:
+                pytest.fail(f"{text!r} never came; the terminal showed:\n{self.output.decode(errors='replace')}")
+            self.output += data
+        self.seen = found + len(wanted)
+
+    def type(self, text: str) -> None:
+        os.write(self.master, text.encode())
+
+    def wait(self) -> int:
+        while self._read():  # drain, so the process never blocks on a full terminal
+            pass
+        return self.process.wait(timeout=IDLE)
+
+    def _read(self) -> bytes:
+        try:
+            return os.read(self.master, 4096)
+        except OSError:  # EIO: the process has closed the terminal
+            return b""
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        os.close(self.master)
+
+
+@pytest.fixture
+def terminal(env, tmp_path):
+    term = Terminal(env, tmp_path)
+    yield term
+    term.close()
+
+
+def test_through_a_pipe_it_answers_counts_and_says_goodbye_without_another_request(fake, env, tmp_path):
+    result = subprocess.run(COMMAND, input="你好\n好的我知道了\n还有一个问题\n", env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "收到：你好" in result.stdout
+    assert "[tokens: prompt " in result.stdout and " · session " in result.stdout
+    assert result.stdout.rstrip().endswith("感谢您的咨询，再见！")
+    assert "\x1b[" not in result.stdout  # no colours into a pipe
+    assert [r["body"]["messages"][-1]["content"] for r in chat_requests(fake)] == ["你好"]
+
+
+def test_in_a_terminal_it_streams_resets_and_quits(fake, terminal):
+    terminal.expect("你 > ")
+    terminal.type("你好\n")
+    terminal.expect("收到：你好")
+    terminal.expect("tokens: prompt ")
+    terminal.expect("你 > ")
+    terminal.type("/reset\n")
+    terminal.expect("你 > ")
+    terminal.type("重新开始\n")
+    terminal.expect("收到：重新开始")
+    terminal.expect("你 > ")
+    sent = chat_requests(fake)[-1]["body"]["messages"]
+    assert [m["role"] for m in sent] == ["system", "user"] and sent[-1]["content"] == "重新开始"
+    terminal.type("/quit\n")
+    assert terminal.wait() == 0
+    assert b"Traceback" not in terminal.output
+
+
+def test_ctrl_c_stops_the_reply_keeps_its_text_and_ctrl_c_at_the_prompt_leaves(fake, terminal):
+    terminal.expect("你 > ")
+    terminal.type("[[fake:slow:200]]\n")
+    terminal.expect("片段1 ")
+    terminal.process.send_signal(signal.SIGINT)  # what Ctrl-C sends to the terminal's foreground process
+    terminal.expect("[已停止 / stopped]")
+    terminal.expect("≈ tokens: prompt ")
+    terminal.expect("你 > ")
+    terminal.type("还在吗\n")
+    terminal.expect("收到：还在吗")
+    terminal.expect("你 > ")
+    sent = chat_requests(fake)[-1]["body"]["messages"]
+    assert sent[-2]["role"] == "assistant" and sent[-2]["content"].startswith("片段0 片段1 ")
+    assert len(chat_requests(fake)) == 2
+    terminal.process.send_signal(signal.SIGINT)
+    assert terminal.wait() == 0
+    assert b"Traceback" not in terminal.output
+
+
+def test_a_missing_key_is_a_clear_message_and_exit_code_2(env, tmp_path):
+    del env["DASHSCOPE_API_KEY"]
+    result = subprocess.run(COMMAND, input="你好\n", env=env, cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 2
+    assert "DASHSCOPE_API_KEY" in result.stderr and "Traceback" not in result.stderr + result.stdout
+
+
+def chat(argv, text, environ):
+    out, err = io.StringIO(), io.StringIO()
+    code = run(argv, io.StringIO(text), out, environ, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_a_limit_from_the_environment_refuses_the_second_message_without_a_request(fake, env):
+    env["QWENCHAT_MAX_MESSAGES_PER_SESSION"] = "1"
+    code, out, _ = chat([], "第一条\n第二条\n", env)
+    assert code == 0 and "收到：第一条" in out
+    assert "本次会话已发送 1 条消息" in out and "this app's limit" in out
+    assert [r["body"]["messages"][-1]["content"] for r in chat_requests(fake)] == ["第一条"]
+
+
+def test_the_limits_outlive_a_reset(fake, env):
+    env["QWENCHAT_MAX_MESSAGES_PER_SESSION"] = "1"
+    code, out, _ = chat([], "第一条\n/reset\n第二条\n", env)
+    assert "本次会话已发送 1 条消息" in out and len(chat_requests(fake)) == 1
+
+
+def test_flags_choose_the_model_system_prompt_and_thinking(fake, env):
+    code, out, _ = chat(["--model", "qwen-turbo", "--system", "你是营养师。", "--thinking", "--show-thinking"],
+                        "[[fake:think]]\n", env)
+    body = chat_requests(fake)[-1]["body"]
+    assert body["model"] == "qwen-turbo" and body["messages"][0] == {"role": "system", "content": "你是营养师。"}
+    assert body["enable_thinking"] is True
+    assert "用户在问问题" in out and "想好了：答案是 42。" in out
+
+
+def test_reasoning_is_hidden_unless_asked_for(fake, env):
+    code, out, _ = chat([], "[[fake:think]]\n", env)
+    assert "想好了：答案是 42。" in out and "用户在问问题" not in out and "thinking…" in out
+
+
+def test_a_failed_request_names_the_problem_and_the_chat_goes_on(fake, env):
+    code, out, _ = chat([], "[[fake:invalid_api_key]]\n你好\n", env)
+    assert code == 0 and "API Key 无效" in out and "收到：你好" in out
+
+
+class TerminalOut(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("argv, extra, coloured", [([], {}, True), (["--no-color"], {}, False),
+                                                    ([], {"NO_COLOR": "1"}, False)])
+def test_colours_only_on_a_terminal_that_wants_them(fake, env, argv, extra, coloured):
+    out = TerminalOut()
+    assert run(argv, io.StringIO("你好\n"), out, {**env, **extra}, io.StringIO()) == 0
+    assert ("\x1b[" in out.getvalue()) is coloured
+
+
+def test_help_and_a_wrong_flag(env):
+    code, out, _ = chat(["--help"], "", env)
+    assert code == 0 and "--show-thinking" in out and "/reset" in out
+    code, _, err = chat(["--colour"], "", env)
+    assert code == 2 and "unrecognized arguments" in err
+
+
+def test_save_keeps_the_conversation_in_the_database(fake, env, tmp_path, monkeypatch):
+    monkeypatch.setenv("QWENCHAT_DB", str(tmp_path / "saved.db"))
+    assert chat(["--save"], "你好\n", env)[0] == 0
+    from qwenchat.store import open_store
+
+    with open_store(tmp_path / "saved.db") as store:
+        [summary] = store.list_conversations("local")
+        assert [m.content for m in store.load("local", summary.id).messages] == ["你好", "收到：你好"]
