@@ -1,31 +1,44 @@
-"""The chat: the history, the input, and a reply streamed in batches while it is recorded.
+"""The chat: the history with each message's controls, the input, and a turn painted as the core runs it.
 
-Model and user text is rendered with `st.markdown`, which never runs HTML: `<script>`, `onerror=` and
-`javascript:` links stay inert.
+`qwenchat.chat.engine.ChatEngine` runs the turn (checks, limits, end detector, model, saving); this module
+only starts it and paints its events. Model and user text is rendered with `st.markdown`, which never runs
+HTML; images written in any message become links (`images_as_links`), so text cannot make the browser
+fetch a URL.
 """
 
 from __future__ import annotations
 
-import time
+from typing import Iterator
 
 import streamlit as st
 
-from components import ending_panel, session
+from components import session
 from components.settings import ChatOptions
-from qwenchat import config, errors, judge, quotas, sanitize, turns
-from qwenchat.budget import fit_to_budget
+from qwenchat import errors
+from qwenchat.chat import saving
+from qwenchat.chat.engine import ChatEngine, TurnOptions
+from qwenchat.chat.events import (
+    Closed,
+    Refused,
+    ReplyEnded,
+    ReplyProgress,
+    ReplyStarted,
+    TurnEvent,
+    UserAdded,
+    Waiting,
+)
+from qwenchat.chat.state import Action
 from qwenchat.conversation import (
     FAILED,
+    FAREWELL,
     INTERRUPTED,
     STOPPED,
+    STREAMING,
     WITHDRAWN,
     Conversation,
     Message,
-    Usage,
 )
-from qwenchat.ending import Verdict
 from qwenchat.rendering import images_as_links, stable_split
-from qwenchat.reply import ReplyRecorder, estimated_usage
 
 CURSOR = " ▌"
 KEY_HELP = """
@@ -45,91 +58,141 @@ Singapore or US keys also need their region (sidebar, or `DASHSCOPE_BASE_URL`).
 
 
 def render(conversation: Conversation, options: ChatOptions) -> None:
+    chat = session.state()
     note = st.session_state.pop("note", None)
     if note:
         st.info(note)
-    if not conversation.messages:
-        st.markdown("##### 你好！我是通义千问，有什么可以帮你？ / Hi! I'm Qwen. How can I help?")
-    for index, message in enumerate(conversation.messages):
-        if message.id == conversation.context_start:
-            st.caption("✂️ 以上较早的消息超出上下文预算，上一次请求没有发送它们。 / The earlier messages above "
-                       "exceeded the context budget and were not sent with the last request.")
-        show_message(message, is_last=index == len(conversation.messages) - 1)
-
     has_key = options.settings.has_key
-    if not has_key:
-        st.info(KEY_HELP)
     if conversation.closed:
-        show_closed()
         placeholder = "对话已结束 / The conversation has ended"
     elif has_key:
         placeholder = "输入消息… / Type a message…"
     else:
         placeholder = "请先提供 API Key / Provide an API key first"
+    # Read first (it is drawn at the bottom of the page anyway), so the turn can start before the history
+    # is painted: a regenerate or an edit changes which messages the history shows.
     prompt = st.chat_input(placeholder, key="chat_input", submit_mode="stop",
                            disabled=not has_key or conversation.closed)
+    action, chat.pending = chat.pending, None
+    turn: Iterator[TurnEvent] | None = None
+    first: TurnEvent | None = None
+    if has_key and (prompt is not None or action is not None):
+        engine = _engine(conversation, options)
+        turn = _start(engine, conversation, prompt, action)
+        first = next(turn, None)
 
+    show_saving_state(chat.saving.status, conversation)
+    if not conversation.messages:
+        st.markdown("##### 你好！我是通义千问，有什么可以帮你？ / Hi! I'm Qwen. How can I help?")
+    show_history(conversation)
+    if not has_key:
+        st.info(KEY_HELP)
+    if conversation.closed and first is None:
+        show_closed()
+    if turn is not None and first is not None:
+        try:
+            paint_turn(first, turn)
+        finally:
+            turn.close()
+        if not isinstance(first, Refused):  # redraw the sidebar from the conversation; a refusal stays shown
+            st.rerun()
+
+
+def _engine(conversation: Conversation, options: ChatOptions) -> ChatEngine:
+    chat = session.state()
+    painter_pace = _Pace()
+    st.session_state["_pace"] = painter_pace
+    return ChatEngine(
+        conversation, session.client_for(options.settings), session.spending(options.settings), session.saver(),
+        TurnOptions(options.settings.model, options.thinking, options.budget, options.judge, options.farewell),
+        pace=painter_pace, verdicts=chat.verdicts)
+
+
+def _start(engine: ChatEngine, conversation: Conversation, prompt: str | None,
+           action: Action | None) -> Iterator[TurnEvent]:
     if prompt is not None:
-        take_turn(conversation, options, prompt)
-    elif st.session_state.pop("retry_requested", False) and has_key:
-        stream_reply(conversation, options)
-        session.save(conversation)
-        st.rerun()
+        return engine.send(prompt)
+    assert action is not None
+    if action.kind == "regenerate":
+        return engine.regenerate(action.message_id)
+    return engine.edit(action.message_id, action.text)
 
 
-def take_turn(conversation: Conversation, options: ChatOptions, raw_text: str) -> None:
-    text = sanitize.clean_user_text(raw_text)
-    problem = turns.check_message(text) or _quota_problem(conversation, options, text)
-    if problem:
-        st.warning(problem.message())
-        if text.strip():
-            with st.expander("未发送的内容（可复制）/ Unsent text (copy it)"):
-                st.code(text, language=None, wrap_lines=True)
-        return
-    history = conversation.history_dicts()
-    user_message = conversation.add_user(text)
-    session.save(conversation)
-    with st.chat_message("user"):
-        st.markdown(text)
-    verdict = check_for_end(text, history, options)
-    if verdict.usage:  # the judge's tokens count in the totals, on the message it judged
-        user_message.usage = Usage(verdict.usage.prompt_tokens, verdict.usage.completion_tokens,
-                                   verdict.usage.prompt_tokens + verdict.usage.completion_tokens)
-        _record_spend(options, user_message.usage.total_tokens, messages=0)
-    if verdict.is_end:
-        conversation.close_with(options.farewell)
-    else:
-        stream_reply(conversation, options)
-    session.save(conversation)
-    st.rerun()
+class _Pace:
+    """The pause between two paints of a streaming reply, set by its painter."""
+
+    def __init__(self) -> None:
+        self.interval = 0.05
+
+    def __call__(self) -> float:
+        return self.interval
 
 
-def _operator_pays(options: ChatOptions) -> bool:
-    return options.settings.key_source != config.SOURCE_SIDEBAR
+def paint_turn(first: TurnEvent, turn: Iterator[TurnEvent]) -> None:
+    painter: _Painter | None = None
+    pace: _Pace = st.session_state["_pace"]
+    event: TurnEvent | None = first
+    while event is not None:
+        match event:
+            case Refused(problem, text):
+                st.warning(problem.message())
+                if text.strip():
+                    with st.expander("未发送的内容（可复制）/ Unsent text (copy it)"):
+                        st.code(text, language=None, wrap_lines=True)
+            case UserAdded(message):
+                if message is not first_painted(first):
+                    show_message(message)
+            case Closed(farewell):
+                show_message(farewell)
+            case ReplyStarted(message):
+                painter = _Painter(st.chat_message("assistant"))
+                painter.paint(message, streaming=True)
+            case ReplyProgress(message) if painter is not None:
+                painter.paint(message, streaming=message.status == STREAMING)
+                pace.interval = painter.interval
+            case Waiting() if painter is not None:
+                painter.touch()
+            case ReplyEnded(message) if painter is not None:
+                painter.paint(message, streaming=False)
+        event = next(turn, None)
 
 
-def _quota_problem(conversation: Conversation, options: ChatOptions, text: str) -> turns.Problem | None:
-    """The app's limits. With a visitor's own key only the length limit applies: they pay for the rest."""
-    limits = session.limits()
-    if not _operator_pays(options):
-        return quotas.too_long(text, limits)
-    upcoming = fit_to_budget([*conversation.api_messages(), {"role": "user", "content": text}],
-                             options.settings.model, options.budget).prompt_tokens
-    return session.quota().check_message(text, limits, upcoming_tokens=upcoming) or \
-        session.daily().check(limits.daily_token_cap, upcoming)
+def first_painted(first: TurnEvent) -> Message | None:
+    """The user message the history already painted (a turn's first event is painted with the history)."""
+    return first.message if isinstance(first, UserAdded) else None
 
 
-def _record_spend(options: ChatOptions, tokens: int, *, messages: int = 1) -> None:
-    if _operator_pays(options):
-        session.quota().record(tokens, messages=messages)
-        session.daily().add(tokens)
+def show_history(conversation: Conversation) -> None:
+    messages = conversation.messages
+    last_reply = next((m.id for m in reversed(messages) if m.role == "assistant"), "")
+    for message in messages:
+        if message.status == STREAMING:  # the turn running now paints it
+            continue
+        if message.id == conversation.context_start:
+            st.caption("✂️ 以上较早的消息超出上下文预算，上一次请求没有发送它们。 / The earlier messages above "
+                       "exceeded the context budget and were not sent with the last request.")
+        show_message(message, conversation=conversation, is_last_reply=message.id == last_reply)
 
 
-def check_for_end(text: str, history: list[dict], options: ChatOptions) -> Verdict:
-    client = session.client_for(options.settings).openai if options.judge else None
-    verdict = judge.decide(text, history, client=client, judge_enabled=options.judge)
-    ending_panel.verdicts().append(verdict)
-    return verdict
+def show_saving_state(status: str, conversation: Conversation) -> None:
+    if status == saving.UNAVAILABLE:
+        st.warning("⚠️ 历史记录暂时无法保存：对话仍在本页中，恢复后会自动保存。 / History cannot be saved right now: "
+                   "the conversation stays on this page and is saved once storage is back.")
+    elif status == saving.DELETED:
+        st.warning("这个对话已在另一个标签页中删除，不会再保存。 / This conversation was deleted in another tab and is "
+                   "no longer saved.")
+        st.button("💾 另存为新对话 / Save a copy", key="save_copy", on_click=_save_copy)
+    elif status == saving.CONFLICT:
+        st.info("另一个标签页也修改了这个对话：两边的消息都已保留（用 ‹ › 切换分支）。 / Another tab changed this "
+                "conversation too: both sides are kept (switch branches with ‹ ›).")
+
+
+def _save_copy() -> None:
+    from qwenchat.conversation import copy_of
+
+    copy = copy_of(session.conversation())
+    session.open_conversation(copy)
+    session.save(copy)
 
 
 def show_closed() -> None:
@@ -147,82 +210,132 @@ def _reopen() -> None:
     session.save(conversation)
 
 
-def show_message(message: Message, *, is_last: bool) -> None:
+def show_message(message: Message, *, conversation: Conversation | None = None, is_last_reply: bool = False) -> None:
+    chat = session.state()
     with st.chat_message(message.role):
+        if conversation is not None and message.role == "user" and chat.editing == message.id:
+            _edit_form(message)
+            return
         if message.reasoning:
             with st.expander("思考过程 / Thinking", expanded=False):
                 st.markdown(images_as_links(message.reasoning))
         if message.status != WITHDRAWN and message.content:
-            st.markdown(images_as_links(message.content) if message.role == "assistant" else message.content)
+            st.markdown(images_as_links(message.content))
+        error = None
         if message.status == STOPPED:
             st.caption("⏹ 已停止：以上是停止前收到的部分。 / Stopped: this is what arrived before the stop.")
         elif message.status in (FAILED, INTERRUPTED, WITHDRAWN):
             error = errors.ChatError(message.error or errors.UNKNOWN)
             show = st.warning if message.status != FAILED else st.error
             show(f"{error.message_zh}\n\n{error.message_en}")
-            if is_last and error.retryable:
-                st.button("🔁 重试 / Retry", key=f"retry_{message.id}", on_click=_request_retry,
-                          args=(message.id,))
+        if conversation is not None:
+            _controls(conversation, message, is_last_reply=is_last_reply, error=error)
 
 
-def _request_retry(message_id: str) -> None:
-    """Drop the failed reply and ask the next run to stream a new one for the same user message."""
+def _controls(conversation: Conversation, message: Message, *, is_last_reply: bool,
+              error: errors.ChatError | None) -> None:
+    """A row of small buttons: branch switch, retry or regenerate, edit, copy, delete."""
+    siblings = conversation.siblings(message.id)
+    buttons: list[tuple[str, str, str, object, tuple]] = []  # key, label, tooltip, callback, args
+    if len(siblings) > 1:
+        at = next(i for i, m in enumerate(siblings) if m.id == message.id)
+        buttons.append(("previous", "‹", "上一个版本 / Previous version", _switch, (siblings[at - 1].id,))
+                       if at > 0 else ("", "‹", "", None, ()))
+        buttons.append(("", f"{at + 1}/{len(siblings)}", "", None, ()))
+        buttons.append(("next", "›", "下一个版本 / Next version", _switch, (siblings[at + 1].id,))
+                       if at < len(siblings) - 1 else ("", "›", "", None, ()))
+    if message.role == "user":
+        buttons.append(("edit", "✏️", "编辑并重新发送 / Edit and resend", _edit, (message.id,)))
+        buttons.append(("delete", "🗑", "删除这一问一答 / Delete this question and its answer", _delete,
+                        (message.id,)))
+    elif message.status != FAREWELL and is_last_reply and not conversation.closed:
+        if error is None or error.retryable:
+            key, label, tip = ("retry", "🔁 重试 / Retry", "") if error else \
+                ("regenerate", "🔁", "重新生成 / Regenerate")
+            buttons.append((key, label, tip, _regenerate, (message.id,)))
+    if not buttons and not (message.role == "assistant" and message.content and message.status != WITHDRAWN):
+        return
+    row = st.container(horizontal=True, gap="small", vertical_alignment="center")
+    for key, label, tip, callback, args in buttons:
+        if callback is None:
+            row.caption(label)
+        else:
+            row.button(label, key=f"{key}_{message.id}", help=tip or None, on_click=callback, args=args,
+                       type="tertiary")
+    copyable = message.role == "assistant" and message.content and message.status != WITHDRAWN
+    if copyable:
+        row.button("📋", key=f"copy_{message.id}", help="复制 Markdown / Copy Markdown", on_click=_toggle_copy,
+                   args=(message.id,), type="tertiary")
+        if session.state().copying == message.id:  # only the one asked for: a code block per reply costs reruns
+            st.code(message.content, language="markdown", wrap_lines=True)
+
+
+def _toggle_copy(message_id: str) -> None:
+    chat = session.state()
+    chat.copying = "" if chat.copying == message_id else message_id
+
+
+def _switch(message_id: str) -> None:
     conversation = session.conversation()
-    conversation.messages = [m for m in conversation.messages if m.id != message_id]
-    st.session_state["retry_requested"] = True
+    conversation.switch_to(message_id)
+    session.save(conversation)
 
 
-def stream_reply(conversation: Conversation, options: ChatOptions) -> Message:
-    """Stream one reply into the conversation, painting it in batches."""
-    model = options.settings.model
-    trimmed = fit_to_budget(conversation.api_messages(), model, options.budget)
-    message = conversation.start_reply(model)
-    if trimmed.too_large:
-        message.status, message.error = FAILED, errors.OVER_BUDGET
-        return message
-    conversation.mark_context_start(trimmed.dropped)
-    recorder = ReplyRecorder(message)
-    saver = session.ReplySaver(conversation, message)
-    events = session.client_for(options.settings).stream_chat(trimmed.messages, model=model,
-                                                              thinking=options.thinking)
-    with st.chat_message("assistant"):
-        painter = _Painter()
-        try:
-            last_paint = 0.0
-            for event in events:
-                recorder.feed(event)
-                now = time.monotonic()
-                if recorder.done or now - last_paint >= painter.interval:
-                    recorder.flush()
-                    painter.paint(message, streaming=not recorder.done)
-                    saver.maybe_save()
-                    last_paint = now
-        finally:
-            events.close()
-            recorder.finish()
-            if message.usage is None and (message.content or message.reasoning):
-                message.usage = estimated_usage(trimmed.messages, message)
-            _record_spend(options, message.usage.total_tokens if message.usage else 0)
-            saver.save()
-    return message
+def _regenerate(message_id: str) -> None:
+    session.state().pending = Action("regenerate", message_id)
+
+
+def _edit(message_id: str) -> None:
+    session.state().editing = message_id
+
+
+def _delete(message_id: str) -> None:
+    conversation = session.conversation()
+    removed = conversation.delete_pair(message_id)
+    session.saver().delete_messages(conversation, removed)
+    session.save(conversation)
+
+
+def _edit_form(message: Message) -> None:
+    with st.form(f"edit_{message.id}", border=False):
+        text = st.text_area("编辑消息 / Edit the message", value=message.content, key=f"edit_text_{message.id}")
+        send, cancel = st.columns(2)
+        sent = send.form_submit_button("发送 / Send", type="primary", width="stretch")
+        cancelled = cancel.form_submit_button("取消 / Cancel", width="stretch")
+    chat = session.state()
+    if sent:
+        chat.editing = ""
+        chat.pending = Action("edit", message.id, text)
+        st.rerun()
+    elif cancelled:
+        chat.editing = ""
+        st.rerun()
 
 
 class _Painter:
     """Paints a streaming reply: finished blocks are frozen once, only the open tail is re-rendered, and
     the pause between paints grows with the tail so that total work stays linear in the reply's length."""
 
-    def __init__(self) -> None:
-        self._thinking_slot = st.empty()
+    def __init__(self, container) -> None:
+        with container:
+            self._thinking_slot = st.empty()
+            self._frozen = st.container()
+            self._tail = st.empty()
+            self._status = st.empty()
         self._reasoning = None
-        self._frozen = st.container()
-        self._tail = st.empty()
         self._frozen_upto = 0
+        self._last_tail = ""
         self.interval = 0.05
+
+    def touch(self) -> None:
+        """Nothing new arrived: redraw the tail, which lets Streamlit act on a Stop pressed meanwhile."""
+        self._tail.markdown(self._last_tail + CURSOR)
 
     def paint(self, message: Message, *, streaming: bool) -> None:
         if message.status == WITHDRAWN:  # moderation withdrew it: the text must not stay on screen
             self._frozen.empty()
             self._tail.empty()
+            self._show_status(message)
             return
         if message.reasoning:
             if self._reasoning is None:
@@ -236,7 +349,16 @@ class _Painter:
             with self._frozen:
                 st.markdown(images_as_links(text[self._frozen_upto:self._frozen_upto + cut]))
             self._frozen_upto += cut
-        tail = text[self._frozen_upto:]
+        tail = images_as_links(text[self._frozen_upto:])
+        self._last_tail = tail
         if tail or streaming:
-            self._tail.markdown(images_as_links(tail) + (CURSOR if streaming else ""))
+            self._tail.markdown(tail + (CURSOR if streaming else ""))
         self.interval = 0.05 + (len(tail) + len(message.reasoning)) / 200_000
+        if not streaming:
+            self._show_status(message)
+
+    def _show_status(self, message: Message) -> None:
+        if message.status in (FAILED, INTERRUPTED, WITHDRAWN):
+            error = errors.ChatError(message.error or errors.UNKNOWN)
+            with self._status.container():
+                (st.warning if message.status != FAILED else st.error)(f"{error.message_zh}\n\n{error.message_en}")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components import session
 from qwenchat.ending import Verdict
 
 RECENT = 5
 
 
 def verdicts() -> list[Verdict]:
-    return st.session_state.setdefault("verdicts", [])
+    return session.state().verdicts
 
 
 def render() -> None:

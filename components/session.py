@@ -1,21 +1,26 @@
-"""Per-browser-session state: the open conversation, its owner and the client, in `st.session_state` only.
+"""Per-browser-session state and the shared things a session uses, wired to Streamlit.
 
-Saved conversations live in the store (one per server process, shared; every call names its owner). The
-URL carries the open conversation's id (`?c=`) and, for visitors who are not signed in, the owner token
+The session's own state is one `ChatSession` under `st.session_state["chat"]` (the open conversation, the
+limits' counters, how saving goes, a button's pending action). Shared by the whole process, through
+`st.cache_resource`: the store (every call names its owner) and the daily token counter.
+
+The URL carries the open conversation's id (`?c=`) and, for visitors who are not signed in, the owner token
 (`?o=`), so a reload or a bookmark brings the conversation back and nobody else's.
 """
 
 from __future__ import annotations
 
 import os
-import time
 
 import streamlit as st
 
 from qwenchat import identity
+from qwenchat.chat.saving import Saver
+from qwenchat.chat.spending import Spending
+from qwenchat.chat.state import ChatSession
 from qwenchat.client import QwenClient
 from qwenchat.config import Settings
-from qwenchat.conversation import Conversation, Message
+from qwenchat.conversation import Conversation
 from qwenchat.quotas import DailyCounter, Limits, SessionQuota
 from qwenchat.store import ConversationStore, MemoryStore, open_store
 
@@ -28,6 +33,16 @@ def read_secrets() -> dict[str, object]:
         return {name: st.secrets[name] for name in st.secrets.keys()}
     except Exception:  # FileNotFoundError / StreamlitSecretNotFoundError / a malformed file
         return {}
+
+
+def state() -> ChatSession:
+    """This browser session's state, created on its first run."""
+    if "chat" not in st.session_state:
+        st.session_state["chat"] = ChatSession()
+        loaded = _from_url()
+        if loaded is not None:
+            st.session_state["chat"].open(loaded)
+    return st.session_state["chat"]
 
 
 @st.cache_resource(show_spinner=False)
@@ -43,15 +58,14 @@ def store() -> ConversationStore:
 
 def owner() -> str:
     """Who this browser session is: the signed-in user, the single local user, or a token in the URL."""
+    return current_owner().id
+
+
+def current_owner() -> identity.Owner:
     if "owner" not in st.session_state:
         st.session_state["owner"] = identity.owner_for(
             signed_in_email=_signed_in_email(), url_token=st.query_params.get("o", ""),
             single_user=identity.single_user(read_secrets(), os.environ))
-    return st.session_state["owner"].id
-
-
-def current_owner() -> identity.Owner:
-    owner()
     return st.session_state["owner"]
 
 
@@ -63,11 +77,10 @@ def _signed_in_email() -> str:
 
 
 def conversation() -> Conversation:
-    if "conversation" not in st.session_state:
-        st.session_state["conversation"] = _from_url() or Conversation()
+    chat = state()
     # Moving between pages drops the query string: put it back on every run so a reload still works.
-    _sync_url(st.session_state["conversation"])
-    return st.session_state["conversation"]
+    _sync_url(chat.conversation)
+    return chat.conversation
 
 
 def _from_url() -> Conversation | None:
@@ -76,7 +89,12 @@ def _from_url() -> Conversation | None:
         return None
     loaded = None
     if identity.looks_like_id(conversation_id):
-        loaded = store().load(owner(), conversation_id)
+        try:
+            loaded = store().load(owner(), conversation_id)
+        except Exception:  # noqa: BLE001 - a store that is away opens a fresh conversation, with a note
+            st.session_state["note"] = ("历史记录暂时无法读取，已开始新对话。 / Saved history cannot be read right "
+                                        "now; a new conversation is open.")
+            return None
     if loaded is None:
         st.session_state["note"] = ("找不到这个对话（链接不完整，或它属于别人），已开始新对话。 / That conversation "
                                     "was not found (an incomplete link, or someone else's); a new one is open.")
@@ -86,9 +104,7 @@ def _from_url() -> Conversation | None:
 
 
 def open_conversation(conversation: Conversation) -> None:
-    st.session_state["conversation"] = conversation
-    st.session_state.pop("retry_requested", None)
-    st.session_state.pop("verdicts", None)
+    state().open(conversation)
     _sync_url(conversation)
 
 
@@ -110,32 +126,16 @@ def _sync_url(conversation: Conversation) -> None:
         del st.query_params["c"]
 
 
+def saver() -> Saver:
+    """Saves this session's conversation; a store that is away never breaks the chat (see `SaveState`)."""
+    return Saver(store(), owner(), state().saving, every=SAVE_EVERY)
+
+
 def save(conversation: Conversation) -> None:
-    """Save the whole conversation (after a turn, a rename, a close); empty ones are not kept."""
+    """Save the whole conversation (after a rename, a close, a reopen); empty ones are not kept."""
+    saver().save(conversation)
     if conversation.messages:
-        store().save_conversation(owner(), conversation)
         _sync_url(conversation)
-
-
-def save_message(conversation: Conversation, message: Message) -> None:
-    store().save_message(owner(), conversation.id, message)
-
-
-class ReplySaver:
-    """Saves a streaming reply at most once a second, so a crash or reload loses about a second of text."""
-
-    def __init__(self, conversation: Conversation, message: Message):
-        self.conversation, self.message = conversation, message
-        self._last = 0.0
-
-    def maybe_save(self) -> None:
-        now = time.monotonic()
-        if now - self._last >= SAVE_EVERY:
-            save_message(self.conversation, self.message)
-            self._last = now
-
-    def save(self) -> None:
-        save_message(self.conversation, self.message)
 
 
 def limits() -> Limits:
@@ -144,13 +144,19 @@ def limits() -> Limits:
 
 def quota() -> SessionQuota:
     """This session's use of the limits. Not reset with the conversation, or a reset would bypass them."""
-    return st.session_state.setdefault("quota", SessionQuota())
+    return state().quota
 
 
 @st.cache_resource(show_spinner=False)
 def daily() -> DailyCounter:
     """Tokens spent today by the whole server: the one counter shared on purpose."""
     return DailyCounter()
+
+
+def spending(settings: Settings) -> Spending:
+    from qwenchat import config
+
+    return Spending(limits(), quota(), daily(), operator_pays=settings.key_source != config.SOURCE_SIDEBAR)
 
 
 def client_for(settings: Settings) -> QwenClient:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from components import session
 from components.session import read_secrets
-from qwenchat import access, config, sanitize
+from qwenchat import access, config, params, personas, sanitize
 from qwenchat.budget import default_budget
 from qwenchat.catalog import CATALOG, THINKING_ALWAYS, lookup
 from qwenchat.conversation import Conversation
@@ -25,6 +26,7 @@ class ChatOptions:
     farewell: str = FAREWELL_REPLY
     judge: bool = False
     budget: int = 32_000
+    params: dict | None = None  # what the user changed from the model's defaults
 
 
 def _region_label(region: str) -> str:
@@ -96,10 +98,8 @@ def render(conversation: Conversation) -> ChatOptions:
         help="历史超出预算时，最早的对话不再发送（系统提示词和最新消息总会发送）。When the history exceeds it, "
              "the oldest turns are left out (the system prompt and the newest message always go).")
 
-    with st.expander("系统提示词 / System prompt"):
-        conversation.system_prompt = sanitize.clean_user_text(st.text_area(
-            "系统提示词 / System prompt", value=conversation.system_prompt, label_visibility="collapsed",
-            max_chars=SYSTEM_PROMPT_MAX_CHARS, key=f"system_prompt_{conversation.id}"))
+    persona_box(conversation)
+    chosen_params = params_box(conversation, model, thinking)
 
     with st.expander("结束检测 / End detection"):
         farewell = st.text_input("结束语 / Farewell", value=FAREWELL_REPLY, key="farewell").strip() \
@@ -115,4 +115,82 @@ def render(conversation: Conversation) -> ChatOptions:
         source = {config.SOURCE_SIDEBAR: "侧边栏 / sidebar", config.SOURCE_SECRETS: "secrets.toml",
                   config.SOURCE_ENV: "环境变量 / environment"}[settings.key_source]
         st.caption(f"🔑 Key: {source}")
-    return ChatOptions(settings, thinking, farewell, judge and settings.has_key, int(budget))
+    return ChatOptions(settings, thinking, farewell, judge and settings.has_key, int(budget), chosen_params)
+
+
+def _saved_personas() -> list[personas.Persona]:
+    try:
+        return session.store().list_personas(session.owner())
+    except Exception:  # noqa: BLE001 - a store that is away: the presets still work
+        return []
+
+
+def persona_box(conversation: Conversation) -> None:
+    """Presets and the user's own personas; choosing one sets the system prompt from the next turn."""
+    saved = _saved_personas()
+    choices = {p.id: p for p in (*personas.BUILTIN, *saved)}
+    key = f"persona_{conversation.id}"
+    current = personas.matching(conversation.system_prompt, saved)
+    # The box shows the persona whose prompt the conversation has, or none once the prompt is edited.
+    st.session_state[key] = current.id if current else None
+    st.selectbox("角色 / Persona", list(choices), format_func=lambda pid: choices[pid].name("zh"),
+                 placeholder="自定义 / Custom", key=key, on_change=_apply_persona, args=(conversation, key, choices))
+    with st.expander("系统提示词 / System prompt"):
+        prompt_key = f"system_prompt_{conversation.id}"
+        if prompt_key not in st.session_state:
+            st.session_state[prompt_key] = conversation.system_prompt
+        conversation.system_prompt = sanitize.clean_user_text(st.text_area(
+            "系统提示词 / System prompt", label_visibility="collapsed", max_chars=SYSTEM_PROMPT_MAX_CHARS,
+            key=prompt_key))[:SYSTEM_PROMPT_MAX_CHARS]
+        name = st.text_input("保存为我的角色 / Save as my persona", key="persona_name",
+                             placeholder="名称 / Name", max_chars=personas.MAX_NAME_CHARS)
+        if st.button("💾 保存 / Save", key="save_persona", disabled=not name.strip()):
+            try:
+                session.store().save_persona(session.owner(), personas.custom(name, conversation.system_prompt))
+                st.toast("已保存 / Saved")
+            except Exception:  # noqa: BLE001
+                st.warning("暂时无法保存角色。 / The persona cannot be saved right now.")
+
+
+def _apply_persona(conversation: Conversation, key: str, choices: dict[str, personas.Persona]) -> None:
+    picked = choices.get(st.session_state.get(key) or "")
+    if picked is not None:
+        conversation.system_prompt = picked.prompt
+        st.session_state[f"system_prompt_{conversation.id}"] = picked.prompt
+
+
+PARAM_LABELS = {
+    "temperature": "温度 / Temperature", "top_p": "Top P", "max_tokens": "最大输出 / Max output tokens",
+    "seed": "随机种子 / Seed", "presence_penalty": "重复惩罚 / Presence penalty",
+    "thinking_budget": "思考预算 / Thinking budget",
+}
+
+
+def params_box(conversation: Conversation, model: str, thinking: bool) -> dict:
+    """The conversation's generation parameters; empty means the model's own default (shown as a hint)."""
+    defaults = params.model_defaults(model)
+    chosen = dict(conversation.params)
+    with st.expander("生成参数 / Parameters"):
+        for spec in params.SPECS:
+            if spec.name == "thinking_budget" and not thinking:
+                continue
+            default = defaults.get(spec.name)
+            hint = f"默认 / default: {default if default is not None else '随机 / random'}"
+            high = min(spec.high, lookup(model).max_output) if spec.name in ("max_tokens", "thinking_budget") \
+                else spec.high
+            value = st.number_input(
+                PARAM_LABELS[spec.name], min_value=spec.low if not spec.whole else int(spec.low),
+                max_value=high if not spec.whole else int(high), value=chosen.get(spec.name),
+                step=spec.step if not spec.whole else int(spec.step), placeholder=hint,
+                key=f"param_{spec.name}_{conversation.id}", help=hint)
+            if value is None:
+                chosen.pop(spec.name, None)
+            else:
+                chosen[spec.name] = value
+        if chosen and st.button("恢复默认 / Reset to defaults", key=f"params_reset_{conversation.id}"):
+            chosen = {}
+            for spec in params.SPECS:
+                st.session_state.pop(f"param_{spec.name}_{conversation.id}", None)
+            st.rerun()
+    conversation.params = params.clean(chosen, model)
+    return conversation.params

@@ -133,6 +133,8 @@ class Conversation:
     hidden: list[Message] = field(default_factory=list)  # every message of the other branches, oldest first
     # What this copy last loaded or saved: the store bumps it on each save_conversation.
     version: int = field(default=0, compare=False)
+    # Generation parameters the user changed from the model's defaults (see qwenchat.params), saved with it.
+    params: dict[str, Any] = field(default_factory=dict)
 
     # ---- growing the visible branch ----
 
@@ -348,6 +350,7 @@ class Conversation:
             "messages": [m.to_dict() for m in self.messages],
             "hidden": [m.to_dict() for m in self.hidden],
             "version": self.version,
+            "params": dict(self.params),
         }
 
     @classmethod
@@ -364,6 +367,7 @@ class Conversation:
             messages=messages,
             hidden=[Message.from_dict(m) for m in data.get("hidden", [])],
             version=int(data.get("version", 0) or 0),
+            params=dict(data["params"]) if isinstance(data.get("params"), dict) else {},
         )
 
 

@@ -8,7 +8,7 @@ import pytest
 from qwenchat.chat import saving
 from qwenchat.chat.engine import ChatEngine, TurnOptions
 from qwenchat.chat.events import Closed, Refused, ReplyEnded, ReplyStarted, UserAdded
-from qwenchat.chat.saving import SaveState, Saver
+from qwenchat.chat.saving import Saver, SaveState
 from qwenchat.chat.spending import Spending
 from qwenchat.client import QwenClient
 from qwenchat.config import SOURCE_ENV, SOURCE_SIDEBAR, Settings
@@ -32,7 +32,7 @@ def clean(fake):
 class Setup:
     """One browser session's engine, built the way the chat view builds it."""
 
-    def __init__(self, fake, *, limits=Limits(), daily=None, source=SOURCE_ENV, store=None, conversation=None,
+    def __init__(self, fake, *, limits=None, daily=None, source=SOURCE_ENV, store=None, conversation=None,
                  options=None):
         self.fake = fake
         self.store = store if store is not None else MemoryStore()
@@ -43,7 +43,7 @@ class Setup:
         settings = Settings(api_key=VALID_KEY, base_url=fake.base_url, key_source=source)
         self.engine = ChatEngine(
             self.conversation, QwenClient(settings, max_retries=0),
-            Spending(limits, self.quota, self.daily, operator_pays=source != SOURCE_SIDEBAR),
+            Spending(limits or Limits(), self.quota, self.daily, operator_pays=source != SOURCE_SIDEBAR),
             Saver(self.store, "alice", self.state), options or TurnOptions("qwen-plus"))
 
     def send(self, text):
@@ -108,7 +108,7 @@ def test_the_daily_cap_reserves_a_reply_in_flight(fake):
 
 def test_a_request_over_the_session_tokens_counts_the_real_prompt(fake):
     history = Conversation()
-    for i in range(30):
+    for _i in range(30):
         history.add_user("长的历史消息" * 50)
         history.messages.append(Message("assistant", "回答" * 100))
     s = Setup(fake, limits=Limits(max_tokens_per_session=5_000, max_output_tokens=100), conversation=history)

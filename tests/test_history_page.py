@@ -296,13 +296,13 @@ def test_deleting_or_renaming_the_open_conversation_reaches_the_chat(visitor, db
     at.switch_page(HISTORY).run()
     click(at, f"rename_{renamed.id}")
     submit_rename(at, renamed.id, "new name")
-    assert at.session_state["conversation"].title == "new name"  # the chat's next save keeps the new title
+    assert at.session_state["chat"].conversation.title == "new name"  # the chat's next save keeps the new title
 
     click(at, f"open_{deleted.id}")
     at.switch_page(HISTORY).run()
     click(at, f"delete_{deleted.id}")
     click(at, f"delete_yes_{deleted.id}")
-    open_now = at.session_state["conversation"]
+    open_now = at.session_state["chat"].conversation
     assert open_now.id != deleted.id and not open_now.messages  # so no later save brings it back
     assert db.load(visitor.owner, deleted.id) is None and titles(at) == ["new name"]
 

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from qwenchat import accounting
 from qwenchat.budget import fit_to_budget
+from qwenchat.chat.state import ChatSession
 from qwenchat.conversation import STOPPED, Conversation, Usage
 from qwenchat.pricing import PRICES_AS_OF, estimate_cost
 from qwenchat.tokens import count_completion, count_prompt
@@ -49,7 +50,7 @@ def test_after_a_turn_the_sidebar_shows_the_usage_the_api_billed(app, fake):
 def test_the_next_request_estimate_counts_the_conversation_as_it_will_be_sent(app, fake):
     send(app, "第一句")
     send(app, "第二句")
-    conversation = app.session_state["conversation"]
+    conversation = app.session_state["chat"].conversation
     # What went out last, plus the reply to it: that is the history the next request carries.
     sent = fake.requests[-1]["body"]["messages"] + [{"role": "assistant", "content": "收到：第二句"}]
     assert estimate_in_sidebar(app) == count_prompt(sent, "qwen-plus") == \
@@ -76,7 +77,7 @@ def test_a_tiny_budget_leaves_older_turns_out_and_says_so(app, fake):
     app.sidebar.number_input(key="budget_qwen-plus").set_value(256).run()
     for i in range(3):
         send(app, f"第{i}段：" + "长城是中国古代的军事防御工程，" * 8)
-    conversation = app.session_state["conversation"]
+    conversation = app.session_state["chat"].conversation
     expected = fit_to_budget(conversation.api_messages(), "qwen-plus", 256)
     assert expected.dropped > 0
     assert estimate_in_sidebar(app) == expected.prompt_tokens <= 256
@@ -111,7 +112,7 @@ def test_the_usage_page_charts_tokens_per_turn_and_the_running_cost(no_secrets):
     second.content, second.status, second.usage = "长城是", STOPPED, Usage(60, 3, 63, estimated=True)
 
     at = AppTest.from_file(str(USAGE_PAGE), default_timeout=TIMEOUT)
-    at.session_state["conversation"] = conversation
+    at.session_state["chat"] = ChatSession(conversation=conversation)
     at.run()
     assert not at.exception
     tokens, cost = charted(at)

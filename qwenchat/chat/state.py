@@ -32,6 +32,7 @@ class ChatSession:
     verdicts: list[Verdict] = field(default_factory=list)
     pending: Action | None = None
     editing: str = ""  # the id of the user message being edited
+    copying: str = ""  # the id of the reply whose Markdown source is shown to copy
     notes: list[str] = field(default_factory=list)
 
     def open(self, conversation: Conversation) -> None:
@@ -41,3 +42,4 @@ class ChatSession:
         self.saving = SaveState()
         self.pending = None
         self.editing = ""
+        self.copying = ""
