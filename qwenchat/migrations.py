@@ -78,3 +78,29 @@ def m001_conversations_and_messages(conn: sqlite3.Connection) -> None:
     # Loading in order, counting, MAX(seq) for an appended message, and the search probe
     # "does this conversation have a message containing ..." all go through this one.
     conn.execute("CREATE INDEX messages_conversation_seq ON messages (conversation_id, seq)")
+
+
+@migration
+def m002_message_tree_versions_and_tombstones(conn: sqlite3.Connection) -> None:
+    # NULL parent_id: a row written before messages had parents; it is read as following the row before
+    # it by seq. NULL leaf_id: the visible branch ends at the last message by seq.
+    conn.execute("ALTER TABLE messages ADD COLUMN parent_id TEXT")
+    conn.execute("ALTER TABLE messages ADD COLUMN parts TEXT NOT NULL DEFAULT '[]'")  # a JSON list of parts
+    conn.execute("ALTER TABLE conversations ADD COLUMN leaf_id TEXT")
+    # Bumped by every save_conversation: a save from a copy that loaded an older version is a conflict.
+    conn.execute("ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+    # Deleted stays deleted: a later save of one of these ids is refused instead of re-creating it.
+    conn.execute(
+        """CREATE TABLE deleted_conversations (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            deleted_at REAL NOT NULL
+        )"""
+    )
+    conn.execute(
+        """CREATE TABLE deleted_messages (
+            id TEXT PRIMARY KEY,
+            conversation_id TEXT NOT NULL,
+            deleted_at REAL NOT NULL
+        )"""
+    )

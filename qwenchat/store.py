@@ -1,43 +1,62 @@
 """Where conversations are kept: the `ConversationStore` interface, SQLite behind it, or memory only.
 
-`ConversationStore` is the seam. The app talks only to it; `Store` (one SQLite file, the default) and
-`MemoryStore` (history saving turned off: nothing outlives the process) both implement it, and a
-server database such as PostgreSQL plugs in later as a third class with the same methods and the same
-rules, which are:
+`ConversationStore` is the seam. The app talks only to it; `Store` (one SQLite file), `RetryingStore`
+(the same file, opened again when it comes back: what `open_store` returns) and `MemoryStore` (history
+saving turned off: nothing outlives the process) all implement it, and a server database such as
+PostgreSQL plugs in later as another class with the same methods and the same rules, which are:
 
 - Every method takes the `owner` and touches only that owner's conversations. An id without its
   owner opens nothing: someone else's conversation reads as absent, and saving over its id raises
   `IdConflict` rather than writing into it.
-- `save_conversation` writes the header and every message; messages no longer in the conversation
-  are removed. `save_message` upserts one message, appending it if new: it is called on every flush
-  of a streaming reply, so it is one small transaction. Header changes (title, model, closed) go
-  through `save_conversation` or `rename`.
+- A conversation is a tree of messages (see `qwenchat.conversation`); the store keeps every branch and
+  where the visible one ends (its leaf).
+- `save_conversation` writes the header and upserts every message of every branch. It never deletes a
+  message: a stored message the saving copy did not see stays. Each save bumps the conversation's
+  `version` and gives it to the saved object; a save from a copy that loaded an older version is a
+  conflict, reported in the returned `SaveResult`: both sides are kept (two tabs answering after the
+  same message become siblings), the header and leaf are the last writer's.
+- Messages are deleted only by `delete_messages`, and a deleted message id is never written again.
+- `save_message` upserts one message, a new one becoming the leaf: it is called on every flush of a
+  streaming reply, so it is one small transaction, and it does not bump the version. Header changes
+  (title, model, closed) go through `save_conversation` or `rename`.
+- Deleted stays deleted: after `delete` or `delete_all`, saving that id again (from any tab) raises
+  `ConversationDeleted`; the UI offers to save a copy (`qwenchat.conversation.copy_of`).
 - `load` returns a copy: changing it changes nothing stored until it is saved again.
-- Search is a case-insensitive (ASCII) substring match over titles and message text, with `%` and
-  `_` taken literally. Withdrawn replies are not searched: their text was hidden from the user.
+- Search is a case-insensitive (ASCII) substring match over titles and message text (every branch), with
+  `%` and `_` taken literally. Withdrawn replies are not searched: their text was hidden from the user.
+- `count_conversations` and `stored_bytes` let imports be capped (see `qwenchat.imports`).
 - No API key is ever stored: `Conversation` has no key field and nothing here adds one.
+- A store that cannot be opened, read or written raises `StoreUnavailable`, whose message names the
+  file but never shows its contents.
 
 The SQLite file runs in WAL mode with a busy timeout, so a second process can write to the same file;
-every write is a `BEGIN IMMEDIATE` transaction, so two writers queue instead of failing.
+every write is a `BEGIN IMMEDIATE` transaction, so two writers queue instead of failing. The web app's
+busy timeout is short (`QWENCHAT_DB_BUSY_TIMEOUT`, 2.5 s by default): a locked file fails soon, and the
+chat carries on in memory.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
-from qwenchat.conversation import WITHDRAWN, Conversation, Message, Usage
+from qwenchat.conversation import WITHDRAWN, Conversation, Message, Part, Usage
 from qwenchat.migrations import migrate
 
-BUSY_TIMEOUT_S = 10.0
+BUSY_TIMEOUT_S = 10.0          # a Store opened directly (scripts, tests, a second process)
+WEB_BUSY_TIMEOUT_S = 2.5       # what open_store uses unless QWENCHAT_DB_BUSY_TIMEOUT says otherwise
+BUSY_TIMEOUT_NAME = "QWENCHAT_DB_BUSY_TIMEOUT"
+RETRY_EVERY_S = 3.0            # how often a RetryingStore tries to open a file that failed to open
+MAX_TOKENS_SHOWN = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -49,22 +68,45 @@ class Summary:
     model: str
     created_at: float
     updated_at: float
-    message_count: int
-    total_tokens: int
+    message_count: int  # every stored message, other branches included
+    total_tokens: int   # the same
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What `save_conversation` did: the version now stored, and whether the saved copy was out of date
+    (another copy saved since it was loaded; both sides were kept)."""
+
+    version: int
+    conflict: bool = False
 
 
 class ConversationNotFound(LookupError):
     """The owner has no conversation with this id (it may not exist, or belong to someone else)."""
 
 
+class ConversationDeleted(ConversationNotFound):
+    """The conversation was deleted (perhaps in another tab): it is not saved again. Save a copy instead."""
+
+
 class IdConflict(ValueError):
     """The id is already used by a row this write may not touch: give the object a fresh id."""
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be opened, read or written now (a bad path, a read-only or locked file, a full disk).
+    The message names the file and the reason, never its contents."""
+
+    def __init__(self, path: object, reason: str):
+        self.path, self.reason = str(path), reason
+        super().__init__(f"历史记录存储暂时不可用：{path}（{reason}） / The conversation store is unavailable: "
+                         f"{path} ({reason})")
 
 
 class ConversationStore(Protocol):
     """What the app needs from a place that keeps conversations (see the module docstring for the rules)."""
 
-    def save_conversation(self, owner: str, conversation: Conversation) -> None: ...
+    def save_conversation(self, owner: str, conversation: Conversation) -> SaveResult: ...
 
     def save_message(self, owner: str, conversation_id: str, message: Message) -> None: ...
 
@@ -80,6 +122,12 @@ class ConversationStore(Protocol):
 
     def owner_has(self, owner: str, conversation_id: str) -> bool: ...
 
+    def delete_messages(self, owner: str, conversation_id: str, ids: Iterable[str]) -> int: ...
+
+    def count_conversations(self, owner: str) -> int: ...
+
+    def stored_bytes(self) -> int: ...
+
 
 def default_path() -> Path:
     """`QWENCHAT_DB` if set, else `~/.qwenchat/chats.db`."""
@@ -87,8 +135,21 @@ def default_path() -> Path:
     return Path(configured).expanduser() if configured else Path.home() / ".qwenchat" / "chats.db"
 
 
-def open_store(path: str | os.PathLike[str] | None = None) -> "Store":
-    return Store(path if path is not None else default_path())
+def web_busy_timeout(environ: dict[str, str] | None = None) -> float:
+    """`QWENCHAT_DB_BUSY_TIMEOUT` in seconds (0 to 60), else 2.5."""
+    raw = (os.environ if environ is None else environ).get(BUSY_TIMEOUT_NAME, "").strip()
+    try:
+        value = float(raw) if raw else WEB_BUSY_TIMEOUT_S
+    except ValueError:
+        return WEB_BUSY_TIMEOUT_S
+    return min(max(value, 0.0), 60.0) if math.isfinite(value) else WEB_BUSY_TIMEOUT_S
+
+
+def open_store(path: str | os.PathLike[str] | None = None, *, busy_timeout: float | None = None) -> "RetryingStore":
+    """The app's store: never raises here; each call raises `StoreUnavailable` while the file cannot be
+    opened, and the file is tried again every few seconds."""
+    return RetryingStore(path if path is not None else default_path(),
+                         busy_timeout=web_busy_timeout() if busy_timeout is None else busy_timeout)
 
 
 def _check_owner(owner: str) -> None:
@@ -106,6 +167,40 @@ def _usage_json(usage: Usage | None) -> str | None:
     return json.dumps(asdict(usage)) if usage else None
 
 
+def _parts_json(parts: list[Part]) -> str:
+    return json.dumps([asdict(p) for p in parts], ensure_ascii=False)
+
+
+def _tokens(total: object) -> int:
+    """A token total as the list shows it: whatever is stored, a non-negative int that cannot overflow."""
+    if not isinstance(total, (int, float)) or not math.isfinite(total):
+        return MAX_TOKENS_SHOWN if total == math.inf else 0
+    return int(min(max(total, 0), MAX_TOKENS_SHOWN))
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return str(exc)[:120] or type(exc).__name__  # SQLite's own words ("database is locked"), no row data
+
+
+_MESSAGE_COLUMNS = "id, conversation_id, seq, role, content, reasoning, status, error, model, usage, created_at, " \
+                   "parent_id, parts"
+_UPSERT = f"""INSERT INTO messages ({_MESSAGE_COLUMNS})
+    VALUES (?, ?, (SELECT COALESCE(MAX(seq) + 1, 0) FROM messages WHERE conversation_id = ?),
+            ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET
+        role = excluded.role, content = excluded.content, reasoning = excluded.reasoning,
+        status = excluded.status, error = excluded.error, model = excluded.model, usage = excluded.usage,
+        created_at = excluded.created_at, parent_id = excluded.parent_id, parts = excluded.parts
+    WHERE messages.conversation_id = excluded.conversation_id"""
+
+
+def _row(conversation_id: str, m: Message) -> tuple[object, ...]:
+    return (m.id, conversation_id, conversation_id, m.role, m.content, m.reasoning, m.status, m.error, m.model,
+            _usage_json(m.usage), m.created_at, m.parent_id, _parts_json(m.parts))
+
+
 class Store:
     """Conversations in one SQLite file.
 
@@ -117,22 +212,27 @@ class Store:
     in order by SQLite's own file locks.
     """
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = BUSY_TIMEOUT_S):
         self.path = Path(path).expanduser()
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not self.path.exists():
-            # Private chats: readable by the owner only. SQLite gives the -wal and -shm files the same mode.
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
-        self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        # In WAL mode NORMAL survives a killed process; only a power cut may lose the last commits.
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        migrate(self._conn)
+        conn = None
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self.path.exists():
+                # Private chats: readable by the owner only. SQLite gives the -wal and -shm files the same mode.
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL survives a killed process; only a power cut may lose the last commits.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            migrate(conn)
+        except (sqlite3.Error, OSError) as exc:
+            if conn is not None:
+                conn.close()
+            raise StoreUnavailable(self.path, _reason(exc)) from None
+        self._conn = conn
 
     def close(self) -> None:
         with self._lock:
@@ -149,107 +249,129 @@ class Store:
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
         # writes can fail at once with "database is locked" instead of waiting its turn.
         with self._lock:
-            self._conn.execute(begin)
+            try:
+                self._conn.execute(begin)
+                try:
+                    yield self._conn
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                    raise
+            except (sqlite3.Error, OSError) as exc:
+                raise StoreUnavailable(self.path, _reason(exc)) from None
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
             try:
                 yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
+            except (sqlite3.Error, OSError) as exc:
+                raise StoreUnavailable(self.path, _reason(exc)) from None
 
-    def save_conversation(self, owner: str, conversation: Conversation) -> None:
+    @staticmethod
+    def _refuse_deleted(db: sqlite3.Connection, owner: str, conversation_id: str, *, saving: bool = False) -> None:
+        """Raise ConversationDeleted if the owner deleted this id; a save over another owner's deleted id
+        is an IdConflict, anything else of theirs reads as absent (the caller raises ConversationNotFound)."""
+        row = db.execute("SELECT owner FROM deleted_conversations WHERE id = ?", (conversation_id,)).fetchone()
+        if row is not None:
+            if row[0] == owner:
+                raise ConversationDeleted(conversation_id)
+            if saving:
+                raise IdConflict("conversation id belongs to another owner")
+
+    def save_conversation(self, owner: str, conversation: Conversation) -> SaveResult:
         _check_owner(owner)
-        ids = [m.id for m in conversation.messages]
+        messages = conversation.all_messages()
+        ids = [m.id for m in messages]
         if len(set(ids)) != len(ids):
             raise IdConflict("a message id appears twice in the conversation")
+        c = conversation
+        leaf = c.messages[-1].id if c.messages else ""
+        ids_json = json.dumps(ids)
         with self._transaction() as db:
-            header = db.execute(
-                """INSERT INTO conversations
-                       (id, owner, title, model, system_prompt, closed, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (id) DO UPDATE SET
-                       title = excluded.title, model = excluded.model,
-                       system_prompt = excluded.system_prompt, closed = excluded.closed,
-                       created_at = excluded.created_at, updated_at = excluded.updated_at
-                   WHERE conversations.owner = excluded.owner""",
-                (conversation.id, owner, conversation.title, conversation.model,
-                 conversation.system_prompt, int(conversation.closed), conversation.created_at, time.time()),
-            )
-            if header.rowcount != 1:
+            self._refuse_deleted(db, owner, c.id, saving=True)
+            stored = db.execute("SELECT owner, version FROM conversations WHERE id = ?", (c.id,)).fetchone()
+            if stored is not None and stored[0] != owner:
                 raise IdConflict("conversation id belongs to another owner")
-            written = db.executemany(
-                """INSERT INTO messages
-                       (id, conversation_id, seq, role, content, reasoning, status, error, model, usage, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (id) DO UPDATE SET
-                       seq = excluded.seq, role = excluded.role, content = excluded.content,
-                       reasoning = excluded.reasoning, status = excluded.status, error = excluded.error,
-                       model = excluded.model, usage = excluded.usage, created_at = excluded.created_at
-                   WHERE messages.conversation_id = excluded.conversation_id""",
-                [
-                    (m.id, conversation.id, seq, m.role, m.content, m.reasoning, m.status, m.error,
-                     m.model, _usage_json(m.usage), m.created_at)
-                    for seq, m in enumerate(conversation.messages)
-                ],
-            )
-            if written.rowcount != len(ids):
+            stored_version = stored[1] if stored else 0
+            conflict = stored is not None and stored_version > c.version
+            version = max(stored_version, c.version) + 1
+            header = (c.title, c.model, c.system_prompt, int(c.closed), c.created_at, time.time(), leaf, version, c.id)
+            if stored is None:
+                db.execute(
+                    """INSERT INTO conversations
+                           (title, model, system_prompt, closed, created_at, updated_at, leaf_id, version, id, owner)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", (*header, owner))
+            else:
+                db.execute(
+                    """UPDATE conversations SET title = ?, model = ?, system_prompt = ?, closed = ?, created_at = ?,
+                           updated_at = ?, leaf_id = ?, version = ? WHERE id = ?""", header)
+            if db.execute("""SELECT 1 FROM messages WHERE id IN (SELECT value FROM json_each(?))
+                             AND conversation_id != ? LIMIT 1""", (ids_json, c.id)).fetchone():
                 raise IdConflict("a message id belongs to another conversation")
-            db.execute(
-                "DELETE FROM messages WHERE conversation_id = ? AND id NOT IN (SELECT value FROM json_each(?))",
-                (conversation.id, json.dumps(ids)),
-            )
+            gone = dict(db.execute("""SELECT id, conversation_id FROM deleted_messages
+                                      WHERE id IN (SELECT value FROM json_each(?))""", (ids_json,)).fetchall())
+            if any(home != c.id for home in gone.values()):
+                raise IdConflict("a message id belongs to another conversation")
+            db.executemany(_UPSERT, [_row(c.id, m) for m in messages if m.id not in gone])
+        conversation.version = version
+        return SaveResult(version, conflict)
 
     def save_message(self, owner: str, conversation_id: str, message: Message) -> None:
         _check_owner(owner)
-        m = message
         with self._transaction() as db:
             touched = db.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id = ? AND owner = ?",
                 (time.time(), conversation_id, owner),
             )
             if touched.rowcount != 1:
+                self._refuse_deleted(db, owner, conversation_id)
                 raise ConversationNotFound(conversation_id)
-            # A new message goes last; an existing one keeps its place.
-            written = db.execute(
-                """INSERT INTO messages
-                       (id, conversation_id, seq, role, content, reasoning, status, error, model, usage, created_at)
-                   VALUES (?, ?, (SELECT COALESCE(MAX(seq) + 1, 0) FROM messages WHERE conversation_id = ?),
-                           ?, ?, ?, ?, ?, ?, ?, ?)
-                   ON CONFLICT (id) DO UPDATE SET
-                       role = excluded.role, content = excluded.content, reasoning = excluded.reasoning,
-                       status = excluded.status, error = excluded.error, model = excluded.model,
-                       usage = excluded.usage, created_at = excluded.created_at
-                   WHERE messages.conversation_id = excluded.conversation_id""",
-                (m.id, conversation_id, conversation_id, m.role, m.content, m.reasoning, m.status, m.error,
-                 m.model, _usage_json(m.usage), m.created_at),
-            )
-            if written.rowcount != 1:
+            home = db.execute("SELECT conversation_id FROM messages WHERE id = ?", (message.id,)).fetchone()
+            if home is None:
+                deleted = db.execute("SELECT conversation_id FROM deleted_messages WHERE id = ?",
+                                     (message.id,)).fetchone()
+                if deleted is not None:
+                    if deleted[0] != conversation_id:
+                        raise IdConflict("message id belongs to another conversation")
+                    return  # deleted meanwhile (another tab): it stays deleted
+            elif home[0] != conversation_id:
                 raise IdConflict("message id belongs to another conversation")
+            # A new message goes last and becomes the leaf; an existing one keeps its place.
+            db.execute(_UPSERT, _row(conversation_id, message))
+            if home is None:
+                db.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (message.id, conversation_id))
 
     def load(self, owner: str, conversation_id: str) -> Conversation | None:
         _check_owner(owner)
         with self._transaction("BEGIN") as db:  # one snapshot for all reads
             header = db.execute(
-                """SELECT id, title, model, system_prompt, closed, created_at
+                """SELECT id, title, model, system_prompt, closed, created_at, leaf_id, version
                    FROM conversations WHERE id = ? AND owner = ?""",
                 (conversation_id, owner),
             ).fetchone()
             if header is None:
                 return None
             rows = db.execute(
-                """SELECT id, role, content, reasoning, status, error, model, usage, created_at
+                """SELECT id, role, content, reasoning, status, error, model, usage, created_at, parent_id, parts
                    FROM messages WHERE conversation_id = ? ORDER BY seq""",
                 (conversation_id,),
             ).fetchall()
-        messages = [
-            Message(role=role, content=content, status=status, reasoning=reasoning, error=error, model=model,
-                    usage=Usage.from_dict(json.loads(usage)) if usage else None, id=mid, created_at=created_at)
-            for mid, role, content, reasoning, status, error, model, usage, created_at in rows
-        ]
-        cid, title, model, system_prompt, closed, created_at = header
-        return Conversation(model=model, system_prompt=system_prompt, messages=messages, title=title,
-                            closed=bool(closed), id=cid, created_at=created_at)
+        messages, previous = [], ""
+        for mid, role, content, reasoning, status, error, model, usage, created_at, parent_id, parts in rows:
+            messages.append(Message(
+                role=role, content=content, status=status, reasoning=reasoning, error=error, model=model,
+                usage=Usage.from_dict(json.loads(usage)) if usage else None, id=mid, created_at=created_at,
+                # A row from before the tree (NULL) follows the row before it.
+                parent_id=previous if parent_id is None else parent_id,
+                parts=[Part.from_dict(p) for p in json.loads(parts or "[]")]))
+            previous = mid
+        cid, title, model, system_prompt, closed, created_at, leaf_id, version = header
+        conversation = Conversation(model=model, system_prompt=system_prompt, title=title, closed=bool(closed),
+                                    id=cid, created_at=created_at, version=version)
+        conversation.show_tree(messages, leaf_id)
+        return conversation
 
     def list_conversations(self, owner: str, search: str = "", limit: int = 200) -> list[Summary]:
         _check_owner(owner)
@@ -260,17 +382,19 @@ class Store:
                 SELECT 1 FROM messages m WHERE m.conversation_id = c.id
                 AND m.status != ? AND m.content LIKE ? ESCAPE '\\'))"""
             params += [pattern, WITHDRAWN, pattern]
-        with self._lock:
-            rows = self._conn.execute(
+        with self._read() as db:
+            # TOTAL, not SUM: SUM raises "integer overflow" past 2**63, and one crafted import would
+            # then break the whole list.
+            rows = db.execute(
                 f"""SELECT c.id, c.title, c.model, c.created_at, c.updated_at,
                         (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id),
-                        (SELECT COALESCE(SUM(json_extract(m.usage, '$.total_tokens')), 0)
+                        (SELECT TOTAL(json_extract(m.usage, '$.total_tokens'))
                          FROM messages m WHERE m.conversation_id = c.id)
                     FROM conversations c WHERE {where}
                     ORDER BY c.updated_at DESC, c.created_at DESC, c.id LIMIT ?""",
                 (*params, max(0, int(limit))),
             ).fetchall()
-        return [Summary(*row) for row in rows]
+        return [Summary(*row[:6], _tokens(row[6])) for row in rows]
 
     def rename(self, owner: str, conversation_id: str, title: str) -> bool:
         _check_owner(owner)
@@ -282,28 +406,174 @@ class Store:
     def delete(self, owner: str, conversation_id: str) -> bool:
         _check_owner(owner)
         with self._transaction() as db:
-            return db.execute(
-                "DELETE FROM conversations WHERE id = ? AND owner = ?", (conversation_id, owner)
-            ).rowcount == 1
+            return self._delete_where(db, "id = ? AND owner = ?", (conversation_id, owner)) == 1
 
     def delete_all(self, owner: str) -> int:
         _check_owner(owner)
         with self._transaction() as db:
-            return db.execute("DELETE FROM conversations WHERE owner = ?", (owner,)).rowcount
+            return self._delete_where(db, "owner = ?", (owner,))
+
+    @staticmethod
+    def _delete_where(db: sqlite3.Connection, where: str, params: tuple[str, ...]) -> int:
+        db.execute(f"""INSERT OR REPLACE INTO deleted_conversations (id, owner, deleted_at)
+                       SELECT id, owner, ? FROM conversations WHERE {where}""", (time.time(), *params))
+        db.execute(f"""DELETE FROM deleted_messages WHERE conversation_id IN
+                       (SELECT id FROM conversations WHERE {where})""", params)
+        return db.execute(f"DELETE FROM conversations WHERE {where}", params).rowcount
 
     def owner_has(self, owner: str, conversation_id: str) -> bool:
         _check_owner(owner)
-        with self._lock:
-            return self._conn.execute(
+        with self._read() as db:
+            return db.execute(
                 "SELECT 1 FROM conversations WHERE id = ? AND owner = ?", (conversation_id, owner)
             ).fetchone() is not None
+
+    def delete_messages(self, owner: str, conversation_id: str, ids: Iterable[str]) -> int:
+        """Delete these messages of the conversation (only these: pass descendants too, as `delete_pair`
+        returns them); no later save writes them again. Returns how many were stored."""
+        _check_owner(owner)
+        doomed = list(dict.fromkeys(ids))
+        with self._transaction() as db:
+            leaf = db.execute("SELECT leaf_id FROM conversations WHERE id = ? AND owner = ?",
+                              (conversation_id, owner)).fetchone()
+            if leaf is None:
+                self._refuse_deleted(db, owner, conversation_id)
+                raise ConversationNotFound(conversation_id)
+            links = db.execute("SELECT id, parent_id FROM messages WHERE conversation_id = ? ORDER BY seq",
+                               (conversation_id,)).fetchall()
+            parents, previous = {}, ""
+            for mid, parent in links:
+                parents[mid] = previous if parent is None else parent
+                previous = mid
+            db.execute("""INSERT OR IGNORE INTO deleted_messages (id, conversation_id, deleted_at)
+                          SELECT value, ?, ? FROM json_each(?) WHERE NOT EXISTS
+                              (SELECT 1 FROM messages m WHERE m.id = value AND m.conversation_id != ?)""",
+                       (conversation_id, time.time(), json.dumps(doomed), conversation_id))
+            removed = db.execute("""DELETE FROM messages WHERE conversation_id = ?
+                                    AND id IN (SELECT value FROM json_each(?))""",
+                                 (conversation_id, json.dumps(doomed))).rowcount
+            current = leaf[0] if leaf[0] is not None else previous
+            gone = set(doomed)
+            seen: set[str] = set()
+            while current in gone and current not in seen:  # the leaf moves up to what is left of its branch
+                seen.add(current)
+                current = parents.get(current, "")
+            db.execute("UPDATE conversations SET leaf_id = ?, updated_at = ? WHERE id = ?",
+                       (current, time.time(), conversation_id))
+            return removed
+
+    def count_conversations(self, owner: str) -> int:
+        _check_owner(owner)
+        with self._read() as db:
+            return db.execute("SELECT COUNT(*) FROM conversations WHERE owner = ?", (owner,)).fetchone()[0]
+
+    def stored_bytes(self) -> int:
+        """The database's size on disk, its write-ahead log included."""
+        with self._read() as db:
+            pages = db.execute("PRAGMA page_count").fetchone()[0] * db.execute("PRAGMA page_size").fetchone()[0]
+            wal = Path(f"{self.path}-wal")
+            return pages + (wal.stat().st_size if wal.exists() else 0)
+
+
+class RetryingStore:
+    """A `Store` that is opened on first need and again when it comes back.
+
+    Construction never raises. While the file cannot be opened, every call raises `StoreUnavailable`, and
+    another attempt is made at most every `retry_every` seconds (so a broken path costs one failed open per
+    few seconds, not one per rerun). Once open, calls go straight to the `Store`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = WEB_BUSY_TIMEOUT_S,
+                 retry_every: float = RETRY_EVERY_S, clock: Callable[[], float] = time.monotonic):
+        self.path = Path(path).expanduser()
+        self._busy_timeout, self._retry_every, self._clock = busy_timeout, retry_every, clock
+        self._lock = threading.Lock()
+        self._store: Store | None = None
+        self._error: StoreUnavailable | None = None
+        self._failed_at = 0.0
+        self._open()
+
+    def _open(self) -> None:
+        try:
+            self._store = Store(self.path, busy_timeout=self._busy_timeout)
+            self._error = None
+        except StoreUnavailable as exc:
+            self._error, self._failed_at = exc, self._clock()
+
+    @property
+    def available(self) -> bool:
+        """Whether the file is open now (without trying to open it)."""
+        return self._store is not None
+
+    def _current(self) -> Store:
+        with self._lock:
+            if self._store is None and self._clock() - self._failed_at >= self._retry_every:
+                self._open()
+            if self._store is None:
+                assert self._error is not None
+                raise StoreUnavailable(self._error.path, self._error.reason)
+            return self._store
+
+    def close(self) -> None:
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    def __enter__(self) -> "RetryingStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def save_conversation(self, owner: str, conversation: Conversation) -> SaveResult:
+        return self._current().save_conversation(owner, conversation)
+
+    def save_message(self, owner: str, conversation_id: str, message: Message) -> None:
+        self._current().save_message(owner, conversation_id, message)
+
+    def load(self, owner: str, conversation_id: str) -> Conversation | None:
+        return self._current().load(owner, conversation_id)
+
+    def list_conversations(self, owner: str, search: str = "", limit: int = 200) -> list[Summary]:
+        return self._current().list_conversations(owner, search, limit)
+
+    def rename(self, owner: str, conversation_id: str, title: str) -> bool:
+        return self._current().rename(owner, conversation_id, title)
+
+    def delete(self, owner: str, conversation_id: str) -> bool:
+        return self._current().delete(owner, conversation_id)
+
+    def delete_all(self, owner: str) -> int:
+        return self._current().delete_all(owner)
+
+    def owner_has(self, owner: str, conversation_id: str) -> bool:
+        return self._current().owner_has(owner, conversation_id)
+
+    def delete_messages(self, owner: str, conversation_id: str, ids: Iterable[str]) -> int:
+        return self._current().delete_messages(owner, conversation_id, ids)
+
+    def count_conversations(self, owner: str) -> int:
+        return self._current().count_conversations(owner)
+
+    def stored_bytes(self) -> int:
+        return self._current().stored_bytes()
 
 
 @dataclass
 class _Entry:
     owner: str
-    conversation: Conversation
-    updated_at: float
+    header: Conversation                     # title, model, …: its message lists stay empty
+    messages: dict[str, Message] = field(default_factory=dict)  # every branch, in the order first saved
+    leaf_id: str | None = None
+    version: int = 0
+    updated_at: float = field(default_factory=time.time)
+
+    def conversation(self) -> Conversation:
+        conversation = copy.deepcopy(self.header)
+        conversation.version = self.version
+        conversation.show_tree(copy.deepcopy(list(self.messages.values())), self.leaf_id)
+        return conversation
 
 
 class MemoryStore:
@@ -313,69 +583,89 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
         self._message_home: dict[str, str] = {}  # message id -> conversation id, as SQLite's primary key
+        self._deleted: dict[str, tuple[str, float]] = {}        # conversation id -> (owner, when)
+        self._deleted_messages: dict[str, str] = {}             # message id -> conversation id
 
     def _own(self, owner: str, conversation_id: str) -> _Entry | None:
         _check_owner(owner)
         entry = self._entries.get(conversation_id)
         return entry if entry is not None and entry.owner == owner else None
 
-    def save_conversation(self, owner: str, conversation: Conversation) -> None:
+    def _refuse_deleted(self, owner: str, conversation_id: str, *, saving: bool = False) -> None:
+        if conversation_id in self._deleted:
+            if self._deleted[conversation_id][0] == owner:
+                raise ConversationDeleted(conversation_id)
+            if saving:
+                raise IdConflict("conversation id belongs to another owner")
+
+    def save_conversation(self, owner: str, conversation: Conversation) -> SaveResult:
         _check_owner(owner)
-        ids = [m.id for m in conversation.messages]
+        messages = conversation.all_messages()
+        ids = [m.id for m in messages]
         if len(set(ids)) != len(ids):
             raise IdConflict("a message id appears twice in the conversation")
+        cid = conversation.id
         with self._lock:
-            existing = self._entries.get(conversation.id)
+            self._refuse_deleted(owner, cid, saving=True)
+            existing = self._entries.get(cid)
             if existing is not None and existing.owner != owner:
                 raise IdConflict("conversation id belongs to another owner")
-            if any(self._message_home.get(i, conversation.id) != conversation.id for i in ids):
+            if any(self._message_home.get(i, cid) != cid or self._deleted_messages.get(i, cid) != cid for i in ids):
                 raise IdConflict("a message id belongs to another conversation")
-            if existing is not None:
-                for m in existing.conversation.messages:
-                    del self._message_home[m.id]
-            self._entries[conversation.id] = _Entry(owner, copy.deepcopy(conversation), time.time())
-            self._message_home.update((i, conversation.id) for i in ids)
+            stored_version = existing.version if existing else 0
+            conflict = existing is not None and stored_version > conversation.version
+            version = max(stored_version, conversation.version) + 1
+            header = copy.deepcopy(conversation)
+            header.messages, header.hidden, header.version = [], [], 0
+            entry = existing or _Entry(owner, header)
+            entry.header, entry.version, entry.updated_at = header, version, time.time()
+            entry.leaf_id = conversation.messages[-1].id if conversation.messages else ""
+            for m in messages:
+                if m.id not in self._deleted_messages:
+                    entry.messages[m.id] = copy.deepcopy(m)
+                    self._message_home[m.id] = cid
+            self._entries[cid] = entry
+        conversation.version = version
+        return SaveResult(version, conflict)
 
     def save_message(self, owner: str, conversation_id: str, message: Message) -> None:
         with self._lock:
             entry = self._own(owner, conversation_id)
             if entry is None:
+                self._refuse_deleted(owner, conversation_id)
                 raise ConversationNotFound(conversation_id)
-            if self._message_home.get(message.id, conversation_id) != conversation_id:
+            if self._message_home.get(message.id, conversation_id) != conversation_id or \
+                    self._deleted_messages.get(message.id, conversation_id) != conversation_id:
                 raise IdConflict("message id belongs to another conversation")
-            messages = entry.conversation.messages
-            stored = copy.deepcopy(message)
-            for i in range(len(messages) - 1, -1, -1):  # the streaming reply is usually the last
-                if messages[i].id == message.id:
-                    messages[i] = stored
-                    break
-            else:
-                messages.append(stored)
+            if message.id in self._deleted_messages:
+                return  # deleted meanwhile (another tab): it stays deleted
+            if message.id not in entry.messages:
+                entry.leaf_id = message.id
                 self._message_home[message.id] = conversation_id
+            entry.messages[message.id] = copy.deepcopy(message)
             entry.updated_at = time.time()
 
     def load(self, owner: str, conversation_id: str) -> Conversation | None:
         with self._lock:
             entry = self._own(owner, conversation_id)
-            return copy.deepcopy(entry.conversation) if entry else None
+            return entry.conversation() if entry else None
 
     def list_conversations(self, owner: str, search: str = "", limit: int = 200) -> list[Summary]:
         _check_owner(owner)
         needle = search.strip().lower()
 
-        def matches(c: Conversation) -> bool:
-            return not needle or needle in c.title.lower() or any(
-                needle in m.content.lower() for m in c.messages if m.status != WITHDRAWN
+        def matches(e: _Entry) -> bool:
+            return not needle or needle in e.header.title.lower() or any(
+                needle in m.content.lower() for m in e.messages.values() if m.status != WITHDRAWN
             )
 
         with self._lock:
-            found = [e for e in self._entries.values() if e.owner == owner and matches(e.conversation)]
-            found.sort(key=lambda e: e.conversation.id)
-            found.sort(key=lambda e: (e.updated_at, e.conversation.created_at), reverse=True)
+            found = [e for e in self._entries.values() if e.owner == owner and matches(e)]
+            found.sort(key=lambda e: e.header.id)
+            found.sort(key=lambda e: (e.updated_at, e.header.created_at), reverse=True)
             return [
-                Summary(e.conversation.id, e.conversation.title, e.conversation.model, e.conversation.created_at,
-                        e.updated_at, len(e.conversation.messages),
-                        sum(m.usage.total_tokens for m in e.conversation.messages if m.usage))
+                Summary(e.header.id, e.header.title, e.header.model, e.header.created_at, e.updated_at,
+                        len(e.messages), _tokens(sum(m.usage.total_tokens for m in e.messages.values() if m.usage)))
                 for e in found[: max(0, int(limit))]
             ]
 
@@ -383,7 +673,7 @@ class MemoryStore:
         with self._lock:
             entry = self._own(owner, conversation_id)
             if entry is not None:
-                entry.conversation.title = title
+                entry.header.title = title
             return entry is not None
 
     def delete(self, owner: str, conversation_id: str) -> bool:
@@ -402,9 +692,53 @@ class MemoryStore:
             return len(mine)
 
     def _drop(self, conversation_id: str) -> None:
-        for m in self._entries.pop(conversation_id).conversation.messages:
-            del self._message_home[m.id]
+        entry = self._entries.pop(conversation_id)
+        self._deleted[conversation_id] = (entry.owner, time.time())
+        for mid in entry.messages:
+            del self._message_home[mid]
+        for mid in [m for m, home in self._deleted_messages.items() if home == conversation_id]:
+            del self._deleted_messages[mid]
 
     def owner_has(self, owner: str, conversation_id: str) -> bool:
         with self._lock:
             return self._own(owner, conversation_id) is not None
+
+    def delete_messages(self, owner: str, conversation_id: str, ids: Iterable[str]) -> int:
+        doomed = list(dict.fromkeys(ids))
+        with self._lock:
+            entry = self._own(owner, conversation_id)
+            if entry is None:
+                self._refuse_deleted(owner, conversation_id)
+                raise ConversationNotFound(conversation_id)
+            parents = {m.id: m.parent_id for m in entry.messages.values()}
+            removed = 0
+            for mid in doomed:
+                if self._message_home.get(mid, conversation_id) != conversation_id:
+                    continue
+                self._deleted_messages[mid] = conversation_id
+                if entry.messages.pop(mid, None) is not None:
+                    del self._message_home[mid]
+                    removed += 1
+            current, seen = entry.leaf_id, set()
+            while current in self._deleted_messages and current not in seen:
+                seen.add(current)
+                current = parents.get(current, "")
+            entry.leaf_id, entry.updated_at = current, time.time()
+            return removed
+
+    def count_conversations(self, owner: str) -> int:
+        _check_owner(owner)
+        with self._lock:
+            return sum(1 for e in self._entries.values() if e.owner == owner)
+
+    def stored_bytes(self) -> int:
+        """The UTF-8 size of every stored text, roughly what the same data would take in a file."""
+        def size(text: str) -> int:
+            return len(text.encode("utf-8", "surrogatepass"))
+
+        with self._lock:
+            return sum(size(e.header.title) + size(e.header.system_prompt) + size(e.header.model) +
+                       sum(size(m.content) + size(m.reasoning) + size(m.model) + size(m.error) + 200 +
+                           sum(size(p.text) + size(json.dumps(p.data)) for p in m.parts)
+                           for m in e.messages.values())
+                       for e in self._entries.values())

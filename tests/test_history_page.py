@@ -328,7 +328,7 @@ def test_importing_a_valid_export_adds_one_conversation_of_this_owner(visitor, d
 @pytest.mark.parametrize("content, reason", [
     (b"{not json", "not valid JSON"),
     (json.dumps({"format": "something else"}).encode(), "not a qwenchat conversation export"),
-    (b" " * (MAX_BYTES + 1), "larger than 5 MB"),
+    (b" " * (MAX_BYTES + 1), "larger than 2 MB"),
 ])
 def test_a_bad_file_shows_the_bilingual_error_and_adds_nothing(visitor, db, content, reason):
     saved(db, visitor.owner, "already here", "a")

@@ -1,4 +1,5 @@
-"""The stores: round trips, owner isolation, search, migrations, two writers, a killed writer."""
+"""The stores: round trips, the message tree, versions and conflicts, deletes that stay deleted, owner
+isolation, search, migrations, a store that is away, two writers, a killed writer."""
 
 from __future__ import annotations
 
@@ -25,17 +26,24 @@ from qwenchat.conversation import (
     WITHDRAWN,
     Conversation,
     Message,
+    Part,
     Usage,
+    copy_of,
 )
 from qwenchat.store import (
+    ConversationDeleted,
     ConversationNotFound,
     ConversationStore,
     IdConflict,
     MemoryStore,
+    RetryingStore,
+    SaveResult,
     Store,
+    StoreUnavailable,
     Summary,
     default_path,
     open_store,
+    web_busy_timeout,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,10 +85,10 @@ def two_turns(title: str = "", user: str = "hello", reply: str = "hi there") -> 
 
 # ---- round trips ----
 
-@pytest.mark.parametrize("cls", [Store, MemoryStore])
-def test_both_stores_have_the_protocol_methods(cls):
+@pytest.mark.parametrize("cls", [Store, MemoryStore, RetryingStore])
+def test_every_store_has_the_protocol_methods(cls):
     methods = [n for n, v in vars(ConversationStore).items() if callable(v) and not n.startswith("_")]
-    assert len(methods) == 8
+    assert len(methods) == 11
     for name in methods:
         assert inspect.signature(getattr(cls, name)) == inspect.signature(getattr(ConversationStore, name))
 
@@ -103,14 +111,17 @@ def test_load_returns_a_copy(store):
     assert store.load("alice", c.id).title == "hello"
 
 
-def test_save_conversation_replaces_messages_and_order(store):
+def test_save_conversation_never_deletes_a_message_the_copy_left_out(store):
     c = full_conversation()
     store.save_conversation("alice", c)
-    c.messages = [c.messages[2], c.messages[0]]  # some removed, order changed
+    left_out = c.messages[2:]
+    c.messages = c.messages[:2]  # a copy that no longer holds the last four
     c.title = "新标题"
     store.save_conversation("alice", c)
-    assert store.load("alice", c.id) == c
-    assert store.list_conversations("alice")[0].message_count == 2
+    loaded = store.load("alice", c.id)
+    assert loaded.title == "新标题" and loaded.messages == c.messages  # the visible branch is the copy's
+    assert {m.id for m in loaded.hidden} == {m.id for m in left_out}  # the rest is kept, on another branch
+    assert store.list_conversations("alice")[0].message_count == 6
 
 
 def test_save_message_appends_then_updates_in_place(store):
@@ -166,8 +177,9 @@ def test_a_deleted_conversations_messages_are_gone(tmp_path):
         s.save_conversation("alice", c)
         s.delete("alice", c.id)
         assert s._conn.execute("SELECT COUNT(*) FROM messages").fetchone() == (0,)
-        s.save_conversation("alice", c)  # its message ids are free again
-        assert s.load("alice", c.id) == c
+        again = Conversation(messages=c.messages)  # its message ids are free again, in another conversation
+        s.save_conversation("alice", again)
+        assert s.load("alice", again.id) == again
 
 
 # ---- owners ----
@@ -371,6 +383,13 @@ def test_a_failing_migration_leaves_nothing_behind(tmp_path):
 
 # ---- concurrency ----
 
+def stored_texts(s: Store, conversation_id: str) -> list[str]:
+    """Message texts in the order they were stored (the writers below save parentless messages, so each is
+    a root of its own: the order of arrival is what is checked)."""
+    rows = s._conn.execute("SELECT content FROM messages WHERE conversation_id = ? ORDER BY seq", (conversation_id,))
+    return [r[0] for r in rows]
+
+
 def run_children(code: str, *args: str, count: int = 2) -> None:
     """Start `count` Python processes that wait for a go file, so they really start together."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -410,7 +429,7 @@ for i in range(150):
 """
     run_children(code, str(path), shared.id)
     with Store(path) as s:
-        texts = [m.content for m in s.load("alice", shared.id).messages[2:]]
+        texts = stored_texts(s, shared.id)[2:]
         assert len(texts) == 300
         for me in ("0", "1"):
             assert [t for t in texts if t.startswith(f"writer {me} ")] == [
@@ -441,7 +460,7 @@ def test_threads_writing_at_once_through_separate_and_shared_stores(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
-    texts = [m.content for m in first.load("alice", shared.id).messages[2:]]
+    texts = stored_texts(first, shared.id)[2:]
     assert sorted(texts) == sorted(f"{n}:{i}" for n in range(4) for i in range(100))
     for n in range(4):
         assert [t for t in texts if t.startswith(f"{n}:")] == [f"{n}:{i}" for i in range(100)]
@@ -493,3 +512,236 @@ def test_a_writer_killed_mid_stream_leaves_a_consistent_prefix(tmp_path, delay):
     assert reply.status == STREAMING
     assert len(reply.content) >= 100
     assert FULL.startswith(reply.content)
+
+
+# ---- the tree: branches, parts, and the visible leaf survive a save ----
+
+def branched() -> Conversation:
+    c = two_turns("branches", "写一首诗", "旧的诗")
+    c.messages[0].parts = [Part("image", data={"url": "https://example.com/a.png", "w": 640})]
+    c.regenerate_point(c.messages[1].id)
+    new = c.start_reply("qwen-max")
+    new.content, new.status = "新的诗", COMPLETE
+    new.parts = [Part("citation", text="来源", data={"doc": "kb-1", "score": 0.5})]
+    c.add_user("再来一首")
+    return c
+
+
+def test_every_branch_parts_and_the_visible_leaf_round_trip(store):
+    c = branched()
+    store.save_conversation("alice", c)
+    loaded = store.load("alice", c.id)
+    assert loaded == c
+    assert [m.content for m in loaded.messages] == ["写一首诗", "新的诗", "再来一首"]
+    assert [m.content for m in loaded.hidden] == ["旧的诗"]
+    loaded.switch_to(loaded.hidden[0].id)
+    store.save_conversation("alice", loaded)
+    assert [m.content for m in store.load("alice", c.id).messages] == ["写一首诗", "旧的诗"]
+
+
+def test_a_streamed_message_becomes_the_leaf(store):
+    c = two_turns()
+    store.save_conversation("alice", c)
+    c.regenerate_point(c.messages[1].id)
+    reply = c.start_reply("qwen-plus")
+    reply.content = "regenerated, half way"
+    store.save_message("alice", c.id, reply)  # the page dies here: a reload shows the new reply, 2/2
+    loaded = store.load("alice", c.id)
+    assert [m.content for m in loaded.messages] == ["hello", "regenerated, half way"]
+    assert [m.content for m in loaded.hidden] == ["hi there"]
+
+
+# ---- versions: two tabs on one conversation keep both sides ----
+
+def test_two_tabs_answering_after_the_same_message_keep_both_replies(store):
+    c = two_turns()
+    store.save_conversation("alice", c)
+    one, two = store.load("alice", c.id), store.load("alice", c.id)
+    one.add_user("from tab one")
+    first = store.save_conversation("alice", one)
+    two.add_user("from tab two")
+    second = store.save_conversation("alice", two)
+    assert first == SaveResult(version=2, conflict=False)
+    assert second == SaveResult(version=3, conflict=True) and two.version == 3
+    loaded = store.load("alice", c.id)
+    assert [m.content for m in loaded.messages] == ["hello", "hi there", "from tab two"]  # the last writer's
+    assert [m.content for m in loaded.hidden] == ["from tab one"]
+    assert [m.content for m in loaded.siblings(loaded.messages[-1].id)] == ["from tab one", "from tab two"]
+    assert store.save_conversation("alice", two) == SaveResult(4, False)  # it has the new version now
+
+
+def test_saving_bumps_the_version_and_streaming_does_not(store):
+    c = two_turns()
+    assert store.save_conversation("alice", c) == SaveResult(1, False) and c.version == 1
+    store.save_message("alice", c.id, c.add_user("more"))
+    assert store.load("alice", c.id).version == 1
+    assert store.save_conversation("alice", c).version == 2 == store.load("alice", c.id).version
+
+
+def test_only_delete_messages_deletes_and_what_it_deleted_is_never_written_again(store):
+    c = two_turns()
+    q2 = c.add_user("delete me")
+    a2 = c.start_reply("qwen-plus")
+    store.save_conversation("alice", c)
+    stale = store.load("alice", c.id)  # another tab, still holding the pair
+    removed = c.delete_pair(q2.id)
+    assert store.delete_messages("alice", c.id, removed) == 2
+    assert [m.content for m in store.load("alice", c.id).all_messages()] == ["hello", "hi there"]
+    store.save_conversation("alice", stale)
+    store.save_message("alice", c.id, a2)  # the stale tab's reply still streaming
+    assert [m.content for m in store.load("alice", c.id).all_messages()] == ["hello", "hi there"]
+    assert store.list_conversations("alice")[0].message_count == 2
+    with pytest.raises(ConversationNotFound):
+        store.delete_messages("bob", c.id, [c.messages[0].id])
+    assert len(store.load("alice", c.id).messages) == 2
+
+
+# ---- deleted stays deleted ----
+
+@pytest.mark.parametrize("how", ["delete", "delete_all"])
+def test_a_deleted_conversation_is_not_brought_back_by_another_tab(store, how):
+    c = two_turns()
+    store.save_conversation("alice", c)
+    other_tab = store.load("alice", c.id)
+    store.delete("alice", c.id) if how == "delete" else store.delete_all("alice")
+    other_tab.add_user("still typing")
+    with pytest.raises(ConversationDeleted):
+        store.save_conversation("alice", other_tab)
+    with pytest.raises(ConversationDeleted):
+        store.save_message("alice", c.id, other_tab.messages[-1])
+    with pytest.raises(IdConflict):  # someone else cannot take the id either
+        store.save_conversation("bob", other_tab)
+    with pytest.raises(ConversationNotFound):
+        store.save_message("bob", c.id, Message("user", "x"))
+    assert store.load("alice", c.id) is None and store.list_conversations("alice") == []
+    copy = copy_of(other_tab)
+    store.save_conversation("alice", copy)
+    assert [m.content for m in store.load("alice", copy.id).messages] == ["hello", "hi there", "still typing"]
+
+
+# ---- capacity, for capped imports ----
+
+def test_counts_and_bytes(store):
+    assert store.count_conversations("alice") == 0
+    empty = store.stored_bytes()
+    for n in range(3):
+        store.save_conversation("alice", two_turns(f"c{n}", "长" * 20_000))
+    store.save_conversation("bob", two_turns())
+    assert store.count_conversations("alice") == 3 and store.count_conversations("bob") == 1
+    assert store.stored_bytes() >= empty + 3 * 60_000
+
+
+def test_huge_token_counts_do_not_break_the_list(store):
+    c = two_turns()
+    c.messages += [Message("assistant", "x", usage=Usage(0, 0, 2**63 - 1)),
+                   Message("assistant", "y", usage=Usage(0, 0, 2**63 - 1))]
+    store.save_conversation("alice", c)
+    (summary,) = store.list_conversations("alice")
+    assert summary.total_tokens == 2**63 - 1
+
+
+# ---- older files ----
+
+def test_rows_written_before_the_tree_load_as_one_chain(tmp_path):
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        migrations.migrate(conn, migrations.MIGRATIONS[:1])  # the schema as it was
+        conn.execute("INSERT INTO conversations VALUES ('c1', 'alice', 't', 'qwen-plus', '', 0, 1.0, 2.0)")
+        for seq, (mid, role) in enumerate([("m1", "user"), ("m2", "assistant"), ("m3", "user")]):
+            conn.execute("INSERT INTO messages (id, conversation_id, seq, role, content, status, created_at) "
+                         "VALUES (?, 'c1', ?, ?, ?, 'complete', ?)", (mid, seq, role, mid, 10.0 - seq))
+    conn.close()
+    with Store(path) as s:
+        c = s.load("alice", "c1")
+        assert [(m.id, m.parent_id) for m in c.messages] == [("m1", ""), ("m2", "m1"), ("m3", "m2")]
+        assert c.hidden == [] and c.version == 0
+        c.start_reply("qwen-plus").content = "new"
+        s.save_conversation("alice", c)
+        assert [m.content for m in s.load("alice", "c1").messages] == ["m1", "m2", "m3", "new"]
+
+
+# ---- a store that is away ----
+
+def test_a_path_under_a_regular_file_is_unavailable_not_a_crash(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(StoreUnavailable) as away:
+        Store(tmp_path / "file" / "chats.db")
+    assert str(tmp_path / "file" / "chats.db") in str(away.value)
+
+
+def test_a_file_that_is_not_a_database_is_unavailable_and_its_contents_are_not_shown(tmp_path):
+    path = tmp_path / "chats.db"
+    path.write_text("SECRET-CONTENTS " * 100)
+    with pytest.raises(StoreUnavailable) as away:
+        Store(path)
+    assert "SECRET" not in str(away.value) and str(path) in str(away.value)
+    folder = tmp_path / "dir.db"
+    folder.mkdir()
+    with pytest.raises(StoreUnavailable):
+        Store(folder)
+
+
+def test_a_read_only_database_reads_but_writes_raise_unavailable(tmp_path):
+    with Store(tmp_path / "c.db") as s:
+        c = two_turns()
+        s.save_conversation("alice", c)
+        s._conn.execute("PRAGMA query_only = ON")  # root ignores file modes: this is what a read-only file does
+        assert s.load("alice", c.id) == c
+        for write in (lambda: s.save_conversation("alice", c), lambda: s.save_message("alice", c.id, c.messages[0]),
+                      lambda: s.rename("alice", c.id, "x"), lambda: s.delete("alice", c.id)):
+            with pytest.raises(StoreUnavailable) as away:
+                write()
+            assert "readonly" in str(away.value)
+        s._conn.execute("PRAGMA query_only = OFF")
+        assert s.rename("alice", c.id, "writable again")
+
+
+def test_a_database_locked_by_another_process_fails_soon_then_works_again(tmp_path):
+    path = tmp_path / "c.db"
+    with Store(path, busy_timeout=0.3) as s:
+        c = two_turns()
+        s.save_conversation("alice", c)
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable) as away:
+            s.save_message("alice", c.id, Message("user", "blocked"))
+        assert time.monotonic() - started < 3 and "locked" in str(away.value)
+        holder.execute("ROLLBACK")
+        holder.close()
+        s.save_message("alice", c.id, Message("user", "after"))
+        assert store_has(s, c.id, "after")
+
+
+def store_has(s, conversation_id: str, text: str) -> bool:
+    return text in [m.content for m in s.load("alice", conversation_id).all_messages()]
+
+
+def test_the_web_apps_busy_timeout_is_short_and_configurable(tmp_path, monkeypatch):
+    monkeypatch.delenv("QWENCHAT_DB_BUSY_TIMEOUT", raising=False)
+    assert web_busy_timeout() == 2.5
+    monkeypatch.setenv("QWENCHAT_DB_BUSY_TIMEOUT", "0.5")
+    with open_store(tmp_path / "c.db") as s:
+        assert s._current()._conn.execute("PRAGMA busy_timeout").fetchone() == (500,)
+    for bad in ("soon", "nan", "-3"):
+        assert 0 <= web_busy_timeout({"QWENCHAT_DB_BUSY_TIMEOUT": bad}) <= 2.5
+
+
+def test_a_retrying_store_never_raises_at_start_and_opens_once_the_path_is_back(tmp_path):
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the folder should be")
+    now = [100.0]
+    s = RetryingStore(blocker / "chats.db", clock=lambda: now[0], retry_every=3.0)
+    assert not s.available
+    with pytest.raises(StoreUnavailable):
+        s.list_conversations("alice")
+    blocker.unlink()
+    blocker.mkdir()
+    now[0] += 1.0
+    with pytest.raises(StoreUnavailable):  # not tried again yet: at most once every 3 s
+        s.save_conversation("alice", two_turns())
+    now[0] += 2.5
+    c = two_turns()
+    assert s.save_conversation("alice", c).version == 1 and s.available
+    assert s.load("alice", c.id) == c
+    s.close()

