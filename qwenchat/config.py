@@ -226,6 +226,12 @@ def url_syntax_problem(url: object) -> str:
         return "not an http(s) URL"
     if not host:
         return "not a URL (no host)"
+    if ":" not in host:  # a name (or IPv4 address), not an IPv6 literal
+        try:
+            if len(host.encode("idna")) > 253:
+                raise UnicodeError
+        except UnicodeError:  # an empty or over-long label, or characters no host name may have
+            return "not a URL (a malformed host name)"
     try:
         import httpx
 
