@@ -7,6 +7,12 @@ Streamlit.
 The rule that protects a shared app's key: the operator's key (from secrets or the environment) is only
 ever sent to the operator's configured base URL. A region or custom URL chosen in the sidebar is used only
 with a key typed in the sidebar too, so a visitor cannot point the operator's key at a server of theirs.
+
+An operator base URL that is not DashScope's (a local Ollama, vLLM or LM Studio) needs no key at all:
+`Settings.ready` is true for it with an empty key. A visitor's own URL still needs a visitor's key.
+
+Bad settings are messages, never exceptions: `resolve`, `url_syntax_problem` and `url_problem` do not raise,
+whatever text they are given.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import os
 import socket
 from dataclasses import dataclass
 from typing import Mapping
+from urllib.parse import urlsplit
 
 from qwenchat.catalog import DEFAULT_MODEL
 
@@ -41,6 +48,13 @@ KEY_NAME = "DASHSCOPE_API_KEY"
 BASE_URL_NAME = "DASHSCOPE_BASE_URL"
 LEGACY_BASE_URL_NAME = "DASHSCOPE_API_BASE"  # the Alibaba Cloud course's name for the same thing
 MODEL_NAME = "QWEN_MODEL"
+PROVIDER_NAME = "QWENCHAT_PROVIDER"  # dashscope | openai | "" (by the base URL's host)
+ALLOW_PRIVATE_NAME = "QWENCHAT_ALLOW_PRIVATE_URLS"
+DEADLINE_NAME = "QWENCHAT_REPLY_DEADLINE_S"
+DEFAULT_REPLY_DEADLINE_S = 300.0
+
+PROVIDER_DASHSCOPE = "dashscope"
+PROVIDER_OPENAI = "openai"
 
 SOURCE_SIDEBAR = "sidebar"
 SOURCE_SECRETS = "secrets"
@@ -54,10 +68,43 @@ class Settings:
     model: str = DEFAULT_MODEL
     key_source: str = ""      # sidebar | secrets | env | "" (no key)
     operator_base_url: str = DEFAULT_BASE_URL
+    provider: str = ""        # dashscope | openai | "" (decided by the base URL's host)
+    allow_private: bool = False  # QWENCHAT_ALLOW_PRIVATE_URLS: a visitor's URL may be on this network
+    reply_deadline_s: float = DEFAULT_REPLY_DEADLINE_S
 
     @property
     def has_key(self) -> bool:
         return bool(self.api_key)
+
+    @property
+    def is_dashscope(self) -> bool:
+        """Whether requests go to DashScope (its own hosts, or `QWENCHAT_PROVIDER=dashscope`)."""
+        if self.provider in (PROVIDER_DASHSCOPE, PROVIDER_OPENAI):
+            return self.provider == PROVIDER_DASHSCOPE
+        return is_dashscope_url(self.base_url)
+
+    @property
+    def uses_visitor_url(self) -> bool:
+        """The base URL is not the operator's (a region or URL chosen in the sidebar)."""
+        return self.base_url.strip().rstrip("/") != self.operator_base_url.strip().rstrip("/")
+
+    @property
+    def checks_addresses(self) -> bool:
+        """Connections must go to public addresses only: a visitor's own URL (with the visitor's key), unless
+        `QWENCHAT_ALLOW_PRIVATE_URLS` allows private ones. The operator's URL is trusted as configured."""
+        return self.key_source == SOURCE_SIDEBAR and self.uses_visitor_url and not self.allow_private
+
+    @property
+    def problem(self) -> str:
+        """Why the base URL cannot be used ("" when it can)."""
+        return url_syntax_problem(self.base_url)
+
+    @property
+    def ready(self) -> bool:
+        """A request can be sent: a key, or the operator's own server that needs none (not DashScope)."""
+        if self.problem:
+            return False
+        return self.has_key or (not self.uses_visitor_url and not self.is_dashscope)
 
     def __repr__(self) -> str:  # never print the key, even in a debug log
         return (f"Settings(api_key={mask(self.api_key)!r}, base_url={self.base_url!r}, model={self.model!r}, "
@@ -102,6 +149,14 @@ def setting(name: str, secrets: Mapping[str, object], environ: Mapping[str, str]
     return ""
 
 
+def _deadline(secrets: Mapping[str, object], environ: Mapping[str, str]) -> float:
+    try:
+        value = float(setting(DEADLINE_NAME, secrets, environ) or DEFAULT_REPLY_DEADLINE_S)
+    except ValueError:
+        return DEFAULT_REPLY_DEADLINE_S
+    return value if 0 < value < float("inf") else DEFAULT_REPLY_DEADLINE_S
+
+
 def _first(mapping: Mapping[str, object], *names: str) -> str:
     for name in names:
         value = mapping.get(name)
@@ -126,45 +181,100 @@ def resolve(
         _first(environ, BASE_URL_NAME, LEGACY_BASE_URL_NAME) or DEFAULT_BASE_URL
     model = sidebar_model.strip() or _first(secrets, MODEL_NAME) or _first(environ, MODEL_NAME) or DEFAULT_MODEL
 
+    provider = setting(PROVIDER_NAME, secrets, environ).lower()
+    extra = {"provider": provider if provider in (PROVIDER_DASHSCOPE, PROVIDER_OPENAI) else "",
+             "allow_private": setting(ALLOW_PRIVATE_NAME, secrets, environ).lower() in TRUE,
+             "reply_deadline_s": _deadline(secrets, environ)}
+
     sidebar_key = sidebar_key.strip()
     if sidebar_key:
         # A visitor's own key may go wherever the visitor chooses.
         return Settings(sidebar_key, sidebar_base_url.strip() or operator_base_url, model, SOURCE_SIDEBAR,
-                        operator_base_url)
+                        operator_base_url, **extra)
     for source, mapping in ((SOURCE_SECRETS, secrets), (SOURCE_ENV, environ)):
         key = _first(mapping, KEY_NAME)
         if key:
             # The operator's key goes only to the operator's URL, whatever the sidebar says.
-            return Settings(key, operator_base_url, model, source, operator_base_url)
-    return Settings("", sidebar_base_url.strip() or operator_base_url, model, "", operator_base_url)
+            return Settings(key, operator_base_url, model, source, operator_base_url, **extra)
+    return Settings("", sidebar_base_url.strip() or operator_base_url, model, "", operator_base_url, **extra)
+
+
+def is_dashscope_url(url: str) -> bool:
+    """Whether the URL's host is one of DashScope's (`aliyuncs.com` and its subdomains)."""
+    try:
+        host = (urlsplit(url.strip()).hostname or "").rstrip(".")
+    except ValueError:
+        return False
+    return host == "aliyuncs.com" or host.endswith(".aliyuncs.com")
+
+
+def url_syntax_problem(url: object) -> str:
+    """Why a base URL cannot even be tried ("" when it can): not http(s), no host, a port out of range,
+    a malformed IPv6 literal, spaces or control characters. No network access."""
+    if not isinstance(url, str) or not url.strip():
+        return "not a URL"
+    text = url.strip()
+    if any(ord(c) < 33 or c == "\x7f" for c in text):
+        return "not a URL"
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError when out of range or not a number
+    except ValueError:
+        return "not a URL (a malformed host or a port out of range)"
+    if parts.scheme not in ("http", "https"):
+        return "not an http(s) URL"
+    if not host:
+        return "not a URL (no host)"
+    if ":" not in host:  # a name (or IPv4 address), not an IPv6 literal
+        try:
+            if len(host.encode("idna")) > 253:
+                raise UnicodeError
+        except UnicodeError:  # an empty or over-long label, or characters no host name may have
+            return "not a URL (a malformed host name)"
+    try:
+        import httpx
+
+        httpx.URL(text)
+    except Exception:  # noqa: BLE001 - httpx is stricter than urlsplit; what it refuses cannot be used
+        return "not a URL"
+    return ""
 
 
 def url_problem(url: str, *, allow_private: bool = False) -> str:
-    """Why a base URL typed in the sidebar may not be used ("" when it may).
+    """Why a base URL typed in the sidebar may not be used ("" when it may). Never raises.
 
     The server makes the request, not the visitor's browser: an address on the server's own network
     (loopback, private, link-local) would let a visitor probe it. Such URLs need
-    `QWENCHAT_ALLOW_PRIVATE_URLS=1` (a laptop with a local proxy, the tests' fake server).
+    `QWENCHAT_ALLOW_PRIVATE_URLS=1` (a laptop with a local proxy, the tests' fake server). This check is
+    the early, friendly one; the connection itself is checked again when it is made
+    (`qwenchat.providers.network`), so a name that later resolves elsewhere is refused too.
     """
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname or ""
-    except ValueError:
-        return "not a URL"
-    if parts.scheme not in ("http", "https") or not host:
-        return "not an http(s) URL"
+    problem = url_syntax_problem(url)
+    if problem:
+        return problem
     if allow_private:
         return ""
+    parts = urlsplit(url.strip())
     if parts.scheme != "https":
         return "only https URLs are allowed"
+    host = parts.hostname or ""
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)}
-    except (OSError, UnicodeError):
+        infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+        addresses = {str(info[4][0]) for info in infos}
+    except (OSError, UnicodeError, ValueError):
         return "the host name does not resolve"
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global:
-            return "the address is on the server's own network"
+    if not addresses or not all(is_global_address(address) for address in addresses):
+        return "the address is on the server's own network"
     return ""
+
+
+def is_global_address(address: str) -> bool:
+    """Whether an IP address (text, with or without an IPv6 zone) is a global, routable one."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast

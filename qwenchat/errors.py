@@ -26,6 +26,10 @@ INTERRUPTED = "interrupted"
 THROTTLED_MID_STREAM = "throttled_mid_stream"
 BAD_REQUEST = "bad_request"
 SERVER = "server"
+REDIRECT = "redirect"
+PRIVATE_ADDRESS = "private_address"
+BAD_URL = "bad_url"
+DEADLINE = "deadline"
 UNKNOWN = "unknown"
 
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -94,6 +98,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "DashScope 服务暂时出错（已自动重试）。请稍后再试。",
         "DashScope had a server error (retried automatically). Please try again later.",
     ),
+    REDIRECT: (
+        "服务器要求跳转到另一个地址；为安全起见，模型请求不跟随跳转。请检查 Base URL 是否是最终地址。",
+        "The server redirected the request elsewhere; model requests never follow redirects, for safety. "
+        "Check that the base URL is the final address.",
+    ),
+    PRIVATE_ADDRESS: (
+        "这个地址解析到了服务器自己的网络（本机、内网或链路本地地址），已拒绝连接。",
+        "This address resolves to the server's own network (loopback, private or link-local); the "
+        "connection was refused.",
+    ),
+    BAD_URL: (
+        "Base URL 无效（例如端口超出范围或格式错误）。请在侧边栏或配置中改正后重试。",
+        "The base URL is not valid (for example a port out of range, or malformed). Correct it in the "
+        "sidebar or the configuration, then retry.",
+    ),
+    DEADLINE: (
+        "回答超过了允许的总时长，已停止；已保留收到的部分。可以点击“重试”。",
+        "The reply took longer than the time allowed for one reply and was stopped; the part received is "
+        "kept. Press Retry.",
+    ),
     UNKNOWN: (
         "出现了意外错误，消息已保留。请点击“重试”。",
         "Something unexpected went wrong; your message is kept. Press Retry.",
@@ -127,7 +151,7 @@ class ChatError:
     @property
     def keeps_partial(self) -> bool:
         """Whether text received before the failure stays visible as a (marked) answer."""
-        return self.kind in (INTERRUPTED, THROTTLED_MID_STREAM)
+        return self.kind in (INTERRUPTED, THROTTLED_MID_STREAM, DEADLINE)
 
 
 def kind_for_code(code: str, message: str = "", status: int | None = None) -> str | None:
@@ -152,6 +176,8 @@ def kind_for_code(code: str, message: str = "", status: int | None = None) -> st
 
 
 def kind_for_status(status: int | None) -> str:
+    if status is not None and 300 <= status < 400:
+        return REDIRECT
     if status == 401 or status == 403:
         return INVALID_KEY
     if status == 429:
@@ -204,6 +230,9 @@ def classify(exc: BaseException, *, mid_stream: bool = False) -> ChatError:
     'interrupted', not 'could not connect'."""
     import openai
 
+    marked = _marked_kind(exc)
+    if marked:
+        return ChatError(marked)
     if isinstance(exc, openai.APITimeoutError):
         return ChatError(INTERRUPTED if mid_stream else TIMEOUT)
     if isinstance(exc, openai.APIConnectionError):
@@ -228,6 +257,20 @@ def classify(exc: BaseException, *, mid_stream: bool = False) -> ChatError:
     if any(word in name for word in ("Protocol", "Connect", "Read", "Network", "Reset", "Broken")):
         return ChatError(INTERRUPTED if mid_stream else CONNECTION)
     return ChatError(UNKNOWN)
+
+
+def _marked_kind(exc: BaseException) -> str:
+    """The kind carried by an exception in the chain (`chat_error_kind`, set by our own network layer, e.g. a
+    refused private address), which the SDK and httpx wrap in their own classes on the way up."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        kind = getattr(current, "chat_error_kind", "")
+        if isinstance(kind, str) and kind:
+            return kind
+        current = current.__cause__ or current.__context__
+    return ""
 
 
 def _safe_text(response: Any) -> str:

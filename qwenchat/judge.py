@@ -1,10 +1,10 @@
 """An optional LLM judge for the end-of-conversation verdicts the rules are unsure of.
 
-`decide(text, history, client=..., judge_enabled=True)` runs the rules (`ending.detect`) first and asks the
-model only when their verdict is not confident. `judge(client, text, history)` asks the model directly: one
-non-streaming call, temperature 0, thinking off, a few output tokens, and strict JSON back. Any failure
-(an exception, a timeout, an error status, malformed or incomplete JSON) gives None, so the caller falls
-back to the rules. Tokens spent are on `Verdict.usage` (prompt, completion): on the judge's verdict, and on
+`decide(text, history, provider=..., judge_enabled=True)` runs the rules (`ending.detect`) first and asks the
+model only when their verdict is not confident. `judge(provider, text, history)` asks the model directly:
+one `provider.complete(...)` call (non-streaming, temperature 0, thinking off where the provider has such a
+switch, a few output tokens) and strict JSON back. Any failure (a `ProviderError`, a timeout, an error
+status, malformed or incomplete JSON) gives None, so the caller falls back to the rules. Tokens spent are on `Verdict.usage` (prompt, completion): on the judge's verdict, and on
 the rules verdict that `decide` falls back to when a reply came back but could not be used.
 """
 
@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from qwenchat.ending import Usage, Verdict, detect
+from qwenchat.providers.base import Provider, ProviderError
 
 SYSTEM_PROMPT = (
     "You decide whether the user wants to END the chat with this assistant now. The user ends it by saying "
@@ -83,36 +84,19 @@ def parse(content: Any) -> tuple[bool, float, str] | None:
     return end, float(confidence), reason.strip()[:200]
 
 
-def _usage(response: Any) -> Usage | None:
-    usage = getattr(response, "usage", None)
-    prompt, completion = getattr(usage, "prompt_tokens", None), getattr(usage, "completion_tokens", None)
-    if isinstance(prompt, int) and isinstance(completion, int):
-        return Usage(prompt, completion)
-    return None
-
-
 def _ask(
-    client: Any, text: str, history: list[dict] | None, model: str, timeout: float
+    provider: Provider, text: str, history: list[dict] | None, model: str, timeout: float
 ) -> tuple[Verdict | None, Usage | None]:
     try:
-        # No retries: the judge sits on the user's path, and the rules are a ready answer.
-        response = client.with_options(max_retries=0).chat.completions.create(
-            model=model,
-            messages=messages(text, history),
-            stream=False,
-            temperature=0,
-            max_tokens=MAX_TOKENS,
-            extra_body={"enable_thinking": False},
-            timeout=timeout,
-        )
-    except Exception:  # noqa: BLE001 - any failure of the call means: no judgement, use the rules
+        # One attempt: the judge sits on the user's path, and the rules are a ready answer.
+        completion = provider.complete(messages(text, history), model=model, max_tokens=MAX_TOKENS,
+                                       temperature=0, timeout=timeout)
+    except ProviderError:
         return None, None
-    usage = _usage(response)
-    try:
-        content = response.choices[0].message.content
-    except (AttributeError, IndexError, TypeError):
-        return None, usage
-    parsed = parse(content)
+    except Exception:  # noqa: BLE001 - a provider that breaks its contract still means: use the rules
+        return None, None
+    usage = Usage(completion.usage.prompt_tokens, completion.usage.completion_tokens) if completion.usage else None
+    parsed = parse(completion.text)
     if parsed is None:
         return None, usage
     end, confidence, reason = parsed
@@ -128,19 +112,22 @@ def _ask(
     return verdict, usage
 
 
-def judge(client: Any, text: str, history: list[dict] | None, model: str = JUDGE_MODEL,
+def judge(provider: Provider, text: str, history: list[dict] | None, model: str = JUDGE_MODEL,
           timeout: float = 5.0) -> Verdict | None:
     """The model's verdict on the latest user message (method "judge", usage set), or None on any failure."""
-    return _ask(client, text, history, model, timeout)[0]
+    return _ask(provider, text, history, model, timeout)[0]
 
 
-def decide(text: str, history: list[dict] | None = None, client: Any = None, judge_enabled: bool = False,
-           model: str = JUDGE_MODEL, timeout: float = 5.0) -> Verdict:
-    """The rules' verdict, or the judge's when the rules are unsure and a judge is enabled and reachable."""
+def decide(text: str, history: list[dict] | None = None, provider: Provider | None = None,
+           judge_enabled: bool = False, model: str = JUDGE_MODEL, timeout: float = 5.0, *,
+           client: Provider | None = None) -> Verdict:
+    """The rules' verdict, or the judge's when the rules are unsure and a judge is enabled and reachable.
+    `client` is the old name of `provider`, kept until the chat view passes `provider=`."""
+    provider = provider if provider is not None else client
     verdict = detect(text, history)
-    if verdict.confident or not judge_enabled or client is None:
+    if verdict.confident or not judge_enabled or provider is None:
         return verdict
-    judged, usage = _ask(client, text, history, model, timeout)
+    judged, usage = _ask(provider, text, history, model, timeout)
     if judged is not None:
         return replace(judged, cues=verdict.cues)  # keep what the rules saw, for the record
     return replace(verdict, usage=usage) if usage is not None else verdict

@@ -10,6 +10,9 @@ What it answers is decided, in order, by:
 
 Every request is recorded (`requests`, or `GET /_fake/requests`), Authorization header included, so tests
 can check what the app sent and where the key went.
+
+`GET {base}/models` lists `models` (set the attribute to change it; `GET /models` requests are recorded in
+`model_requests`). `FakeDashScope(api_key=None)` accepts any key or none, like a local Ollama or vLLM.
 """
 
 from __future__ import annotations
@@ -105,12 +108,23 @@ def reply_for_trigger(text: str) -> dict[str, Any] | None:
         return {"kind": "text", "chunks": ["迟到的回答"], "first_delay": float(arg or 30)}
     if name == "no_usage":
         return {"kind": "text", "chunks": split_pairs("没有用量信息的回答。"), "usage": False}
+    if name == "keepalive":  # [[fake:keepalive:1]] -> a little text, then `: keepalive` every 1 s, forever
+        return {"kind": "keepalive", "chunks": split_pairs("先说一点，"), "interval": float(arg or 1)}
+    if name == "redirect":  # [[fake:redirect:http://127.0.0.1:9/v1/chat/completions]] -> 307 there
+        return {"kind": "redirect", "location": arg or "http://127.0.0.1:9/", "status": 307}
     return None
 
 
+MODELS = ["qwen-flash", "qwen-plus", "qwen3-max", "qwq-plus"]
+
+
 class FakeDashScope:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, api_key: str = VALID_KEY):
-        self.api_key = api_key
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, api_key: str | None = VALID_KEY,
+                 models: list[str] | None = None):
+        self.api_key = api_key  # None: any key, or none, is accepted (a local server)
+        self.models: list[str] = list(MODELS if models is None else models)
+        self.model_requests: list[dict[str, Any]] = []
+        self._closing = threading.Event()
         self.requests: list[dict[str, Any]] = []
         self.usages: list[dict[str, Any]] = []
         self._queue: list[dict[str, Any]] = []
@@ -140,6 +154,7 @@ class FakeDashScope:
             self._queue.clear()
             self.requests.clear()
             self.usages.clear()
+            self.model_requests.clear()
 
     def next_spec(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -154,6 +169,7 @@ class FakeDashScope:
         return self
 
     def stop(self) -> None:
+        self._closing.set()  # ends endless replies (keepalive) at their next beat
         self._server.shutdown()
         self._server.server_close()
 
@@ -204,6 +220,13 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
                 return self._json(200, fake.requests)
             if self.path == "/_fake/usages":
                 return self._json(200, fake.usages)
+            if self.path.rstrip("/").endswith("/v1/models"):
+                with fake._lock:
+                    fake.model_requests.append({"path": self.path,
+                                                "authorization": self.headers.get("Authorization", "")})
+                return self._json(200, {"object": "list", "data": [
+                    {"id": name, "object": "model", "created": 1726132850, "owned_by": "fake"}
+                    for name in fake.models]})
             self._json(404, {"error": {"message": "not found", "code": "not_found"}})
 
         def do_POST(self) -> None:
@@ -220,7 +243,7 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             body = json.loads(raw or b"{}")
             with fake._lock:
                 fake.requests.append({"path": self.path, "authorization": self.headers.get("Authorization", ""), "body": body})
-            if self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+            if fake.api_key is not None and self.headers.get("Authorization") != f"Bearer {fake.api_key}":
                 return self._error("invalid_api_key")
             spec = fake.next_spec(body)
             if spec.get("first_delay"):
@@ -228,6 +251,12 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             kind = spec.get("kind", "text")
             if kind == "error":
                 return self._error(spec["code"])
+            if kind == "redirect":
+                self.send_response(int(spec.get("status", 307)))
+                self.send_header("Location", spec["location"])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if kind == "data_prefixed_400":
                 status, error = ERRORS["data_inspection_failed"]
                 raw_body = b"data: " + json.dumps({"error": error, "request_id": "req-fake"}).encode()
@@ -267,6 +296,12 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
                     self._event(chunk({"content": piece}, model=model))
                     if delay:
                         time.sleep(delay)
+                if kind == "keepalive":  # SSE comments only, until the client leaves or the server stops
+                    interval = float(spec.get("interval", 1.0))
+                    while not fake._closing.wait(interval):
+                        self._write(b": keepalive\n\n")
+                        self.wfile.flush()
+                    return
                 if kind == "cut":
                     self.wfile.flush()
                     self.close_connection = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qwenchat import errors
-from qwenchat.client import Failed, Finished, QwenClient, ReasoningDelta, TextDelta, UsageReport
+from qwenchat.client import Failed, Finished, Heartbeat, QwenClient, ReasoningDelta, TextDelta, UsageReport
 from qwenchat.config import Settings
 from tests.fake_dashscope import VALID_KEY, FakeDashScope, split_pairs
 
@@ -27,8 +27,12 @@ def client_for(fake, key: str = VALID_KEY, **kwargs) -> QwenClient:
     return QwenClient(Settings(api_key=key, base_url=fake.base_url), max_retries=0, **kwargs)
 
 
+def without_heartbeats(events):
+    return [e for e in events if not isinstance(e, Heartbeat)]
+
+
 def events_for(fake, messages=HELLO, model="qwen-plus", **kwargs):
-    return list(client_for(fake).stream_chat(messages, model=model, **kwargs))
+    return without_heartbeats(client_for(fake).stream_chat(messages, model=model, **kwargs))
 
 
 def text_of(events) -> str:
@@ -106,7 +110,7 @@ def test_request_id_is_kept_for_support(fake):
 
 
 def test_a_wrong_key_is_an_invalid_key_failure_and_the_message_names_the_region(fake):
-    events = list(client_for(fake, key="sk-wrong").stream_chat(HELLO, model="qwen-plus"))
+    events = without_heartbeats(client_for(fake, key="sk-wrong").stream_chat(HELLO, model="qwen-plus"))
     assert events[0].error.kind == errors.INVALID_KEY
     assert "地域" in events[0].error.message_zh and "region" in events[0].error.message_en
 
@@ -141,20 +145,20 @@ def test_a_cut_connection_keeps_the_text_and_is_interrupted(fake):
 
 def test_a_server_that_is_not_there_is_a_connection_failure():
     client = QwenClient(Settings(api_key=VALID_KEY, base_url="http://127.0.0.1:9/v1"), max_retries=0)
-    events = list(client.stream_chat(HELLO, model="qwen-plus"))
+    events = without_heartbeats(client.stream_chat(HELLO, model="qwen-plus"))
     assert events[0].error.kind == errors.CONNECTION
 
 
 def test_a_slow_server_times_out(fake):
     fake.enqueue({"kind": "text", "chunks": ["late"], "first_delay": 2})
-    events = list(client_for(fake, timeout=0.5).stream_chat(HELLO, model="qwen-plus"))
+    events = without_heartbeats(client_for(fake, timeout=0.5).stream_chat(HELLO, model="qwen-plus"))
     assert events[0].error.kind == errors.TIMEOUT
 
 
 def test_sdk_retries_stay_on_for_rate_limits(fake):
     fake.enqueue({"kind": "error", "code": "limit_requests"})
     client = QwenClient(Settings(api_key=VALID_KEY, base_url=fake.base_url), max_retries=1)
-    events = list(client.stream_chat(HELLO, model="qwen-plus"))
+    events = without_heartbeats(client.stream_chat(HELLO, model="qwen-plus"))
     assert text_of(events) == "收到：你好"  # the retry got the normal answer
     assert len(fake.requests) == 2
 

@@ -1,4 +1,5 @@
-"""The LLM judge, over real HTTP: a tiny OpenAI-compatible server on 127.0.0.1 and the real openai client."""
+"""The LLM judge, over real HTTP: a tiny OpenAI-compatible server on 127.0.0.1, reached through a provider
+(the real openai client underneath)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import openai
 import pytest
 
+from qwenchat.config import Settings
 from qwenchat.ending import Usage, detect
 from qwenchat.judge import decide, judge, parse
+from qwenchat.providers import Completion, DashScopeProvider, OpenAICompatibleProvider, ProviderError
 
 UNSURE = "谢谢"  # the rules call this an end, but not confidently
 SURE_END = "好的，没有其他问题了，谢谢，再见！"
@@ -74,9 +76,14 @@ def server():
     srv.server_close()
 
 
+def provider_at(url: str, cls=DashScopeProvider):
+    return cls(Settings(api_key="sk-test", base_url=url))
+
+
 @pytest.fixture
 def client(server):
-    return openai.OpenAI(api_key="sk-test", base_url=f"http://127.0.0.1:{server.server_port}/v1", max_retries=0)
+    """A DashScope provider (it sends enable_thinking=false), pointed at the local server."""
+    return provider_at(f"http://127.0.0.1:{server.server_port}/v1")
 
 
 def test_unsure_is_not_confident():
@@ -162,7 +169,7 @@ def test_timeout_falls_back_to_rules_quickly(server, client):
 
 
 def test_unreachable_server_falls_back_to_rules():
-    client = openai.OpenAI(api_key="sk-test", base_url="http://127.0.0.1:9/v1", max_retries=0)
+    client = provider_at("http://127.0.0.1:9/v1")
     assert judge(client, UNSURE, [], timeout=1.0) is None
     assert decide(UNSURE, [], client=client, judge_enabled=True, timeout=1.0) == detect(UNSURE)
 
@@ -199,3 +206,52 @@ def test_parse_is_strict():
     assert parse('```\n{"end": false, "confidence": 0, "reason": ""}\n```') == (False, 0.0, "")
     assert parse(None) is None
     assert parse('{"end": true, "confidence": NaN, "reason": "x"}') is None
+
+
+def test_the_judge_goes_through_any_provider_and_sends_no_dashscope_switch_to_others(server):
+    provider = provider_at(f"http://127.0.0.1:{server.server_port}/v1", OpenAICompatibleProvider)
+    verdict = decide(UNSURE, [], provider=provider, judge_enabled=True)
+    assert verdict.method == "judge"
+    assert "enable_thinking" not in server.requests[0]["json"]
+
+
+class Broken:
+    """A provider whose `complete` fails the way the protocol says: a ProviderError."""
+
+    def __init__(self, error: Exception):
+        self.error = error
+        self.calls = 0
+
+    def complete(self, messages, *, model, max_tokens, temperature=0, timeout):
+        self.calls += 1
+        raise self.error
+
+
+class Canned:
+    def __init__(self, completion: Completion):
+        self.completion = completion
+
+    def complete(self, messages, *, model, max_tokens, temperature=0, timeout):
+        return self.completion
+
+
+def test_a_provider_error_or_a_broken_provider_falls_back_to_the_rules():
+    from qwenchat.errors import RATE_LIMIT, ChatError
+
+    for error in (ProviderError(ChatError(RATE_LIMIT)), RuntimeError("bug")):
+        provider = Broken(error)
+        assert decide(UNSURE, [], provider=provider, judge_enabled=True) == detect(UNSURE)
+        assert provider.calls == 1
+
+
+def test_a_completion_without_usage_gives_a_verdict_without_usage():
+    verdict = judge(Canned(Completion('{"end": true, "confidence": 0.9, "reason": "bye"}')), UNSURE, [])
+    assert verdict is not None and verdict.usage is None and verdict.is_end
+
+
+def test_a_bad_base_url_is_a_provider_error_not_an_exception():
+    provider = provider_at("https://dashscope.aliyuncs.com:99999/compatible-mode/v1")
+    with pytest.raises(ProviderError) as caught:
+        provider.complete([{"role": "user", "content": "hi"}], model="qwen-flash", max_tokens=5, timeout=1)
+    assert caught.value.error.kind == "bad_url"
+    assert decide(UNSURE, [], provider=provider, judge_enabled=True) == detect(UNSURE)

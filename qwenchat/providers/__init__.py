@@ -1,0 +1,40 @@
+"""Model providers behind one protocol: DashScope, and any OpenAI-compatible server.
+
+`provider_for(settings)` picks one: DashScope for its own hosts (`*.aliyuncs.com`) or when
+`QWENCHAT_PROVIDER=dashscope` says so (a gateway in front of DashScope, the tests' fake server), the
+OpenAI-compatible provider for anything else (Ollama, vLLM, LM Studio, Xinference).
+"""
+
+from __future__ import annotations
+
+from qwenchat.config import Settings
+from qwenchat.providers.base import (
+    Completion,
+    Event,
+    Failed,
+    Finished,
+    GenerationParams,
+    Heartbeat,
+    Provider,
+    ProviderError,
+    ReasoningDelta,
+    TextDelta,
+    UsageReport,
+    frame_failure,
+    usage_from,
+)
+from qwenchat.providers.dashscope import DashScopeProvider
+from qwenchat.providers.openai_compatible import DEFAULT_DEADLINE_S, DEFAULT_TIMEOUT, OpenAICompatibleProvider
+
+__all__ = [
+    "Completion", "DEFAULT_DEADLINE_S", "DEFAULT_TIMEOUT", "DashScopeProvider", "Event", "Failed", "Finished",
+    "GenerationParams", "Heartbeat", "OpenAICompatibleProvider", "Provider", "ProviderError", "ReasoningDelta",
+    "TextDelta", "UsageReport", "frame_failure", "provider_for", "usage_from",
+]
+
+
+def provider_for(settings: Settings, **options: object) -> Provider:
+    """The provider for these settings (never raises; a bad URL gives a provider whose calls fail with
+    `bad_url`). `options` go to the provider: `timeout`, `max_retries`."""
+    cls = DashScopeProvider if settings.is_dashscope else OpenAICompatibleProvider
+    return cls(settings, **options)  # type: ignore[arg-type]
