@@ -62,7 +62,7 @@ def render(conversation: Conversation, options: ChatOptions) -> None:
     note = st.session_state.pop("note", None)
     if note:
         st.info(note)
-    has_key = options.settings.has_key
+    has_key = options.settings.ready
     if conversation.closed:
         placeholder = "对话已结束 / The conversation has ended"
     elif has_key:
@@ -104,7 +104,8 @@ def _engine(conversation: Conversation, options: ChatOptions) -> ChatEngine:
     st.session_state["_pace"] = painter_pace
     return ChatEngine(
         conversation, session.client_for(options.settings), session.spending(options.settings), session.saver(),
-        TurnOptions(options.settings.model, options.thinking, options.budget, options.judge, options.farewell),
+        TurnOptions(options.settings.model, options.thinking, options.budget, options.judge, options.farewell,
+                    options.params or {}),
         pace=painter_pace, verdicts=chat.verdicts)
 
 

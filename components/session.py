@@ -18,7 +18,7 @@ from qwenchat import identity
 from qwenchat.chat.saving import Saver
 from qwenchat.chat.spending import Spending
 from qwenchat.chat.state import ChatSession
-from qwenchat.client import QwenClient
+from qwenchat.providers import Provider, provider_for
 from qwenchat.config import Settings
 from qwenchat.conversation import Conversation
 from qwenchat.quotas import DailyCounter, Limits, SessionQuota
@@ -159,10 +159,10 @@ def spending(settings: Settings) -> Spending:
     return Spending(limits(), quota(), daily(), operator_pays=settings.key_source != config.SOURCE_SIDEBAR)
 
 
-def client_for(settings: Settings) -> QwenClient:
-    """One client per session and settings: building an HTTP client on every rerun is wasted work."""
+def client_for(settings: Settings) -> Provider:
+    """One provider per session and settings: building an HTTP client on every rerun is wasted work."""
     cached = st.session_state.get("_client")
     if cached is None or cached.settings != settings:
-        cached = QwenClient(settings)
+        cached = provider_for(settings)
         st.session_state["_client"] = cached
     return cached

@@ -115,7 +115,7 @@ def render(conversation: Conversation) -> ChatOptions:
         source = {config.SOURCE_SIDEBAR: "侧边栏 / sidebar", config.SOURCE_SECRETS: "secrets.toml",
                   config.SOURCE_ENV: "环境变量 / environment"}[settings.key_source]
         st.caption(f"🔑 Key: {source}")
-    return ChatOptions(settings, thinking, farewell, judge and settings.has_key, int(budget), chosen_params)
+    return ChatOptions(settings, thinking, farewell, judge and settings.ready, int(budget), chosen_params)
 
 
 def _saved_personas() -> list[personas.Persona]:

@@ -40,7 +40,8 @@ class Setup:
         self.quota = SessionQuota()
         self.daily = daily if daily is not None else DailyCounter()
         self.conversation = conversation or Conversation()
-        settings = Settings(api_key=VALID_KEY, base_url=fake.base_url, key_source=source)
+        settings = Settings(api_key=VALID_KEY, base_url=fake.base_url, key_source=source,
+                            operator_base_url=fake.base_url, provider="dashscope")
         self.engine = ChatEngine(
             self.conversation, QwenClient(settings, max_retries=0),
             Spending(limits or Limits(), self.quota, self.daily, operator_pays=source != SOURCE_SIDEBAR),
@@ -205,3 +206,84 @@ def test_a_store_that_is_away_never_breaks_the_turn_and_catches_up_later(fake):
     s.send("第二条")
     assert s.state.status == saving.SAVED and not s.state.pending
     assert len(store.load("alice", s.conversation.id).messages) == 4
+
+
+# --- regenerate, edit, retry: the same checks as a new message (issue 9 item 1) ---------------------------
+
+def test_regenerate_sends_the_same_history_and_keeps_the_old_reply_as_a_sibling(fake):
+    s = Setup(fake)
+    s.send("你好")
+    old = s.conversation.messages[-1]
+    fake.enqueue({"kind": "text", "chunks": ["另一个回答"]})
+    events = list(s.engine.regenerate(old.id))
+    assert isinstance(events[0], ReplyStarted) and isinstance(events[-1], ReplyEnded)
+    first, second = s.chat_requests()
+    assert first["body"]["messages"] == second["body"]["messages"]
+    assert [m.content for m in s.conversation.messages] == ["你好", "另一个回答"]
+    assert [m.content for m in s.conversation.siblings(s.conversation.messages[-1].id)] == ["收到：你好", "另一个回答"]
+    stored = s.store.load("alice", s.conversation.id)
+    assert len(stored.all_messages()) == 3 and stored.messages[-1].content == "另一个回答"
+
+
+def test_edit_sends_the_new_text_and_keeps_the_old_branch(fake):
+    s = Setup(fake)
+    s.send("第一问")
+    s.send("第二问")
+    second_question = s.conversation.messages[2]
+    list(s.engine.edit(second_question.id, "改过的第二问"))
+    sent = s.chat_requests()[-1]["body"]["messages"]
+    assert [m["content"] for m in sent[1:]] == ["第一问", "收到：第一问", "改过的第二问"]
+    assert [m.content for m in s.conversation.messages][-2:] == ["改过的第二问", "收到：改过的第二问"]
+    assert len(s.conversation.siblings(s.conversation.messages[2].id)) == 2
+
+
+def test_a_retry_of_a_failed_reply_passes_every_limit(fake):
+    """An imported conversation ending in a failed reply gave a fresh Retry with no check at all."""
+    history = Conversation()
+    history.add_user("长问题" * 3_000)
+    failed = history.start_reply("qwen-plus")
+    failed.status, failed.error = FAILED, "rate_limit"
+    s = Setup(fake, limits=Limits(max_tokens_per_session=2_000), conversation=history,
+              options=TurnOptions("qwen-plus", budget=200_000))
+    events = list(s.engine.regenerate(failed.id))
+    assert len(events) == 1 and isinstance(events[0], Refused) and events[0].problem.kind == "session_tokens"
+    assert not s.chat_requests()
+    assert s.conversation.messages[-1] is failed  # nothing moved
+
+
+def test_regenerate_counts_against_the_message_limit(fake):
+    s = Setup(fake, limits=Limits(max_messages_per_session=1))
+    s.send("hi")
+    events = list(s.engine.regenerate(s.conversation.messages[-1].id))
+    assert isinstance(events[0], Refused) and events[0].problem.kind == "messages"
+    assert len(s.chat_requests()) == 1
+
+
+def test_an_edit_over_the_length_limit_is_refused_and_changes_nothing(fake):
+    s = Setup(fake, limits=Limits(max_chars_per_message=10))
+    s.send("短")
+    before = [m.id for m in s.conversation.messages]
+    events = list(s.engine.edit(s.conversation.messages[0].id, "长" * 11))
+    assert isinstance(events[0], Refused) and events[0].text == "长" * 11
+    assert [m.id for m in s.conversation.messages] == before and len(s.chat_requests()) == 1
+
+
+def test_the_users_parameters_are_sent_within_the_apps_caps(fake):
+    s = Setup(fake, limits=Limits(max_output_tokens=500),
+              options=TurnOptions("qwen-plus", params={"temperature": 0.2, "seed": 7, "max_tokens": 9_000}))
+    s.send("hi")
+    body = s.chat_requests()[-1]["body"]
+    assert body["temperature"] == 0.2 and body["seed"] == 7 and body["max_tokens"] == 500
+
+
+def test_thinking_on_the_operators_key_sends_a_thinking_budget_and_reserves_it(fake):
+    daily = DailyCounter()
+    s = Setup(fake, limits=Limits(max_output_tokens=300, daily_token_cap=10_000), daily=daily,
+              options=TurnOptions("qwen-plus", thinking=True))
+    turn = s.engine.send("[[fake:think]]")
+    while not isinstance(next(turn), ReplyStarted):
+        pass
+    assert daily.used() >= 600  # the prompt, the answer's cap and the thinking budget are all set aside
+    list(turn)
+    body = s.chat_requests()[-1]["body"]
+    assert body["max_tokens"] == 300 and body["thinking_budget"] == 300 and body["enable_thinking"] is True

@@ -41,6 +41,7 @@ from qwenchat.chat.spending import Hold, Spending
 from qwenchat.conversation import FAILED, Conversation, Message, Usage
 from qwenchat.ending import FAREWELL_REPLY, Verdict, detect
 from qwenchat.errors import OVER_BUDGET
+from qwenchat.providers import GenerationParams
 from qwenchat.quotas import QuotaProblem
 from qwenchat.reply import ReplyRecorder, estimated_usage
 from qwenchat.tokens import count_prompt
@@ -55,8 +56,7 @@ class TurnOptions:
     budget: int = 32_000
     judge: bool = False
     farewell: str = FAREWELL_REPLY
-    params: Any = None  # qwenchat.providers.GenerationParams, or None for the model's defaults
-    max_output: int | None = None  # the user's wish for max_tokens (None: the app's cap or the model's)
+    params: dict[str, Any] = field(default_factory=dict)  # what the user changed (see qwenchat.params)
 
 
 @dataclass
@@ -145,17 +145,27 @@ class ChatEngine:
                                  "The conversation has ended: start a new one, or press Keep talking.")
         return turns.check_message(text) or self.spending.check_text(text)
 
-    def max_output(self) -> int | None:
-        return self.spending.max_output(lookup(self.options.model).max_output, self.options.max_output)
+    def generation(self) -> GenerationParams:
+        """What the request asks for: the user's parameters within the app's caps. On the operator's key
+        `max_tokens` is always set, and so is `thinking_budget` while thinking, so a reply's cost is bounded."""
+        wanted = self.options.params or {}
+        model_max = lookup(self.options.model).max_output
+        max_output = self.spending.max_output(model_max, wanted.get("max_tokens"))
+        thinking_budget = None
+        if self.options.thinking:
+            thinking_budget = self.spending.max_output(model_max, wanted.get("thinking_budget"))
+        return GenerationParams(temperature=wanted.get("temperature"), top_p=wanted.get("top_p"),
+                                max_tokens=max_output, seed=wanted.get("seed"),
+                                presence_penalty=wanted.get("presence_penalty"), thinking_budget=thinking_budget)
 
     def _admit(self, request: list[dict]) -> tuple[Trimmed, Hold | turns.Problem]:
         """The request as it will be sent, and the limits' answer to it."""
         trimmed = fit_to_budget(request, self.options.model, self.options.budget)
         if trimmed.too_large:
             return trimmed, turns.Problem(OVER_BUDGET, *_over_budget(trimmed.prompt_tokens, self.options.budget))
-        max_output = self.max_output() or 0
-        # A thinking model may also think up to its own length before writing: reserve that too.
-        reserve_output = max_output * (2 if self.options.thinking else 1)
+        generation = self.generation()
+        # A thinking model may also think up to its budget before writing: reserve that too.
+        reserve_output = (generation.max_tokens or 0) + (generation.thinking_budget or 0)
         return trimmed, self.spending.reserve(trimmed.prompt_tokens, reserve_output)
 
     def _verdict(self, text: str, history: list[dict], user_message: Message) -> Verdict:
@@ -167,8 +177,7 @@ class ChatEngine:
             hold = self.spending.reserve(judge_prompt, judge_module.MAX_TOKENS, counts_as_message=False)
             if not isinstance(hold, QuotaProblem):
                 try:
-                    verdict = judge_module.decide(text, history, client=getattr(self.provider, "openai", self.provider),
-                                                  judge_enabled=True)
+                    verdict = judge_module.decide(text, history, provider=self.provider, judge_enabled=True)
                 finally:
                     used = verdict.usage.prompt_tokens + verdict.usage.completion_tokens if verdict.usage else 0
                     self.spending.settle(hold, used)
@@ -210,13 +219,7 @@ class ChatEngine:
         yield ReplyEnded(message)
 
     def _request_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"model": self.options.model, "thinking": self.options.thinking}
-        max_output = self.max_output()
-        if max_output:
-            options["max_tokens"] = max_output
-        if self.options.params is not None:
-            options["params"] = self.options.params
-        return options
+        return {"model": self.options.model, "thinking": self.options.thinking, "params": self.generation()}
 
 
 def _over_budget(prompt_tokens: int, budget: int) -> tuple[str, str]:
