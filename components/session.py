@@ -18,9 +18,9 @@ from qwenchat import identity
 from qwenchat.chat.saving import Saver
 from qwenchat.chat.spending import Spending
 from qwenchat.chat.state import ChatSession
-from qwenchat.providers import Provider, provider_for
 from qwenchat.config import Settings
 from qwenchat.conversation import Conversation
+from qwenchat.providers import Provider, provider_for
 from qwenchat.quotas import DailyCounter, Limits, SessionQuota
 from qwenchat.store import ConversationStore, MemoryStore, open_store
 

@@ -104,3 +104,19 @@ def m002_message_tree_versions_and_tombstones(conn: sqlite3.Connection) -> None:
             deleted_at REAL NOT NULL
         )"""
     )
+
+
+@migration
+def m003_parameters_and_personas(conn: sqlite3.Connection) -> None:
+    # The generation parameters the user changed for a conversation, as a JSON object (qwenchat.params).
+    conn.execute("ALTER TABLE conversations ADD COLUMN params TEXT NOT NULL DEFAULT '{}'")
+    # A user's own personas: a name and a system prompt, one owner's names unique.
+    conn.execute(
+        """CREATE TABLE personas (
+            owner TEXT NOT NULL,
+            name TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (owner, name)
+        )"""
+    )

@@ -12,6 +12,11 @@ from qwenchat.conversation import DEFAULT_SYSTEM_PROMPT
 
 MAX_NAME_CHARS = 40
 MAX_PROMPT_CHARS = 8_000
+MAX_SAVED = 50  # a user's own personas, each
+
+
+class TooManyPersonas(ValueError):
+    """The owner already has `MAX_SAVED` personas: delete one first."""
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol
 
+from qwenchat import personas
 from qwenchat.conversation import WITHDRAWN, Conversation, Message, Part, Usage
 from qwenchat.migrations import migrate
+from qwenchat.personas import Persona
 
 BUSY_TIMEOUT_S = 10.0          # a Store opened directly (scripts, tests, a second process)
 WEB_BUSY_TIMEOUT_S = 2.5       # what open_store uses unless QWENCHAT_DB_BUSY_TIMEOUT says otherwise
@@ -128,6 +130,12 @@ class ConversationStore(Protocol):
 
     def stored_bytes(self) -> int: ...
 
+    def list_personas(self, owner: str) -> list[Persona]: ...
+
+    def save_persona(self, owner: str, persona: Persona) -> None: ...
+
+    def delete_persona(self, owner: str, name: str) -> bool: ...
+
 
 def default_path() -> Path:
     """`QWENCHAT_DB` if set, else `~/.qwenchat/chats.db`."""
@@ -165,6 +173,14 @@ def _like_pattern(search: str) -> str:
 
 def _usage_json(usage: Usage | None) -> str | None:
     return json.dumps(asdict(usage)) if usage else None
+
+
+def _params(text: str | None) -> dict:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _parts_json(parts: list[Part]) -> str:
@@ -297,16 +313,17 @@ class Store:
             stored_version = stored[1] if stored else 0
             conflict = stored is not None and stored_version > c.version
             version = max(stored_version, c.version) + 1
-            header = (c.title, c.model, c.system_prompt, int(c.closed), c.created_at, time.time(), leaf, version, c.id)
+            header = (c.title, c.model, c.system_prompt, int(c.closed), c.created_at, time.time(), leaf, version,
+                      json.dumps(c.params), c.id)
             if stored is None:
                 db.execute(
-                    """INSERT INTO conversations
-                           (title, model, system_prompt, closed, created_at, updated_at, leaf_id, version, id, owner)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", (*header, owner))
+                    """INSERT INTO conversations (title, model, system_prompt, closed, created_at, updated_at,
+                           leaf_id, version, params, id, owner)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", (*header, owner))
             else:
                 db.execute(
                     """UPDATE conversations SET title = ?, model = ?, system_prompt = ?, closed = ?, created_at = ?,
-                           updated_at = ?, leaf_id = ?, version = ? WHERE id = ?""", header)
+                           updated_at = ?, leaf_id = ?, version = ?, params = ? WHERE id = ?""", header)
             if db.execute("""SELECT 1 FROM messages WHERE id IN (SELECT value FROM json_each(?))
                              AND conversation_id != ? LIMIT 1""", (ids_json, c.id)).fetchone():
                 raise IdConflict("a message id belongs to another conversation")
@@ -347,7 +364,7 @@ class Store:
         _check_owner(owner)
         with self._transaction("BEGIN") as db:  # one snapshot for all reads
             header = db.execute(
-                """SELECT id, title, model, system_prompt, closed, created_at, leaf_id, version
+                """SELECT id, title, model, system_prompt, closed, created_at, leaf_id, version, params
                    FROM conversations WHERE id = ? AND owner = ?""",
                 (conversation_id, owner),
             ).fetchone()
@@ -367,9 +384,10 @@ class Store:
                 parent_id=previous if parent_id is None else parent_id,
                 parts=[Part.from_dict(p) for p in json.loads(parts or "[]")]))
             previous = mid
-        cid, title, model, system_prompt, closed, created_at, leaf_id, version = header
+        cid, title, model, system_prompt, closed, created_at, leaf_id, version, params = header
         conversation = Conversation(model=model, system_prompt=system_prompt, title=title, closed=bool(closed),
-                                    id=cid, created_at=created_at, version=version)
+                                    id=cid, created_at=created_at, version=version,
+                                    params=_params(params))
         conversation.show_tree(messages, leaf_id)
         return conversation
 
@@ -475,6 +493,33 @@ class Store:
             return pages + (wal.stat().st_size if wal.exists() else 0)
 
 
+    # ---- a user's own personas (qwenchat.personas) ----
+
+    def list_personas(self, owner: str) -> list[Persona]:
+        _check_owner(owner)
+        with self._read() as db:
+            rows = db.execute("SELECT name, prompt FROM personas WHERE owner = ? ORDER BY created_at, name",
+                              (owner,)).fetchall()
+        return [personas.custom(name, prompt) for name, prompt in rows]
+
+    def save_persona(self, owner: str, persona: Persona) -> None:
+        """Save (or replace, by name) one of the owner's personas; at most `personas.MAX_SAVED` each."""
+        _check_owner(owner)
+        with self._transaction() as db:
+            count = db.execute("SELECT COUNT(*) FROM personas WHERE owner = ? AND name != ?",
+                               (owner, persona.name_zh)).fetchone()[0]
+            if count >= personas.MAX_SAVED:
+                raise personas.TooManyPersonas(personas.MAX_SAVED)
+            db.execute("""INSERT INTO personas (owner, name, prompt, created_at) VALUES (?, ?, ?, ?)
+                          ON CONFLICT (owner, name) DO UPDATE SET prompt = excluded.prompt""",
+                       (owner, persona.name_zh, persona.prompt, time.time()))
+
+    def delete_persona(self, owner: str, name: str) -> bool:
+        _check_owner(owner)
+        with self._transaction() as db:
+            return db.execute("DELETE FROM personas WHERE owner = ? AND name = ?", (owner, name)).rowcount == 1
+
+
 class RetryingStore:
     """A `Store` that is opened on first need and again when it comes back.
 
@@ -559,6 +604,15 @@ class RetryingStore:
     def stored_bytes(self) -> int:
         return self._current().stored_bytes()
 
+    def list_personas(self, owner: str) -> list[Persona]:
+        return self._current().list_personas(owner)
+
+    def save_persona(self, owner: str, persona: Persona) -> None:
+        self._current().save_persona(owner, persona)
+
+    def delete_persona(self, owner: str, name: str) -> bool:
+        return self._current().delete_persona(owner, name)
+
 
 @dataclass
 class _Entry:
@@ -585,6 +639,7 @@ class MemoryStore:
         self._message_home: dict[str, str] = {}  # message id -> conversation id, as SQLite's primary key
         self._deleted: dict[str, tuple[str, float]] = {}        # conversation id -> (owner, when)
         self._deleted_messages: dict[str, str] = {}             # message id -> conversation id
+        self._personas: dict[str, dict[str, Persona]] = {}      # owner -> name -> persona
 
     def _own(self, owner: str, conversation_id: str) -> _Entry | None:
         _check_owner(owner)
@@ -742,3 +797,21 @@ class MemoryStore:
                            sum(size(p.text) + size(json.dumps(p.data)) for p in m.parts)
                            for m in e.messages.values())
                        for e in self._entries.values())
+
+    def list_personas(self, owner: str) -> list[Persona]:
+        _check_owner(owner)
+        with self._lock:
+            return list(self._personas.get(owner, {}).values())
+
+    def save_persona(self, owner: str, persona: Persona) -> None:
+        _check_owner(owner)
+        with self._lock:
+            mine = self._personas.setdefault(owner, {})
+            if persona.name_zh not in mine and len(mine) >= personas.MAX_SAVED:
+                raise personas.TooManyPersonas(personas.MAX_SAVED)
+            mine[persona.name_zh] = persona
+
+    def delete_persona(self, owner: str, name: str) -> bool:
+        _check_owner(owner)
+        with self._lock:
+            return self._personas.get(owner, {}).pop(name, None) is not None
