@@ -48,10 +48,10 @@ DIM, RED, CYAN, RESET = "\x1b[2m", "\x1b[31m", "\x1b[36m", "\x1b[0m"
 
 
 def provider_for(settings: config.Settings) -> Any:
-    """The model provider for these settings (the one place to change when providers get their seam)."""
-    from qwenchat.client import QwenClient
+    """DashScope, or any OpenAI-compatible server (a local Ollama or vLLM), by the base URL."""
+    from qwenchat import providers
 
-    return QwenClient(settings)
+    return providers.provider_for(settings)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -219,7 +219,7 @@ def run(argv: list[str], stdin: TextIO, stdout: TextIO, environ: Mapping[str, st
         return int(exit_.code or 0)
 
     settings = config.resolve(sidebar_model=args.model, environ=environ)
-    if not settings.has_key:
+    if not settings.ready:  # a key, or the operator's own local server that needs none
         stderr.write(MISSING_KEY)
         return 2
     store = _store(args.save, stderr)

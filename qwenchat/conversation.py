@@ -208,31 +208,28 @@ class Conversation:
         self._cut_to(self._get(reply_id).parent_id)
 
     def delete_pair(self, user_message_id: str) -> list[str]:
-        """Remove a user message, its reply and all their descendants; return the removed ids (for the store's
-        `delete_messages`). The visible branch then runs through the parent and its newest remaining child."""
+        """Remove a user message and its replies (every version); what followed them stays and now follows
+        the message before. Return the removed ids (for the store's `delete_messages`)."""
         message = self._get(user_message_id)
-        children: dict[str, list[str]] = {}
-        for m in self.all_messages():
-            children.setdefault(m.parent_id, []).append(m.id)
-        doomed, todo = set(), [message.id]
-        while todo:
-            current = todo.pop()
-            if current not in doomed:
-                doomed.add(current)
-                todo.extend(children.get(current, []))
-        removed = [m.id for m in self.all_messages() if m.id in doomed]
-        on_path = any(m.id in doomed for m in self.messages)
+        everything = self.all_messages()
+        doomed = {message.id} | {m.id for m in everything if m.parent_id == message.id and m.role == "assistant"}
+        for m in everything:
+            if m.parent_id in doomed and m.id not in doomed:
+                m.parent_id = message.parent_id
+        removed = [m.id for m in everything if m.id in doomed]
+        leaf = self.messages[-1].id if self.messages else ""
         self.messages = [m for m in self.messages if m.id not in doomed]
         self.hidden = [m for m in self.hidden if m.id not in doomed]
-        if on_path:
-            if message.parent_id:
-                self.switch_to(message.parent_id)
+        if leaf and leaf not in doomed:
+            self.switch_to(leaf)
+        elif message.parent_id:
+            self.switch_to(message.parent_id)
+        else:
+            roots = [m for m in self.all_messages() if not m.parent_id]
+            if roots:
+                self.switch_to(max(roots, key=_age).id)
             else:
-                roots = [m for m in self.hidden if not m.parent_id]
-                if roots:
-                    self.switch_to(max(roots, key=_age).id)
-                else:
-                    self._show([])
+                self._show([])
         return removed
 
     def show_tree(self, messages: list[Message], leaf_id: str | None) -> None:

@@ -142,16 +142,17 @@ def test_switch_to_follows_the_newest_child_at_each_step():
     assert c.messages == [q1, a1b, q2, a2]
 
 
-def test_delete_pair_removes_the_pair_and_everything_after_it():
+def test_delete_pair_removes_the_question_and_every_version_of_its_answer_and_keeps_what_followed():
     c = Conversation(system_prompt="")
     q1, a1 = answered(c, "q1", "a1")
     q2, a2 = answered(c, "q2", "a2")
     q3, a3 = answered(c, "q3", "a3")
     c.regenerate_point(a2.id)
     a2b = c.start_reply("m")
+    c.switch_to(a2.id)  # back on the branch that goes on to q3
     removed = c.delete_pair(q2.id)
-    assert set(removed) == {q2.id, a2.id, a2b.id, q3.id, a3.id}
-    assert c.messages == [q1, a1] and c.hidden == []
+    assert set(removed) == {q2.id, a2.id, a2b.id}
+    assert c.messages == [q1, a1, q3, a3] and c.hidden == [] and q3.parent_id == a1.id
 
 
 def test_deleting_the_visible_pair_shows_a_remaining_sibling_branch():

@@ -1,0 +1,81 @@
+"""The chat's controls in AppTest: regenerate with its 1/2 switch, edit and resend, delete a pair, copy,
+personas and parameters, each checked in what the fake DashScope received."""
+
+from __future__ import annotations
+
+from tests.apptest import chat, send
+
+
+def chat_requests(fake):
+    return [r for r in fake.requests if r["path"].endswith("/chat/completions")]
+
+
+def click(at, key):
+    at.button(key=key).click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def conversation(at):
+    return at.session_state["chat"].conversation
+
+
+def test_regenerate_resends_the_same_history_and_shows_both_versions(app, fake):
+    send(app, "讲个笑话")
+    reply = conversation(app).messages[-1]
+    fake.enqueue({"kind": "text", "chunks": ["第二个笑话"]})
+    click(app, f"regenerate_{reply.id}")
+    first, second = chat_requests(fake)
+    assert first["body"]["messages"] == second["body"]["messages"]
+    assert chat(app)[-1] == ("assistant", "第二个笑话")
+    assert "2/2" in [c.value for c in app.caption]
+    click(app, f"previous_{conversation(app).messages[-1].id}")
+    assert chat(app)[-1] == ("assistant", "收到：讲个笑话") and "1/2" in [c.value for c in app.caption]
+
+
+def test_edit_and_resend_sends_the_edited_text_not_the_old_one(app, fake):
+    send(app, "第一问")
+    send(app, "错字的问题")
+    question = conversation(app).messages[2]
+    click(app, f"edit_{question.id}")
+    app.text_area(key=f"edit_text_{question.id}").input("改好的问题")
+    app.button(key=f"FormSubmitter:edit_{question.id}-发送 / Send").click().run()
+    assert not app.exception
+    sent = [m["content"] for m in chat_requests(fake)[-1]["body"]["messages"]]
+    assert sent[-1] == "改好的问题" and "错字的问题" not in sent
+    assert [text for _, text in chat(app)] == ["第一问", "收到：第一问", "改好的问题", "收到：改好的问题"]
+
+
+def test_deleting_a_pair_leaves_it_out_of_the_next_request(app, fake):
+    send(app, "忘掉这个")
+    send(app, "记住这个")
+    click(app, f"delete_{conversation(app).messages[0].id}")
+    assert [text for _, text in chat(app)] == ["记住这个", "收到：记住这个"]
+    send(app, "然后呢")
+    sent = [m["content"] for m in chat_requests(fake)[-1]["body"]["messages"]]
+    assert "忘掉这个" not in sent and "记住这个" in sent
+
+
+def test_copy_shows_the_replys_markdown_source(app, fake):
+    fake.enqueue({"kind": "text", "chunks": ["**粗体** 和 `代码`"]})
+    send(app, "格式")
+    reply = conversation(app).messages[-1]
+    click(app, f"copy_{reply.id}")
+    assert [c.value for c in app.code] == ["**粗体** 和 `代码`"]
+
+
+def test_a_persona_sets_the_system_prompt_of_the_next_request(app, fake):
+    send(app, "你好")
+    app.sidebar.selectbox(key=f"persona_{conversation(app).id}").select("nutritionist").run()
+    send(app, "早餐吃什么")
+    system = chat_requests(fake)[-1]["body"]["messages"][0]
+    assert system["role"] == "system" and "营养师" in system["content"]
+    assert "营养师" not in chat_requests(fake)[0]["body"]["messages"][0]["content"]
+
+
+def test_parameters_are_sent_and_saved_with_the_conversation(app, fake):
+    cid = conversation(app).id
+    app.sidebar.number_input(key=f"param_temperature_{cid}").set_value(0.2).run()
+    send(app, "你好")
+    assert chat_requests(fake)[-1]["body"]["temperature"] == 0.2
+    assert conversation(app).params == {"temperature": 0.2}
