@@ -33,9 +33,19 @@ def _region_label(region: str) -> str:
     return "自定义 URL / Custom URL" if region == CUSTOM else config.REGION_LABELS[region]
 
 
+def served_models(target: config.Settings) -> list[str]:
+    """`GET /models` of an OpenAI-compatible server, asked once per session and URL (it costs nothing)."""
+    cache = st.session_state.setdefault("_served_models", {})
+    if target.base_url not in cache:
+        cache[target.base_url] = session.client_for(target).list_models()
+    return cache[target.base_url]
+
+
 def _model_label(name: str) -> str:
     if name == CUSTOM:
         return "自定义模型… / Custom model…"
+    if name not in {m.name for m in CATALOG}:
+        return name
     info = lookup(name)
     context = f"{info.context_window // 1000}K" if info.context_window < 1_000_000 else "1M"
     think = " · 🧠" if info.thinks_by_default else ""
@@ -74,7 +84,14 @@ def render(conversation: Conversation) -> ChatOptions:
                    "enter your own key.")
 
     names = [m.name for m in CATALOG]
-    default_model = operator.model if operator.model in names else CUSTOM
+    target = config.resolve(sidebar_key=typed_key, sidebar_base_url=chosen_url if typed_key.strip() else "",
+                            secrets=secrets, environ=environ)
+    if target.ready and not target.is_dashscope:  # a local or other OpenAI-compatible server: its own models
+        names = served_models(target) or names
+        if st.session_state.get("model_choice") not in (*names, CUSTOM, None):
+            del st.session_state["model_choice"]
+    default_model = operator.model if operator.model in names else (names[0] if names and not
+                                                                    target.is_dashscope else CUSTOM)
     if "model_choice" not in st.session_state:
         st.session_state["model_choice"] = default_model
         if default_model == CUSTOM:

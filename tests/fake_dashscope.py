@@ -123,6 +123,7 @@ class FakeDashScope:
                  models: list[str] | None = None):
         self.api_key = api_key  # None: any key, or none, is accepted (a local server)
         self.models: list[str] = list(MODELS if models is None else models)
+        self._configured = (api_key, list(self.models))  # what reset() restores
         self.model_requests: list[dict[str, Any]] = []
         self._closing = threading.Event()
         self.requests: list[dict[str, Any]] = []
@@ -155,6 +156,7 @@ class FakeDashScope:
             self.requests.clear()
             self.usages.clear()
             self.model_requests.clear()
+            self.api_key, self.models = self._configured[0], list(self._configured[1])
 
     def next_spec(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:

@@ -4,6 +4,7 @@ personas and parameters, each checked in what the fake DashScope received."""
 from __future__ import annotations
 
 from tests.apptest import chat, send
+from tests.fake_dashscope import VALID_KEY
 
 
 def chat_requests(fake):
@@ -79,3 +80,18 @@ def test_parameters_are_sent_and_saved_with_the_conversation(app, fake):
     send(app, "你好")
     assert chat_requests(fake)[-1]["body"]["temperature"] == 0.2
     assert conversation(app).params == {"temperature": 0.2}
+
+
+def test_a_local_openai_compatible_server_needs_no_key_and_lists_its_models(app_env, fake):
+    from tests.apptest import start
+
+    app_env.delenv("DASHSCOPE_API_KEY")
+    app_env.delenv("QWENCHAT_PROVIDER")  # 127.0.0.1 is not DashScope: an Ollama-like server
+    fake.models, fake.api_key = ["llama3.2", "qwen2.5:7b"], None
+    at = start()
+    assert at.sidebar.selectbox(key="model_choice").options[:2] == ["llama3.2", "qwen2.5:7b"]
+    at.sidebar.selectbox(key="model_choice").select("qwen2.5:7b").run()
+    send(at, "你好")
+    request = chat_requests(fake)[-1]
+    assert request["body"]["model"] == "qwen2.5:7b" and "enable_thinking" not in request["body"]
+    assert chat(at)[-1] == ("assistant", "收到：你好") and request["authorization"] != f"Bearer {VALID_KEY}"
