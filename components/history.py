@@ -4,12 +4,15 @@ deleting everything.
 Everything here goes through the store with this session's owner, so a visitor only ever lists, opens,
 renames or deletes their own conversations. Destructive actions take two clicks: the first one only
 asks (`st.session_state["history_confirm"]` names what is being asked about).
+
+Titles and model names may come from an imported file, so they are shown as text, never as Markdown.
+Imports go through `qwenchat.imports` (size, count, total size and pace capped). A store that is away
+(`StoreUnavailable`) is a warning on the page, never a traceback.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import string
 from datetime import datetime
 
@@ -18,9 +21,10 @@ import streamlit as st
 from components import session, transfer_buttons
 from qwenchat import identity
 from qwenchat.conversation import title_from
+from qwenchat.imports import ImportLimits, ImportRateLimiter, import_conversation
 from qwenchat.sanitize import clean_user_text, is_blank
-from qwenchat.store import ConversationStore, Summary
-from qwenchat.transfer import MAX_BYTES, InvalidImport, from_json
+from qwenchat.store import ConversationNotFound, ConversationStore, StoreUnavailable, Summary
+from qwenchat.transfer import InvalidImport, format_bytes
 
 TITLE_LIMIT = 100
 LIST_LIMIT = 200
@@ -52,9 +56,23 @@ def current_owner() -> identity.Owner:
 
 def open_store_or_stop() -> ConversationStore:
     try:
-        return session.store()
-    except (OSError, sqlite3.Error) as exc:
-        st.error(f"无法打开历史记录存储 / The history storage cannot be opened: {exc}")
+        store = session.store()
+        store.count_conversations(current_owner().id)  # one cheap read: is it there?
+        return store
+    except StoreUnavailable as exc:
+        unavailable(exc)
+        st.stop()
+
+
+def unavailable(exc: StoreUnavailable) -> None:
+    st.warning(f"{exc}\n\n请稍后再试。 / Please try again in a moment.")
+
+
+def list_or_stop(store: ConversationStore, owner: identity.Owner, search: str) -> list[Summary]:
+    try:
+        return store.list_conversations(owner.id, search=search, limit=LIST_LIMIT)
+    except StoreUnavailable as exc:
+        unavailable(exc)
         st.stop()
 
 
@@ -112,8 +130,13 @@ def _row(store: ConversationStore, owner: identity.Owner, summary: Summary) -> N
 
 
 def describe(summary: Summary) -> str:
-    when = datetime.fromtimestamp(summary.updated_at, transfer_buttons.browser_timezone()).strftime("%Y-%m-%d %H:%M")
-    return (f"🕒 {when} · 🤖 {summary.model} · {summary.total_tokens:,} tokens · "
+    """The row's caption. The model name may come from an imported file: it is escaped, not rendered."""
+    try:
+        when = datetime.fromtimestamp(summary.updated_at, transfer_buttons.browser_timezone()).strftime(
+            "%Y-%m-%d %H:%M")
+    except (OverflowError, ValueError, OSError):
+        when = "?"
+    return (f"🕒 {when} · 🤖 {escape_inline(summary.model)} · {summary.total_tokens:,} tokens · "
             f"{summary.message_count} 条消息 / messages")
 
 
@@ -122,7 +145,11 @@ def _ask(question: tuple[str, str] | None) -> None:
 
 
 def _open(store: ConversationStore, owner: identity.Owner, conversation_id: str) -> None:
-    conversation = store.load(owner.id, conversation_id)
+    try:
+        conversation = store.load(owner.id, conversation_id)
+    except StoreUnavailable as exc:
+        unavailable(exc)
+        return
     if conversation is None:  # deleted meanwhile, in another tab
         st.warning("这个对话已不存在。 / This conversation no longer exists.")
         return
@@ -147,7 +174,11 @@ def _rename_form(store: ConversationStore, owner: identity.Owner, summary: Summa
         if is_blank(clean):
             st.warning("标题不能为空。 / The title cannot be empty.")
             return
-        store.rename(owner.id, summary.id, clean)
+        try:
+            store.rename(owner.id, summary.id, clean)
+        except StoreUnavailable as exc:
+            unavailable(exc)
+            return
         open_now = session.conversation()
         if open_now.id == summary.id:  # or the chat's next save would write the old title back
             open_now.title = clean
@@ -156,7 +187,11 @@ def _rename_form(store: ConversationStore, owner: identity.Owner, summary: Summa
 
 
 def _delete(store: ConversationStore, owner_id: str, conversation_id: str) -> None:
-    store.delete(owner_id, conversation_id)
+    try:
+        store.delete(owner_id, conversation_id)
+    except StoreUnavailable as exc:
+        st.session_state["history_result"] = ("warning", str(exc))
+        return
     if session.conversation().id == conversation_id:  # or the chat's next save would bring it back
         session.reset_conversation()
     _ask(None)
@@ -165,10 +200,13 @@ def _delete(store: ConversationStore, owner_id: str, conversation_id: str) -> No
 # ---- everything at once ----
 
 def delete_everything(store: ConversationStore, owner: identity.Owner) -> None:
-    count = len(store.list_conversations(owner.id, limit=LIST_LIMIT + 1))
+    try:
+        count = store.count_conversations(owner.id)
+    except StoreUnavailable:
+        return  # the page already says so
     if not count:
         return
-    shown = f"{LIST_LIMIT}+" if count > LIST_LIMIT else str(count)
+    shown = f"{count:,}"
     if st.session_state.get("history_confirm") == ("delete_all", ""):
         st.warning(f"确定删除你的全部 {shown} 个对话吗？删除后无法恢复。 / Delete all {shown} of your conversations? "
                    "This cannot be undone.")
@@ -182,7 +220,11 @@ def delete_everything(store: ConversationStore, owner: identity.Owner) -> None:
 
 
 def _delete_all(store: ConversationStore, owner_id: str) -> None:
-    removed = store.delete_all(owner_id)
+    try:
+        removed = store.delete_all(owner_id)
+    except StoreUnavailable as exc:
+        st.session_state["history_result"] = ("warning", str(exc))
+        return
     if session.conversation().messages:  # it was one of them, saved or about to be
         session.reset_conversation()
     _ask(None)
@@ -191,28 +233,41 @@ def _delete_all(store: ConversationStore, owner_id: str) -> None:
 
 # ---- import ----
 
+@st.cache_resource(show_spinner=False)
+def import_limiter() -> ImportRateLimiter:
+    """The pace of imports on this server: one limiter shared by every session, on purpose."""
+    return ImportRateLimiter()
+
+
+def import_limits() -> ImportLimits:
+    return ImportLimits.from_config(session.read_secrets(), os.environ)
+
+
 def import_box(store: ConversationStore, owner: identity.Owner) -> None:
     """A JSON export becomes a new conversation of this owner; a bad file writes nothing."""
     generation = st.session_state.get("import_generation", 0)
+    size = format_bytes(import_limits().max_import_bytes)
     st.file_uploader(
         "导入 JSON 导出文件 / Import a JSON export", type=["json"], key=f"import_{generation}",
         on_change=_import, args=(store, owner.id, f"import_{generation}"),
-        help=f"由本应用导出的 JSON 文件，最大 {MAX_BYTES // 2**20} MB。 / A JSON file exported by this app, up to "
-             f"{MAX_BYTES // 2**20} MB.")
+        help=f"由本应用导出的 JSON 文件，最大 {size}。 / A JSON file exported by this app, up to {size}.")
 
 
 def _import(store: ConversationStore, owner_id: str, key: str) -> None:
     uploaded = st.session_state.get(key)
     if uploaded is None:
         return
+    limits = import_limits()
     try:
-        # One byte over the limit is enough for from_json to refuse the file with its usual message.
-        conversation = from_json(uploaded.read(MAX_BYTES + 1))
+        # One byte over the limit is enough for the import to refuse the file with its usual message.
+        conversation = import_conversation(store, owner_id, uploaded.read(limits.max_import_bytes + 1), limits,
+                                           import_limiter())
     except InvalidImport as exc:
         st.session_state["history_result"] = ("error", str(exc))
+    except (StoreUnavailable, ConversationNotFound) as exc:
+        st.session_state["history_result"] = ("warning", str(exc))
     else:
-        store.save_conversation(owner_id, conversation)
-        title = conversation.title or UNTITLED
+        title = escape_markdown(conversation.title) or UNTITLED  # text from the file: shown, not rendered
         st.session_state["history_result"] = ("success", f"已导入「{title}」。 / Imported “{title}”.")
     # A fresh uploader, so the same file is not imported again on the next rerun.
     st.session_state["import_generation"] = st.session_state.get("import_generation", 0) + 1
@@ -223,7 +278,7 @@ def show_result() -> None:
     result = st.session_state.pop("history_result", None)
     if result:
         kind, text = result
-        (st.error if kind == "error" else st.success)(text)
+        {"error": st.error, "warning": st.warning}.get(kind, st.success)(text)
 
 
 _MARKDOWN_PUNCTUATION = set(string.punctuation)
@@ -232,3 +287,13 @@ _MARKDOWN_PUNCTUATION = set(string.punctuation)
 def escape_markdown(text: str) -> str:
     """Show a title as the user typed it: every ASCII punctuation mark backslash-escaped."""
     return "".join("\\" + ch if ch in _MARKDOWN_PUNCTUATION else ch for ch in " ".join(text.split()))
+
+
+_INLINE_MARKUP = set("\\`*_[]()!<>~|$:#")
+
+
+def escape_inline(text: str) -> str:
+    """Text inside a line shown as typed: only the marks that act mid-line are escaped (emphasis, links and
+    images, code, HTML, strikethrough, tables, math, emoji and colour directives), so "qwen3.5-plus" stays
+    readable in the page source too."""
+    return "".join("\\" + ch if ch in _INLINE_MARKUP else ch for ch in " ".join(text.split()))

@@ -16,7 +16,7 @@ history.privacy_note(owner)
 history.show_result()
 
 query = st.text_input("🔍 搜索标题和内容 / Search titles and messages", key="history_search")
-summaries = store.list_conversations(owner.id, search=query, limit=history.LIST_LIMIT)
+summaries = history.list_or_stop(store, owner, query)
 history.conversation_list(store, owner, summaries, searching=bool(query.strip()))
 
 st.divider()

@@ -45,7 +45,7 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol
 
@@ -670,8 +670,7 @@ class MemoryStore:
             stored_version = existing.version if existing else 0
             conflict = existing is not None and stored_version > conversation.version
             version = max(stored_version, conversation.version) + 1
-            header = copy.deepcopy(conversation)
-            header.messages, header.hidden, header.version = [], [], 0
+            header = copy.deepcopy(replace(conversation, messages=[], hidden=[], version=0))
             entry = existing or _Entry(owner, header)
             entry.header, entry.version, entry.updated_at = header, version, time.time()
             entry.leaf_id = conversation.messages[-1].id if conversation.messages else ""

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from components import history
 from qwenchat import identity
 from qwenchat.conversation import Conversation, Message, Usage
 from qwenchat.store import Store
@@ -79,6 +80,9 @@ def db(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     path = tmp_path / "chats.db"
     monkeypatch.setenv("QWENCHAT_DB", str(path))
+    for name in ("QWENCHAT_MAX_IMPORT_BYTES", "QWENCHAT_MAX_CONVERSATIONS_PER_OWNER", "QWENCHAT_MAX_STORE_BYTES"):
+        monkeypatch.delenv(name, raising=False)
+    history.import_limiter.clear()  # one per server process: each test starts with no imports this minute
     with Store(path) as store:
         yield store
 
@@ -400,3 +404,62 @@ def test_someone_elses_id_is_not_found(token_visitor, db):
     theirs = saved(db, identity.owner_for(url_token=OTHER_TOKEN).id, "theirs", "秘密")
     at = token_visitor.run(c=theirs.id)
     assert len(at.chat_message) == 0 and any("was not found" in i.value for i in at.info)
+
+
+# ---- imported text is shown as text; imports are capped; a store that is away ----
+
+def test_an_imported_model_name_and_title_are_not_rendered_as_markdown(token_visitor, db):
+    saved(db, token_visitor.owner, "**bold** ![t](https://evil.example/t.png)", "a",
+          model="**qwen** ![m](https://evil.example/leak.png) [click](https://evil.example)")
+    at = token_visitor.history()
+    caption = at.caption[0].value
+    assert "![" not in caption and "](" not in caption and "\\*\\*qwen\\*\\*" in caption
+    assert "![" not in titles(at)[0] and "](" not in titles(at)[0]
+
+
+def test_the_imported_title_in_the_success_message_is_plain_text(token_visitor, db):
+    original = Conversation(title="![x](https://evil.example/x.png) **hi**")
+    original.messages.append(Message("user", "问题"))
+    at = token_visitor.history()
+    at.file_uploader[0].upload("export.json", to_json(original).encode(), "application/json").run()
+    success = " ".join(s.value for s in at.success)
+    assert "Imported" in success and "![" not in success and "\\*\\*hi\\*\\*" in success
+
+
+def test_a_sixth_import_in_a_minute_is_refused_with_the_limit(token_visitor, db):
+    at = token_visitor.history()
+    for n in range(6):
+        original = Conversation(title=f"第 {n} 个")
+        original.messages.append(Message("user", "问题"))
+        at.file_uploader[0].upload("export.json", to_json(original).encode(), "application/json").run()
+        assert not at.exception, at.exception
+    assert "at most 5 a minute" in " ".join(e.value for e in at.error)
+    assert len(db.list_conversations(token_visitor.owner)) == 5
+
+
+def test_imports_stop_at_the_configured_number_of_conversations(token_visitor, db, monkeypatch):
+    monkeypatch.setenv("QWENCHAT_MAX_CONVERSATIONS_PER_OWNER", "1")
+    saved(db, token_visitor.owner, "already here", "a")
+    at = token_visitor.history()
+    at.file_uploader[0].upload("export.json", to_json(Conversation(messages=[Message("user", "q")])).encode(),
+                               "application/json").run()
+    error = " ".join(e.value for e in at.error)
+    assert "at most 1 conversations per user" in error and "导入失败" in error
+    assert len(db.list_conversations(token_visitor.owner)) == 1
+
+
+def test_huge_token_counts_from_an_old_import_do_not_break_the_list(token_visitor, db):
+    conversation = saved(db, token_visitor.owner, "huge", "a")
+    db._conn.execute("UPDATE messages SET usage = json_set(usage, '$.total_tokens', 9223372036854775807) "
+                     "WHERE conversation_id = ?", (conversation.id,))
+    at = token_visitor.history()
+    assert titles(at) == ["huge"] and "9,223,372,036,854,775,807 tokens" in at.caption[0].value
+
+
+def test_a_database_path_under_a_regular_file_shows_a_warning_not_a_crash(token_visitor, db, monkeypatch, tmp_path):
+    (tmp_path / "not-a-folder").write_text("x")
+    monkeypatch.setenv("QWENCHAT_DB", str(tmp_path / "not-a-folder" / "chats.db"))
+    at = token_visitor.history()
+    assert not at.exception
+    warning = " ".join(w.value for w in [*at.warning, *at.error])
+    assert "unavailable" in warning and "not-a-folder" in warning
