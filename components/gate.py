@@ -1,7 +1,8 @@
 """The door of a shared app: an optional access code and an optional sign-in, checked on every page.
 
 Each page calls `require_access()` first; it returns only when this browser session may use the app and
-otherwise draws the form and stops the script.
+otherwise draws the form and stops the script. A secrets file that does not parse stops every page before
+anything else: the access code, the limits and BYOK may be in it, so no request is made without it.
 """
 
 from __future__ import annotations
@@ -11,11 +12,21 @@ import time
 
 import streamlit as st
 
-from components.session import read_secrets
+from components.secrets import read_secrets, secrets_broken
 from qwenchat import access, config
+
+BROKEN_CONFIG = (
+    "应用的配置文件（secrets.toml）无法读取，为安全起见应用已停止：不会使用任何服务器的 Key。请管理员修正该文件。 / "
+    "The app's configuration file (secrets.toml) cannot be read, so the app has stopped for safety: no key of "
+    "the app's is used. The operator needs to fix the file."
+)
 
 
 def require_access() -> None:
+    if secrets_broken():
+        st.title("⚠️ Qwen Chat")
+        st.error(BROKEN_CONFIG)
+        st.stop()
     secrets = read_secrets()
     if config.setting("QWENCHAT_REQUIRE_LOGIN", secrets, os.environ).lower() in config.TRUE:
         _require_login()

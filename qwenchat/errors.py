@@ -1,4 +1,5 @@
-"""Every way a DashScope call can fail, named, with a bilingual message that says what to do.
+"""Every way a model call (DashScope or another OpenAI-compatible server) can fail, named, with a bilingual
+message that says what to do.
 
 `classify(exc)` maps an exception from the openai SDK (or the network under it) to a `ChatError`.
 DashScope's error code decides where it is known; the HTTP status is the fallback. Messages never quote
@@ -79,8 +80,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The request timed out: the server did not answer in time. Press Retry.",
     ),
     CONNECTION: (
-        "无法连接到 DashScope。请检查网络和 Base URL，然后重试。",
-        "Could not reach DashScope. Check the network and the base URL, then retry.",
+        "无法连接到模型服务（DashScope 或自定义地址）。请检查网络和 Base URL，然后重试。",
+        "Could not reach the model server (DashScope or the custom URL). Check the network and the base URL, "
+        "then retry.",
     ),
     INTERRUPTED: (
         "连接在回答过程中中断，已保留收到的部分。可以点击“重试”重新生成。",

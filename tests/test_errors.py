@@ -24,3 +24,27 @@ def test_codes_shared_by_several_causes_are_told_apart(code, message, kind):
 def test_input_moderation_cannot_be_retried_as_it_is():
     assert not errors.ChatError(errors.INPUT_MODERATION).retryable
     assert errors.ChatError(errors.RATE_LIMIT).retryable
+
+
+def test_a_redirect_status_is_its_own_kind():
+    for status in (301, 302, 307, 308):
+        assert errors.kind_for_status(status) == errors.REDIRECT
+
+
+def test_a_kind_marked_deep_in_the_exception_chain_wins():
+    import openai
+
+    class Refused(OSError):
+        chat_error_kind = errors.PRIVATE_ADDRESS
+
+    try:
+        try:
+            raise Refused("no")
+        except Refused as inner:
+            raise openai.APIConnectionError(request=None) from inner  # type: ignore[arg-type]
+    except openai.APIConnectionError as exc:
+        assert errors.classify(exc).kind == errors.PRIVATE_ADDRESS
+
+
+def test_a_deadline_keeps_the_text_received():
+    assert errors.ChatError(errors.DEADLINE).keeps_partial and errors.ChatError(errors.DEADLINE).retryable
