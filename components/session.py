@@ -14,6 +14,7 @@ import os
 
 import streamlit as st
 
+from components.secrets import read_secrets  # noqa: F401 - the pages' one way to read secrets
 from qwenchat import identity
 from qwenchat.chat.saving import Saver
 from qwenchat.chat.spending import Spending
@@ -25,14 +26,6 @@ from qwenchat.quotas import DailyCounter, Limits, SessionQuota
 from qwenchat.store import ConversationStore, MemoryStore, open_store
 
 SAVE_EVERY = 1.0  # seconds between saves of a streaming reply
-
-
-def read_secrets() -> dict[str, object]:
-    """`st.secrets` as a plain dict; empty when no secrets.toml exists (reading it would raise)."""
-    try:
-        return {name: st.secrets[name] for name in st.secrets.keys()}
-    except Exception:  # FileNotFoundError / StreamlitSecretNotFoundError / a malformed file
-        return {}
 
 
 def state() -> ChatSession:
@@ -63,9 +56,15 @@ def owner() -> str:
 
 def current_owner() -> identity.Owner:
     if "owner" not in st.session_state:
-        st.session_state["owner"] = identity.owner_for(
+        secrets = read_secrets()
+        owner = identity.owner_for(
             signed_in_email=_signed_in_email(), url_token=st.query_params.get("o", ""),
-            single_user=identity.single_user(read_secrets(), os.environ))
+            single_user=identity.single_user(secrets, os.environ),
+            secret=identity.secret_for(secrets, os.environ, identity.storage_options(secrets, os.environ)))
+        if owner.token_rejected:
+            st.session_state["note"] = ("这个链接里的身份不是本服务器签发的，已为你开始一份新的私人历史。 / The identity in "
+                                        "this link was not made by this server; a new private history was started.")
+        st.session_state["owner"] = owner
     return st.session_state["owner"]
 
 

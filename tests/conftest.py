@@ -13,7 +13,12 @@ APP_SETTINGS = ("DASHSCOPE_API_KEY", "DASHSCOPE_BASE_URL", "DASHSCOPE_API_BASE",
                 "QWENCHAT_SINGLE_USER", "QWENCHAT_DB", "APP_ACCESS_CODE", "QWENCHAT_REQUIRE_LOGIN", "QWENCHAT_BYOK",
                 "QWENCHAT_MAX_MESSAGES_PER_SESSION", "QWENCHAT_MAX_TOKENS_PER_SESSION",
                 "QWENCHAT_MAX_CHARS_PER_MESSAGE", "QWENCHAT_DAILY_TOKEN_CAP", "QWENCHAT_ALLOW_PRIVATE_URLS",
-                "QWENCHAT_MAX_OUTPUT_TOKENS", "QWENCHAT_PROVIDER", "QWENCHAT_SECRET")
+                "QWENCHAT_MAX_OUTPUT_TOKENS", "QWENCHAT_PROVIDER", "QWENCHAT_SECRET",
+                "QWENCHAT_MAX_IMPORT_BYTES", "QWENCHAT_MAX_CONVERSATIONS_PER_OWNER", "QWENCHAT_MAX_STORE_BYTES",
+                "QWENCHAT_DB_BUSY_TIMEOUT", "QWENCHAT_REPLY_DEADLINE_S")
+
+
+TEST_SECRET = "qwenchat-tests-owner-secret"
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +40,7 @@ def app_env(fake, monkeypatch, tmp_path):
     monkeypatch.setenv("DASHSCOPE_BASE_URL", fake.base_url)
     monkeypatch.setenv("QWENCHAT_ALLOW_PRIVATE_URLS", "1")  # the fake server is on 127.0.0.1
     monkeypatch.setenv("QWENCHAT_PROVIDER", "dashscope")  # it speaks DashScope, though not on its host
+    monkeypatch.setenv("QWENCHAT_SECRET", TEST_SECRET)  # so tests can mint owner tokens the app accepts
     return monkeypatch
 
 

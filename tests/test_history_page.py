@@ -21,6 +21,7 @@ from qwenchat import identity
 from qwenchat.conversation import Conversation, Message, Usage
 from qwenchat.store import Store
 from qwenchat.transfer import MAX_BYTES, to_json
+from tests.conftest import TEST_SECRET
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -29,8 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
 (HISTORY_PAGE,) = (ROOT / "pages").glob("*History.py")
 HISTORY = str(HISTORY_PAGE.relative_to(ROOT))
-TOKEN = "t" * 11 + "A" * 11  # 22 URL-safe characters: a well-formed owner token
-OTHER_TOKEN = "u" * 22
+SECRET = TEST_SECRET.encode()
+TOKEN = identity.mint_token(SECRET)  # owner tokens are accepted only when this server minted them
+OTHER_TOKEN = identity.mint_token(SECRET)
 NOT_SIGNED_IN = {"email": "test@example.com"}  # AppTest's default user
 
 
@@ -61,13 +63,13 @@ class Visitor:
 
 VISITORS = {
     "single": Visitor("single", "local", "everything on this machine"),
-    "token": Visitor("token", identity.owner_for(url_token=TOKEN).id, "Bookmark this page's URL to get your "
+    "token": Visitor("token", identity.owner_for(url_token=TOKEN, secret=SECRET).id, "Bookmark this page's URL to get your "
                      "history back", query={"o": TOKEN}),
     "signed_in": Visitor("signed_in", "user:alice@example.org", "your account",
                          user={"is_logged_in": True, "email": "Alice@Example.org", "name": "Alice"}),
 }
 # Owners who are not the visitor: none of theirs may ever show.
-STRANGERS = ["local", identity.owner_for(url_token=OTHER_TOKEN).id, "user:bob@example.org"]
+STRANGERS = ["local", identity.owner_for(url_token=OTHER_TOKEN, secret=SECRET).id, "user:bob@example.org"]
 
 
 @pytest.fixture
@@ -80,6 +82,7 @@ def db(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     path = tmp_path / "chats.db"
     monkeypatch.setenv("QWENCHAT_DB", str(path))
+    monkeypatch.setenv("QWENCHAT_SECRET", TEST_SECRET)  # the key the tests' owner tokens were minted with
     for name in ("QWENCHAT_MAX_IMPORT_BYTES", "QWENCHAT_MAX_CONVERSATIONS_PER_OWNER", "QWENCHAT_MAX_STORE_BYTES"):
         monkeypatch.delenv(name, raising=False)
     history.import_limiter.clear()  # one per server process: each test starts with no imports this minute
@@ -251,7 +254,7 @@ def test_another_owners_conversations_never_appear(visitor, db):
 
 def test_a_token_stays_in_the_history_pages_url_and_a_second_token_sees_only_its_own(token_visitor, db):
     saved(db, token_visitor.owner, "mine", "a")
-    saved(db, identity.owner_for(url_token=OTHER_TOKEN).id, "theirs", "b")
+    saved(db, identity.owner_for(url_token=OTHER_TOKEN, secret=SECRET).id, "theirs", "b")
     at = token_visitor.history()
     assert param(at, "o") == TOKEN
     assert titles(token_visitor.run(HISTORY, o=OTHER_TOKEN)) == ["theirs"]
@@ -401,7 +404,7 @@ def test_an_unknown_or_malformed_id_opens_a_new_conversation_with_a_note(token_v
 
 
 def test_someone_elses_id_is_not_found(token_visitor, db):
-    theirs = saved(db, identity.owner_for(url_token=OTHER_TOKEN).id, "theirs", "秘密")
+    theirs = saved(db, identity.owner_for(url_token=OTHER_TOKEN, secret=SECRET).id, "theirs", "秘密")
     at = token_visitor.run(c=theirs.id)
     assert len(at.chat_message) == 0 and any("was not found" in i.value for i in at.info)
 

@@ -16,10 +16,12 @@ PAGES = [APP, *sorted((ROOT / "pages").glob("*.py"))]
 
 @pytest.fixture
 def secrets_file(app_env, tmp_path):
-    """Where Streamlit looks for the app's secrets in this test (the app's working folder is tmp_path)."""
+    """Where Streamlit looks for the app's secrets in this test. Not the working folder's
+    `.streamlit/secrets.toml`: Streamlit's default list of secrets files may name the folder the test
+    process was in when its config was first read, and a broken file left there would break later tests."""
     from streamlit import config
 
-    path = tmp_path / ".streamlit" / "secrets.toml"
+    path = tmp_path / "operator-config" / "secrets.toml"
     path.parent.mkdir()
     saved = config.get_option("secrets.files")
     config.set_option("secrets.files", [str(path)])
