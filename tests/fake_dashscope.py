@@ -13,6 +13,9 @@ can check what the app sent and where the key went.
 
 `GET {base}/models` lists `models` (set the attribute to change it; `GET /models` requests are recorded in
 `model_requests`). `FakeDashScope(api_key=None)` accepts any key or none, like a local Ollama or vLLM.
+A queued streaming reply may be held at a gate: `"hold": {"gate": NAME, "before": K}` stops its stream
+before chunk K until the test opens the gate (`open_gate(NAME)`, or `POST /_fake/open_gate` with
+`{"gate": NAME}`), sending an SSE comment every second meanwhile. `reset()` and `stop()` open every gate.
 """
 
 from __future__ import annotations
@@ -129,6 +132,7 @@ class FakeDashScope:
         self.requests: list[dict[str, Any]] = []
         self.usages: list[dict[str, Any]] = []
         self._queue: list[dict[str, Any]] = []
+        self._gates: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
@@ -151,12 +155,27 @@ class FakeDashScope:
             self._queue.extend(specs)
 
     def reset(self) -> None:
+        self._open_all_gates()
         with self._lock:
             self._queue.clear()
             self.requests.clear()
             self.usages.clear()
             self.model_requests.clear()
             self.api_key, self.models = self._configured[0], list(self._configured[1])
+            self._gates.clear()
+
+    def gate(self, name: str) -> threading.Event:
+        with self._lock:
+            return self._gates.setdefault(name, threading.Event())
+
+    def open_gate(self, name: str) -> None:
+        self.gate(name).set()
+
+    def _open_all_gates(self) -> None:
+        with self._lock:
+            gates = list(self._gates.values())
+        for gate in gates:
+            gate.set()
 
     def next_spec(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -172,6 +191,7 @@ class FakeDashScope:
 
     def stop(self) -> None:
         self._closing.set()  # ends endless replies (keepalive) at their next beat
+        self._open_all_gates()
         self._server.shutdown()
         self._server.server_close()
 
@@ -240,6 +260,9 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             if self.path == "/_fake/reset":
                 fake.reset()
                 return self._json(200, {"ok": True})
+            if self.path == "/_fake/open_gate":
+                fake.open_gate(str(json.loads(raw)["gate"]))
+                return self._json(200, {"ok": True})
             if not self.path.endswith("/chat/completions"):
                 return self._json(404, {"error": {"message": "not found", "code": "not_found"}})
             body = json.loads(raw or b"{}")
@@ -287,6 +310,7 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             reasoning = spec.get("reasoning", [])
             chunks = spec.get("chunks", [])
             kind = spec.get("kind", "text")
+            hold = spec.get("hold") or {}
             try:
                 self._start_stream()
                 self._event(chunk({"content": "", "role": "assistant"}, model=model))
@@ -294,7 +318,11 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
                     self._event(chunk({"content": None, "reasoning_content": piece}, model=model))
                     if delay:
                         time.sleep(delay)
-                for piece in chunks:
+                for index, piece in enumerate(chunks):
+                    if hold and index == hold.get("before"):
+                        gate = fake.gate(str(hold["gate"]))
+                        while not gate.wait(1.0):
+                            self._write(b": held\n\n")  # an SSE comment: the connection stays alive
                     self._event(chunk({"content": piece}, model=model))
                     if delay:
                         time.sleep(delay)

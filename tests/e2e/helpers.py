@@ -192,6 +192,10 @@ class FakeServer:
         """Queue the next reply (see tests/fake_dashscope.py), ahead of any trigger in the message."""
         http_post_json(f"{self.root_url}/_fake/enqueue", spec)
 
+    def open_gate(self, name: str) -> None:
+        """Let every stream held at gate `name` (a queued spec's "hold") go on."""
+        http_post_json(f"{self.root_url}/_fake/open_gate", {"gate": name})
+
     def stop(self) -> None:
         self.child.stop()
 

@@ -1,6 +1,7 @@
 """What the load test and the benchmarks need beyond `helpers.py`: async page actions (many browser contexts
-driven at once from one Playwright), a run timer inside the page, a process's memory from /proc, the
-shared benchmark history, and small statistics and table printing.
+driven at once from one Playwright), a watch that bounds their waits by progress instead of a wall clock,
+a run timer inside the page, a process's memory from /proc, the shared benchmark history, and small
+statistics and table printing.
 
 Playwright is imported lazily, so `benchmarks/tutorial_history_app.py` can import `history()` from here
 without it. Nothing here talks to anything but 127.0.0.1 (the servers are started with `helpers`).
@@ -8,10 +9,11 @@ without it. Nothing here talks to anything but 127.0.0.1 (the servers are starte
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 from tests.e2e.helpers import CHAT_INPUT, CHAT_MESSAGE
 
@@ -91,6 +93,95 @@ async def wait_for_last_message_async(page: Any, needle: str, timeout: float = 3
 
 async def chat_messages_async(page: Any) -> list[dict[str, str]]:
     return await page.evaluate(CHAT_MESSAGES_JS)
+
+
+# --- waits bounded by progress, not by the wall clock ---------------------------------------------------
+
+# What a page has got to: [files loaded, elements in the page, app root shown, chat input ready, chat
+# messages, characters in them]. Each part only counts when it passes its own best so far, so a rerun that
+# redraws the same text is not progress. The first two see a page that is still loading its scripts.
+PROGRESS_JS = f"""() => {{
+    const t = document.querySelector('{CHAT_INPUT}');
+    const messages = document.querySelectorAll('{CHAT_MESSAGE}');
+    let chars = 0;
+    for (const m of messages) chars += m.innerText.length;
+    return [performance.getEntriesByType('resource').length, document.getElementsByTagName('*').length,
+            document.querySelector('[data-testid="stApp"]') ? 1 : 0,
+            !!t && !t.disabled && t.offsetParent !== null ? 1 : 0, messages.length, chars];
+}}"""
+
+
+class Stalled(AssertionError):
+    """Nothing progressed in any page for the allowed time."""
+
+
+class ProgressWatch:
+    """Runs many pages' work with no wall-clock limit of its own, failing only when nothing progressed in
+    any of `pages` for `stall_s` seconds.
+
+    Progress is a page getting further than it ever was (more of its files loaded, more elements, its app
+    shown, its input ready, a new message, more characters in its messages: a new message or a reply's
+    next chunk), seen by sampling every page
+    each `interval` seconds, or a step of the work reported done with `note()`. Each page's figures are
+    bounded by what the test makes it show, so a run that is not stuck ends, however slow the machine; the
+    waits inside the work can then go without timeouts (Playwright's `timeout=0`)."""
+
+    def __init__(self, stall_s: float, interval: float = 1.0) -> None:
+        self.stall_s = stall_s
+        self.interval = interval
+        self.pages: list[Any] = []
+        self._best: dict[int, list[int]] = {}
+        self._last = time.monotonic()
+
+    def note(self) -> None:
+        self._last = time.monotonic()
+
+    def quiet_for(self) -> float:
+        return time.monotonic() - self._last
+
+    async def _read(self, page: Any) -> list[int] | None:
+        try:
+            return await asyncio.wait_for(page.evaluate(PROGRESS_JS), timeout=max(5.0, 5 * self.interval))
+        except Exception:  # noqa: BLE001 - navigating, busy or closed: no news from this page this time
+            return None
+
+    async def sample(self) -> None:
+        pages = list(self.pages)
+        for i, figures in enumerate(await asyncio.gather(*(self._read(page) for page in pages))):
+            if figures is None:
+                continue
+            best = self._best.get(i)
+            if best is None or any(now > then for now, then in zip(figures, best)):
+                self._best[i] = figures if best is None else [max(a, b) for a, b in zip(figures, best)]
+                self.note()
+
+    async def run(self, work: Awaitable[Any], describe: Callable[[], Awaitable[str]] | None = None) -> Any:
+        """Await `work`; if nothing progresses for `stall_s` seconds, cancel it and raise `Stalled` with
+        `describe()` (what the pages show, read before `work` is cancelled)."""
+        task = asyncio.ensure_future(work)
+        self.note()
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=self.interval)
+                if done:
+                    return task.result()
+                await self.sample()
+                if self.quiet_for() > self.stall_s and not task.done():
+                    detail = ""
+                    if describe is not None:
+                        try:
+                            detail = "\n" + await asyncio.wait_for(describe(), timeout=60)
+                        except Exception as exc:  # noqa: BLE001 - the report is a courtesy
+                            detail = f"\n(no description: {exc!r})"
+                    raise Stalled(f"nothing progressed in any of {len(self.pages)} pages for "
+                                  f"{self.quiet_for():.0f} s{detail}")
+        finally:
+            if not task.done():
+                task.cancel()
+                try:
+                    await task
+                except (asyncio.CancelledError, Exception):  # noqa: BLE001 - cancelled on purpose
+                    pass
 
 
 def parse_count(cell: str) -> int | None:
