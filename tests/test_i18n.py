@@ -1,0 +1,104 @@
+"""The language catalog: every id in both languages with the same fields, `t` that never raises, the
+locale and the farewell's language, and a scan that the converted files hold no Chinese literal."""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+import string
+
+import pytest
+
+from qwenchat.i18n import LANGS, MESSAGES, Msg, conversation_language, farewell_for, language_from_locale, t
+
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+
+
+# ---- the catalog -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("message_id", sorted(MESSAGES))
+def test_every_id_has_both_languages_with_the_same_fields(message_id):
+    texts = MESSAGES[message_id]
+    assert len(texts) == len(LANGS) and all(isinstance(text, str) and text.strip() for text in texts)
+    zh, en = texts
+    assert fields(zh) == fields(en), message_id
+
+
+@pytest.mark.parametrize("message_id", sorted(MESSAGES))
+def test_english_has_no_chinese_and_chinese_is_not_two_languages_glued(message_id):
+    zh, en = MESSAGES[message_id]
+    if message_id != "lang.name":
+        assert not HAN.search(en), f"{message_id}: Chinese in the English text"
+    # The old style: "中文 / English" in one string.
+    glued = re.compile(r"[\u4e00-\u9fff][^/\n]*\s/\s+[^\u4e00-\u9fff\n]*[A-Za-z]{3,}")
+    zh, en = (re.sub(r"\{[^}]*\}", "0", text) for text in (zh, en))  # field names are not words
+    assert not glued.search(zh) and " / " not in en.replace("0 / 0", ""), message_id
+
+
+def test_ids_are_dotted_lowercase_names():
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*", message_id) for message_id in MESSAGES)
+
+
+# ---- t ---------------------------------------------------------------------------------------------------
+
+def test_t_fills_parameters_in_the_chosen_language():
+    assert t("quota.messages", "en", limit=1_000).startswith("This session has sent 1,000 messages")
+    assert t("quota.messages", "zh", limit=1_000).startswith("本次会话已发送 1,000 条消息")
+
+
+def test_a_missing_parameter_never_raises_and_is_logged(caplog):
+    with caplog.at_level(logging.WARNING, logger="qwenchat.i18n"):
+        text = t("turn.over_budget", "en", budget=5)  # prompt_tokens missing, and it has a ",” spec
+    assert "{prompt_tokens}" in text and "(5)" in text
+    assert "prompt_tokens" in caplog.text
+
+
+def test_an_unknown_id_comes_back_as_itself_and_is_logged(caplog):
+    with caplog.at_level(logging.WARNING, logger="qwenchat.i18n"):
+        assert t("no.such.id", "zh") == "no.such.id"
+    assert "no.such.id" in caplog.text
+
+
+def test_a_bad_value_or_language_never_raises():
+    assert t("turn.too_long", "en", chars="many", limit=3)  # a str for a "," spec: the template comes back
+    assert t("farewell", "fr") == t("farewell", "zh")
+
+
+def test_a_msg_parameter_is_rendered_in_the_same_language():
+    reason = Msg("import.missing_fields", {"where": Msg("import.where.message", {"number": 3}), "fields": "role"})
+    assert Msg("import.failed", {"reason": reason}).text("en") == "Import failed: message 3 is missing role"
+    assert Msg("import.failed", {"reason": reason}).text("zh") == "导入失败：第 3 条消息缺少字段 role"
+
+
+# ---- languages -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("locale, lang", [
+    ("zh-CN", "zh"), ("zh-TW", "zh"), ("zh", "zh"), ("ZH_hans", "zh"), (None, "zh"),
+    ("en-US", "en"), ("en", "en"), ("de-DE", "en"), ("ja-JP", "en"), ("", "en"),
+])
+def test_language_from_locale(locale, lang):
+    assert language_from_locale(locale) == lang
+
+
+@pytest.mark.parametrize("text, lang", [
+    ("谢谢，再见", "zh"), ("好的 thanks", "zh"), ("我想问一下 API key 的问题", "zh"),
+    ("thanks, bye", "en"), ("How do I say 再见 in English?", "en"), ("Thank you so much, 谢谢", "en"),
+])
+def test_the_conversation_language_is_the_share_of_chinese(text, lang):
+    assert conversation_language(text) == lang
+
+
+def test_the_farewell_follows_the_users_recent_messages():
+    assert farewell_for("谢谢，再见！") == "感谢您的咨询，再见！"
+    assert farewell_for("Thanks, bye!") == "Thank you for chatting. Goodbye!"
+    chinese = [{"role": "user", "content": "请问怎么退款"}, {"role": "assistant", "content": "You can do it online"},
+               {"role": "user", "content": "ok bye"}]
+    assert farewell_for(chinese) == "感谢您的咨询，再见！"  # the assistant's words do not count
+    english = [{"role": "user", "content": "How do I get a refund?"}, {"role": "user", "content": "88"}]
+    assert farewell_for(english) == "Thank you for chatting. Goodbye!"
+    assert farewell_for("👋") == "感谢您的咨询，再见！" and farewell_for("👋", default="en").startswith("Thank")
