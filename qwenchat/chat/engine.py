@@ -141,8 +141,7 @@ class ChatEngine:
 
     def _text_problem(self, text: str) -> turns.Problem | None:
         if self.conversation.closed:
-            return turns.Problem("closed", "对话已结束：请开始新对话，或点击“继续对话”。",
-                                 "The conversation has ended: start a new one, or press Keep talking.")
+            return turns.Problem("closed", "turn.closed")
         return turns.check_message(text) or self.spending.check_text(text)
 
     def max_output(self) -> int | None:
@@ -152,7 +151,8 @@ class ChatEngine:
         """The request as it will be sent, and the limits' answer to it."""
         trimmed = fit_to_budget(request, self.options.model, self.options.budget)
         if trimmed.too_large:
-            return trimmed, turns.Problem(OVER_BUDGET, *_over_budget(trimmed.prompt_tokens, self.options.budget))
+            return trimmed, turns.Problem(OVER_BUDGET, "turn.over_budget",
+                                          {"prompt_tokens": trimmed.prompt_tokens, "budget": self.options.budget})
         max_output = self.max_output() or 0
         # A thinking model may also think up to its own length before writing: reserve that too.
         reserve_output = max_output * (2 if self.options.thinking else 1)
@@ -217,13 +217,6 @@ class ChatEngine:
         if self.options.params is not None:
             options["params"] = self.options.params
         return options
-
-
-def _over_budget(prompt_tokens: int, budget: int) -> tuple[str, str]:
-    return (f"这条消息加上系统提示词约 {prompt_tokens:,} 个 Token，超出每次请求的上下文预算（{budget:,}），未发送。"
-            "请缩短消息，或在侧边栏调高预算。",
-            f"This message with the system prompt is about {prompt_tokens:,} tokens, over the context budget per "
-            f"request ({budget:,}), and was not sent. Shorten it, or raise the budget in the sidebar.")
 
 
 def failed_reply(message: Message) -> bool:
