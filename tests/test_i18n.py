@@ -7,6 +7,7 @@ import ast
 import logging
 import re
 import string
+from pathlib import Path
 
 import pytest
 
@@ -102,3 +103,45 @@ def test_the_farewell_follows_the_users_recent_messages():
     english = [{"role": "user", "content": "How do I get a refund?"}, {"role": "user", "content": "88"}]
     assert farewell_for(english) == "Thank you for chatting. Goodbye!"
     assert farewell_for("👋") == "感谢您的咨询，再见！" and farewell_for("👋", default="en").startswith("Thank")
+
+
+# ---- nothing was missed: the converted files hold no Chinese literal ---------------------------------------
+
+CONVERTED = ["app.py", "views/chat.py", "views/usage.py", "components/lang.py", "components/navigation.py",
+             "components/sidebar.py", "components/usage_panel.py", "components/limits_panel.py",
+             "components/ending_panel.py", "components/transfer_buttons.py", "qwenchat/turns.py",
+             "qwenchat/quotas.py", "qwenchat/chat/engine.py", "qwenchat/access.py", "qwenchat/accounting.py",
+             "qwenchat/catalog.py"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def chinese_literals(source: str, name: str = "<sample>") -> list[str]:
+    """String literals with a Chinese character, docstrings and `url_path=` values (addresses) aside."""
+    tree = ast.parse(source, name)
+    skipped = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and \
+                isinstance(body[0].value, ast.Constant):
+            skipped.add(id(body[0].value))  # a docstring
+        if isinstance(node, ast.keyword) and node.arg == "url_path":
+            skipped.add(id(node.value))
+    return [f"{name}:{node.lineno}: {node.value!r}" for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skipped
+            and HAN.search(node.value)]
+
+
+@pytest.mark.parametrize("sample", ['st.title("用量 / Usage")', 'x = f"共 {n} 条"', 'ROWS = (("输入", "prompt"),)',
+                                    'def f():\n    """文档"""\n    return "对话"'])
+def test_the_scan_finds_a_chinese_literal(sample):
+    assert chinese_literals(sample)
+
+
+def test_the_scan_leaves_docstrings_and_addresses_alone():
+    assert chinese_literals('"""用量"""\nst.Page("a.py", url_path="用量_Usage")\n# 注释\nst.title(tr("page.usage"))') == []
+
+
+def test_the_converted_files_take_every_word_from_the_catalog():
+    found = [line for path in CONVERTED
+             for line in chinese_literals((ROOT / path).read_text(encoding="utf-8"), path)]
+    assert found == []
