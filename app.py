@@ -1,15 +1,11 @@
-"""Qwen Chat: `streamlit run app.py`. Wires the gate, the sidebar and the chat view to the core in `qwenchat/`."""
+"""Qwen Chat: `streamlit run app.py`. Runs before every page: the language switch, the menu of pages and the
+access gate, then the page (`views/`). The core is in `qwenchat/`, the Streamlit pieces in `components/`."""
 
-import streamlit as st
-
-from components import chat_view, gate, session, sidebar
+from components import gate, lang, navigation
 from qwenchat.config import load_dotenv_once
 
-st.set_page_config(page_title="Qwen Chat · 通义千问", page_icon="💬")
 load_dotenv_once()
+lang.switch()
+page = navigation.current_page()
 gate.require_access()
-
-conversation = session.conversation()
-options = sidebar.render(conversation)
-st.title("通义千问 Qwen Chat")
-chat_view.render(conversation, options)
+page.run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import session
+from components.lang import lang, tr
 from qwenchat.quotas import usage_rows
 
 
@@ -12,6 +13,7 @@ def render() -> None:
     rows = [row for row in usage_rows(session.limits(), session.quota(), session.daily()) if row.limit]
     if not rows:
         return
-    st.caption("本应用的用量上限 / This app's limits")
+    st.caption(tr("limits.title"))
     for row in rows:
-        st.progress(min(row.used / row.limit, 1.0), text=f"{row.label}: {row.used:,} / {row.limit:,}")
+        st.progress(min(row.used / row.limit, 1.0), text=tr("limits.row", label=row.label(lang()), used=row.used,
+                                                           limit=row.limit))

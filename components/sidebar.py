@@ -13,6 +13,7 @@ from components import (
     transfer_buttons,
     usage_panel,
 )
+from components.lang import tr
 from qwenchat import config
 from qwenchat.conversation import Conversation
 
@@ -22,13 +23,13 @@ def render(conversation: Conversation) -> settings.ChatOptions:
     with st.sidebar:
         st.title("💬 Qwen Chat")
         gate.account_box()
-        st.button("🔄 重置对话 / Reset conversation", on_click=session.reset_conversation,
-                  width="stretch", key="reset")
+        st.button(tr("sidebar.reset"), on_click=session.reset_conversation, width="stretch", key="reset")
         meters = st.container()
         st.divider()
-        options = settings.render(conversation)
+        with st.container(key="settings"):  # keyed: tests tell its (not yet converted) words apart
+            options = settings.render(conversation)
         st.divider()
-        st.subheader("导出 / Export")
+        st.subheader(tr("sidebar.export"))
         transfer_buttons.render(conversation)
     with meters:
         usage_panel.render(conversation, options)

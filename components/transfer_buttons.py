@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
+from components.lang import tr
 from qwenchat.conversation import Conversation
 from qwenchat.transfer import file_stem, to_json, to_markdown
 
@@ -25,7 +26,7 @@ def render(conversation: Conversation, *, key: str = "") -> None:
     conversation's id does.
     """
     if not conversation.messages:
-        st.caption("对话为空，暂无可导出的内容。 / Nothing to export yet.")
+        st.caption(tr("export.empty"))
         return
     buttons(lambda: conversation, conversation.title, key=key or conversation.id)
 
@@ -46,10 +47,10 @@ def buttons(load: Callable[[], Conversation | None], title: str, *, key: str) ->
     left, right = st.columns(2)
     left.download_button("⬇️ Markdown", data=markdown, file_name=f"{stem}.md", mime="text/markdown",
                          key=f"export_md_{key}", on_click="ignore", width="stretch",
-                         help="导出为可阅读的 Markdown / Export as readable Markdown")
+                         help=tr("export.markdown_help"))
     right.download_button("⬇️ JSON", data=json, file_name=f"{stem}.json", mime="application/json",
                           key=f"export_json_{key}", on_click="ignore", width="stretch",
-                          help="导出为 JSON，可在历史页重新导入 / Export as JSON to import again on the History page")
+                          help=tr("export.json_help"))
 
 
 def browser_timezone() -> tzinfo:

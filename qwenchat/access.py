@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import hmac
 import math
-from dataclasses import dataclass
-from typing import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from qwenchat.config import KEY_NAME, TRUE, setting
+from qwenchat.i18n import DEFAULT_LANG, t
 
 ACCESS_CODE_NAME = "APP_ACCESS_CODE"
 BYOK_NAME = "QWENCHAT_BYOK"
@@ -53,11 +54,11 @@ class AccessResult:
     ok: bool
     wait_seconds: int = 0           # > 0: refused without comparing; try again after this long
     tries_left_before_wait: int = FREE_TRIES
-    zh: str = ""
-    en: str = ""
+    id: str = ""  # the catalog id of what to tell the visitor ("" when the door opened)
+    params: Mapping[str, Any] = field(default_factory=dict)
 
-    def message(self) -> str:
-        return f"{self.zh}\n\n{self.en}" if self.zh else ""
+    def message(self, lang: str = DEFAULT_LANG) -> str:
+        return t(self.id, lang, **self.params) if self.id else ""
 
 
 _OPEN = AccessResult(True)
@@ -84,7 +85,7 @@ class AccessGate:
             return _waiting(math.ceil(self.locked_until - now))
         typed = (typed or "").strip()
         if not typed:
-            return AccessResult(False, 0, self._tries_left(), "请输入访问码。", "Enter the access code.")
+            return AccessResult(False, 0, self._tries_left(), "access.enter_code")
         # compare_digest takes time independent of where the bytes differ; "surrogatepass" lets any
         # str encode, so a pasted lone surrogate is just a wrong code.
         if hmac.compare_digest(typed.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")):
@@ -93,9 +94,7 @@ class AccessGate:
         self.failures += 1
         if self.failures < FREE_TRIES:
             left = self._tries_left()
-            return AccessResult(False, 0, left, f"访问码不正确。再错 {left} 次后需要等待才能再试。",
-                                f"Wrong access code. {left} more wrong tries and you will have to "
-                                "wait before trying again.")
+            return AccessResult(False, 0, left, "access.wrong_code", {"left": left})
         wait = min(2 ** (self.failures - FREE_TRIES), MAX_WAIT_SECONDS)
         self.locked_until = now + wait
         return _waiting(wait, wrong=True)
@@ -105,6 +104,4 @@ class AccessGate:
 
 
 def _waiting(seconds: int, wrong: bool = False) -> AccessResult:
-    zh = ("访问码不正确。" if wrong else "尝试次数过多。") + f"请 {seconds} 秒后再试。"
-    en = ("Wrong access code. " if wrong else "Too many wrong tries. ") + f"Try again in {seconds} s."
-    return AccessResult(False, seconds, 0, zh, en)
+    return AccessResult(False, seconds, 0, "access.wrong_wait" if wrong else "access.too_many", {"seconds": seconds})

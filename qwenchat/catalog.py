@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from qwenchat.i18n import DEFAULT_LANG, t
+
 # How a model treats `enable_thinking`.
 THINKING_OFF = "off"        # thinks only when asked (enable_thinking=True)
 THINKING_ON = "on"          # thinks unless told not to
@@ -21,23 +23,31 @@ class ModelInfo:
     max_output: int
     thinking: str = THINKING_OFF
     vision: bool = False
-    note: str = ""
+    note_id: str = ""  # the catalog id of what the model is for ("" for a model not listed)
 
     @property
     def thinks_by_default(self) -> bool:
         return self.thinking in (THINKING_ON, THINKING_ALWAYS)
 
+    def note_text(self, lang: str = DEFAULT_LANG) -> str:
+        return t(self.note_id, lang) if self.note_id else ""
+
+    @property
+    def note(self) -> str:
+        """The note in Chinese, for callers that do not pass a language yet (components/settings.py)."""
+        return self.note_text()
+
 
 CATALOG: tuple[ModelInfo, ...] = (
-    ModelInfo("qwen-plus", 1_000_000, 32_768, THINKING_OFF, note="均衡 / balanced"),
-    ModelInfo("qwen-flash", 1_000_000, 32_768, THINKING_OFF, note="最便宜 / cheapest"),
-    ModelInfo("qwen-turbo", 1_000_000, 16_384, THINKING_OFF, note="快 / fast"),
-    ModelInfo("qwen-max", 32_768, 8_192, THINKING_OFF, note="旧旗舰 / previous flagship"),
-    ModelInfo("qwen3-max", 262_144, 65_536, THINKING_OFF, note="旗舰 / flagship"),
-    ModelInfo("qwq-plus", 131_072, 8_192, THINKING_ALWAYS, note="推理 / reasoning"),
-    ModelInfo("deepseek-r1", 131_072, 16_384, THINKING_ALWAYS, note="推理 / reasoning"),
-    ModelInfo("qwen-vl-plus", 131_072, 8_192, THINKING_OFF, vision=True, note="视觉 / vision"),
-    ModelInfo("qwen-vl-max", 131_072, 8_192, THINKING_OFF, vision=True, note="视觉 / vision"),
+    ModelInfo("qwen-plus", 1_000_000, 32_768, THINKING_OFF, note_id="model.balanced"),
+    ModelInfo("qwen-flash", 1_000_000, 32_768, THINKING_OFF, note_id="model.cheapest"),
+    ModelInfo("qwen-turbo", 1_000_000, 16_384, THINKING_OFF, note_id="model.fast"),
+    ModelInfo("qwen-max", 32_768, 8_192, THINKING_OFF, note_id="model.previous_flagship"),
+    ModelInfo("qwen3-max", 262_144, 65_536, THINKING_OFF, note_id="model.flagship"),
+    ModelInfo("qwq-plus", 131_072, 8_192, THINKING_ALWAYS, note_id="model.reasoning"),
+    ModelInfo("deepseek-r1", 131_072, 16_384, THINKING_ALWAYS, note_id="model.reasoning"),
+    ModelInfo("qwen-vl-plus", 131_072, 8_192, THINKING_OFF, vision=True, note_id="model.vision"),
+    ModelInfo("qwen-vl-max", 131_072, 8_192, THINKING_OFF, vision=True, note_id="model.vision"),
 )
 
 UNKNOWN_MODEL = ModelInfo("", 131_072, 8_192, THINKING_OFF)
@@ -52,7 +62,7 @@ def lookup(name: str) -> ModelInfo:
         return by_name[name]
     for info in sorted(CATALOG, key=lambda m: -len(m.name)):
         if name.startswith(info.name + "-") and name[len(info.name) + 1:][:1].isdigit():
-            return ModelInfo(name, info.context_window, info.max_output, info.thinking, info.vision, info.note)
+            return ModelInfo(name, info.context_window, info.max_output, info.thinking, info.vision, info.note_id)
     lowered = name.lower()
     if "thinking" in lowered or lowered.startswith(("qwq", "deepseek-r1")):
         thinking = THINKING_ALWAYS

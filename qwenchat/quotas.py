@@ -22,6 +22,7 @@ from datetime import date, datetime
 from typing import Callable, Mapping
 
 from qwenchat.config import setting
+from qwenchat.i18n import DEFAULT_LANG, t
 from qwenchat.turns import Problem
 
 log = logging.getLogger(__name__)
@@ -60,10 +61,7 @@ def too_long(text: str, limits: Limits) -> "QuotaProblem | None":
     """The per-message length limit alone: the one limit that applies with a visitor's own key too."""
     n, cap = len(text), limits.max_chars_per_message
     if cap and n > cap:
-        return QuotaProblem(
-            "too_long", f"消息太长（{n:,} 字符，本应用上限 {cap:,}），未发送。请缩短或分几次发送。",
-            f"The message is too long ({n:,} characters; this app allows {cap:,}) and was not sent. "
-            "Shorten it or send it in parts.")
+        return QuotaProblem("too_long", "quota.too_long", {"chars": n, "limit": cap})
     return None
 
 
@@ -99,24 +97,14 @@ class SessionQuota:
         """Whether one more request of `upcoming_tokens` fits this session's limits."""
         cap = limits.max_messages_per_session
         if counts_as_message and cap and self.messages >= cap:
-            return QuotaProblem(
-                "messages", f"本次会话已发送 {cap:,} 条消息，达到本应用的上限。请稍后再来，或使用你自己的 API Key。",
-                f"This session has sent {cap:,} messages, this app's limit. Come back later, or use your own "
-                "API key.")
+            return QuotaProblem("messages", "quota.messages", {"limit": cap})
         cap = limits.max_tokens_per_session
         if cap and (self.tokens >= cap or self.tokens + max(0, upcoming_tokens) > cap):
             left = max(0, cap - self.tokens)
             if left == 0:
-                return QuotaProblem(
-                    "session_tokens", f"本次会话已用完 {cap:,} 个 Token 的上限。请稍后再来，或使用你自己的 API Key。",
-                    f"This session has used its {cap:,} tokens. Come back later, or use your own API key.")
-            return QuotaProblem(
-                "session_tokens",
-                f"这次请求最多约需 {upcoming_tokens:,} 个 Token，本次会话只剩 {left:,} 个（上限 {cap:,}）。"
-                "请开始新对话以缩短历史、调低上下文预算或最大输出，或使用你自己的 API Key。",
-                f"This request may need up to {upcoming_tokens:,} tokens and this session has {left:,} left (of "
-                f"{cap:,}). Start a new conversation (a shorter history), lower the context budget or the maximum "
-                "output, or use your own API key.")
+                return QuotaProblem("session_tokens", "quota.session_tokens_spent", {"limit": cap})
+            return QuotaProblem("session_tokens", "quota.session_tokens_request",
+                                {"needed": upcoming_tokens, "left": left, "limit": cap})
         return None
 
     def record(self, total_tokens: int, *, messages: int = 1) -> None:
@@ -199,29 +187,25 @@ class DailyCounter:
 
 def _daily_problem(cap: int, used: int, upcoming_tokens: int) -> QuotaProblem:
     if used < cap:
-        return QuotaProblem(
-            "daily_tokens", f"这次请求最多约需 {upcoming_tokens:,} 个 Token，超出本应用今天剩余的额度（已用 "
-                            f"{used:,} / {cap:,}）。请开始新对话以缩短历史，或使用你自己的 API Key。",
-            f"This request may need up to {upcoming_tokens:,} tokens, more than this app has left today "
-            f"({used:,} of {cap:,} used). Start a new conversation (a shorter history), or use your own API key.")
-    return QuotaProblem(
-        "daily_tokens", f"本应用今天的 Token 额度已用完（{used:,} / {cap:,}），明天（服务器时间零点后）再来，"
-                        "或使用你自己的 API Key。",
-        f"This app has used today's token allowance ({used:,} of {cap:,}). Come back tomorrow (after "
-        "midnight, server time), or use your own API key.")
+        return QuotaProblem("daily_tokens", "quota.daily_request",
+                            {"needed": upcoming_tokens, "used": used, "limit": cap})
+    return QuotaProblem("daily_tokens", "quota.daily_spent", {"used": used, "limit": cap})
 
 
 @dataclass(frozen=True)
 class UsageRow:
-    label: str
+    id: str  # the catalog id of its label
     used: int
     limit: int  # 0: no limit
+
+    def label(self, lang: str = DEFAULT_LANG) -> str:
+        return t(self.id, lang)
 
 
 def usage_rows(limits: Limits, session: SessionQuota, daily: DailyCounter | None = None) -> list[UsageRow]:
     """What the sidebar shows: how much of each limit is used. The daily row appears only with a cap."""
-    rows = [UsageRow("本次会话消息 / Messages this session", session.messages, limits.max_messages_per_session),
-            UsageRow("本次会话 Token / Tokens this session", session.tokens, limits.max_tokens_per_session)]
+    rows = [UsageRow("quota.row.messages", session.messages, limits.max_messages_per_session),
+            UsageRow("quota.row.session_tokens", session.tokens, limits.max_tokens_per_session)]
     if daily is not None and limits.daily_token_cap:
-        rows.append(UsageRow("今日全站 Token / Tokens today (whole app)", daily.used(), limits.daily_token_cap))
+        rows.append(UsageRow("quota.row.daily_tokens", daily.used(), limits.daily_token_cap))
     return rows

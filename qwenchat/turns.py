@@ -3,8 +3,10 @@ API error."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
+from qwenchat.i18n import DEFAULT_LANG, t
 from qwenchat.sanitize import is_blank
 
 # A hard ceiling even when the operator turns the per-message limit off (QWENCHAT_MAX_CHARS_PER_MESSAGE=0).
@@ -13,20 +15,20 @@ MAX_MESSAGE_CHARS = 200_000
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str
-    zh: str
-    en: str
+    """Why a message was not sent: `kind` for code to switch on, a catalog id and its parameters for people."""
 
-    def message(self) -> str:
-        return f"{self.zh}\n\n{self.en}"
+    kind: str
+    id: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def message(self, lang: str = DEFAULT_LANG) -> str:
+        return t(self.id, lang, **self.params)
 
 
 def check_message(text: str, max_chars: int = MAX_MESSAGE_CHARS) -> Problem | None:
-    """None when the message can be sent; otherwise what is wrong with it, in both languages."""
+    """None when the message can be sent; otherwise what is wrong with it."""
     if is_blank(text):
-        return Problem("empty", "消息是空的，请输入内容后再发送。", "The message is empty: type something first.")
+        return Problem("empty", "turn.empty")
     if len(text) > max_chars:
-        return Problem("too_long", f"消息太长（{len(text):,} 字符，上限 {max_chars:,}），未发送。请缩短后再试。",
-                       f"The message is too long ({len(text):,} characters, limit {max_chars:,}) and was not "
-                       "sent. Shorten it and try again.")
+        return Problem("too_long", "turn.too_long", {"chars": len(text), "limit": max_chars})
     return None

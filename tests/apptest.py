@@ -6,6 +6,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from components.navigation import CHAT, HISTORY, PAGES, USAGE  # noqa: F401 - the pages, for the tests
+
 TIMEOUT = 30  # AppTest's default of 3 s is too short for a streamed reply on a loaded machine
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"

@@ -35,7 +35,8 @@ def test_the_right_code_unlocks_and_a_wrong_one_counts_down():
     assert not gate.is_open(CODE)
     first = gate.check("nope", CODE, 0)
     assert not first.ok and first.wait_seconds == 0 and first.tries_left_before_wait == FREE_TRIES - 1
-    assert first.message().index("访问码不正确") < first.message().index("Wrong access code")
+    assert first.id == "access.wrong_code" and first.params == {"left": FREE_TRIES - 1}
+    assert first.message("zh").startswith("访问码不正确") and first.message("en").startswith("Wrong access code")
     assert gate.check(f"  {CODE} ", CODE, 1).ok  # spaces around a pasted code do not matter
     assert gate.unlocked and gate.is_open(CODE) and gate.failures == 0
 
@@ -43,7 +44,7 @@ def test_the_right_code_unlocks_and_a_wrong_one_counts_down():
 def test_an_empty_try_is_not_counted():
     gate = AccessGate()
     result = gate.check("   ", CODE, 0)
-    assert not result.ok and gate.failures == 0 and "请输入" in result.zh
+    assert not result.ok and gate.failures == 0 and result.id == "access.enter_code"
 
 
 def test_five_wrong_tries_then_a_wait_that_grows_and_is_capped():
@@ -56,7 +57,7 @@ def test_five_wrong_tries_then_a_wait_that_grows_and_is_capped():
     waits = [r.wait_seconds for r in results]
     assert waits[:8] == [2, 4, 8, 16, 32, 64, 128, 256]
     assert waits[8:] == [MAX_WAIT_SECONDS] * 4
-    assert "300 秒" in results[-1].zh and "300 s" in results[-1].en
+    assert results[-1].id == "access.wrong_wait" and results[-1].params == {"seconds": 300}
 
 
 def test_during_the_wait_even_the_right_code_is_refused_without_comparing(monkeypatch):
@@ -66,7 +67,7 @@ def test_during_the_wait_even_the_right_code_is_refused_without_comparing(monkey
     monkeypatch.setattr(access.hmac, "compare_digest", lambda a, b: calls.append(1) or REAL_COMPARE(a, b))
     refused = gate.check(CODE, CODE, 100.5)
     assert not refused.ok and refused.wait_seconds == 1 and not gate.unlocked
-    assert "尝试次数过多" in refused.zh and "Too many wrong tries" in refused.en
+    assert refused.id == "access.too_many" and refused.params == {"seconds": 1}
     assert calls == []  # nothing was compared
     assert gate.failures == FREE_TRIES  # and nothing counted
     assert gate.check(CODE, CODE, 101.0).ok and calls == [1]
@@ -102,7 +103,7 @@ def test_any_typed_text_is_just_wrong(typed):
 def test_neither_code_is_kept_or_returned():
     gate = AccessGate()
     results = [gate.check("my-guess-123", CODE, 0), gate.check(CODE, CODE, 0)]
-    kept = repr(vars(gate)) + "".join(repr(r) + r.message() for r in results)
+    kept = repr(vars(gate)) + "".join(repr(r) + r.message("zh") + r.message("en") for r in results)
     assert "my-guess-123" not in kept and CODE not in kept
 
 

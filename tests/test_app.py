@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+from qwenchat.i18n import t
 from tests.apptest import APP, TIMEOUT, chat, send
 from tests.fake_dashscope import VALID_KEY
 
@@ -114,7 +115,7 @@ def test_a_farewell_closes_the_conversation_without_calling_the_model(app, fake)
     assert len(fake.requests) == calls
     assert app.chat_input(key="chat_input").disabled
     panel = " ".join(md.value for md in app.sidebar.markdown)
-    assert "结束 / End" in panel
+    assert t("ending.end", "zh") in panel
     app.button(key="keep_talking").click().run()
     assert not app.chat_input(key="chat_input").disabled
     send(app, "那明天呢？")
@@ -144,7 +145,7 @@ def test_the_judge_decides_unsure_messages_and_its_tokens_are_counted(app, fake)
     assert judged["stream"] is False and judged["temperature"] == 0 and judged["enable_thinking"] is False
     assert chat(app)[-1] == ("assistant", "感谢您的咨询，再见！")
     panel = " ".join(md.value for md in app.sidebar.markdown)
-    assert "judge" in panel
+    assert t("ending.method.judge", "zh") in panel
     reply_usage, judge_usage = fake.usages[-2], fake.usages[-1]
     total = reply_usage["total_tokens"] + judge_usage["total_tokens"]
     assert f"| {total:,} |" in panel

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import APP, send, start
+from tests.apptest import APP, PAGES, send, start
 from tests.fake_dashscope import VALID_KEY, FakeDashScope
 
 CODE = "open-sesame-2026"
@@ -128,12 +128,13 @@ def test_a_1mb_paste_is_refused_cleanly(app_env, fake):
 
 def test_every_page_is_behind_the_access_code(app_env):
     app_env.setenv("APP_ACCESS_CODE", CODE)
-    for page in sorted((APP.parent / "pages").glob("*.py")):
-        at = AppTest.from_file(str(page), default_timeout=30)
-        at.run()
-        assert not at.exception, page.name
-        assert at.text_input(key="access_code_input"), f"{page.name} is open without the code"
-        assert not at.metric and not at.dataframe, page.name
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.run()
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, page
+        assert at.text_input(key="access_code_input"), f"{page} is open without the code"
+        assert not at.metric and not at.dataframe and not at.chat_input, page
 
 
 def test_a_visitor_cannot_point_the_server_at_its_own_network(app_env, fake):

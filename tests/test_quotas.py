@@ -41,7 +41,8 @@ def test_a_message_over_the_character_limit():
     assert quota.check_message("字" * 100, limits) is None
     problem = quota.check_message("字" * 101, limits)
     assert isinstance(problem, QuotaProblem) and isinstance(problem, Problem) and problem.kind == "too_long"
-    assert problem.message().startswith("消息太长") and "100" in problem.en
+    assert problem.id == "quota.too_long" and problem.params == {"chars": 101, "limit": 100}
+    assert problem.message("zh").startswith("消息太长") and problem.message("en").startswith("The message is too long")
 
 
 def test_messages_per_session():
@@ -50,7 +51,7 @@ def test_messages_per_session():
         assert quota.check_message("hi", limits) is None
         quota.record(10)
     problem = quota.check_message("hi", limits)
-    assert problem.kind == "messages" and "3" in problem.zh and "your own API key" in problem.en
+    assert problem.kind == "messages" and problem.id == "quota.messages" and problem.params == {"limit": 3}
 
 
 def test_tokens_per_session_including_the_request_about_to_go():
@@ -59,11 +60,13 @@ def test_tokens_per_session_including_the_request_about_to_go():
     assert quota.check_message("hi", limits) is None
     assert quota.check_message("hi", limits, upcoming_tokens=100) is None
     problem = quota.check_message("hi", limits, upcoming_tokens=101)
-    assert problem.kind == "session_tokens" and "100 left" in problem.en and "新对话" in problem.zh
-    assert "101" in problem.en
+    assert problem.kind == "session_tokens" and problem.id == "quota.session_tokens_request"
+    assert problem.params == {"needed": 101, "left": 100, "limit": 1000}
+    assert "100 left" in problem.message("en")
     quota.record(100)
     problem = quota.check_message("hi", limits)
-    assert problem.kind == "session_tokens" and "1,000" in problem.zh and "used its 1,000 tokens" in problem.en
+    assert problem.kind == "session_tokens" and problem.id == "quota.session_tokens_spent"
+    assert "used its 1,000 tokens" in problem.message("en")
 
 
 def test_zero_turns_each_limit_off():
@@ -102,10 +105,12 @@ def test_the_daily_cap_and_its_reset_at_local_midnight():
     assert daily.add(600) == 600
     assert daily.check(1000) is None
     over = daily.check(1000, upcoming_tokens=401)
-    assert over.kind == "daily_tokens" and "401" in over.en and "600 of 1,000" in over.en
+    assert over.kind == "daily_tokens" and over.id == "quota.daily_request"
+    assert over.params == {"needed": 401, "used": 600, "limit": 1000} and "600 of 1,000" in over.message("en")
     daily.add(400)
     problem = daily.check(1000)
-    assert problem.kind == "daily_tokens" and "明天" in problem.zh and "1,000 of 1,000" in problem.en
+    assert problem.kind == "daily_tokens" and problem.id == "quota.daily_spent"
+    assert problem.params == {"used": 1000, "limit": 1000}
     clock.now = datetime(2025, 11, 3, 23, 59, 59).timestamp()
     assert daily.used() == 1000
     clock.now = datetime(2025, 11, 4, 0, 0, 0).timestamp()
@@ -137,5 +142,6 @@ def test_usage_rows_for_the_sidebar():
     rows = usage_rows(Limits(daily_token_cap=0), quota, daily)
     assert [(r.used, r.limit) for r in rows] == [(1, 50), (1234, 200_000)]  # no daily cap: no daily row
     rows = usage_rows(Limits(daily_token_cap=5000, max_messages_per_session=0), quota, daily)
-    assert rows[0] == UsageRow("本次会话消息 / Messages this session", 1, 0)
-    assert rows[-1].used == 99 and rows[-1].limit == 5000 and "今日" in rows[-1].label
+    assert rows[0] == UsageRow("quota.row.messages", 1, 0)
+    assert rows[-1] == UsageRow("quota.row.daily_tokens", 99, 5000)
+    assert rows[-1].label("en") == "Tokens today (whole app)"

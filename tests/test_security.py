@@ -20,13 +20,13 @@ from components.settings import SYSTEM_PROMPT_MAX_CHARS
 from qwenchat import identity
 from qwenchat.conversation import Conversation, new_id
 from qwenchat.quotas import DailyCounter, Limits, SessionQuota
-from tests.apptest import APP, ROOT, TIMEOUT, send
+from tests.apptest import APP, PAGES, ROOT, TIMEOUT, send
 from tests.fake_dashscope import VALID_KEY
 
 # --- (a) no HTML rendering of text ---------------------------------------------------------------
 
 APP_SOURCES = [ROOT / "app.py", *sorted((ROOT / "components").rglob("*.py")),
-               *sorted((ROOT / "pages").rglob("*.py"))]
+               *sorted((ROOT / "views").rglob("*.py")), *sorted((ROOT / "pages").rglob("*.py"))]
 HTML_MODULES = {"streamlit.components.v1", "streamlit.components"}
 
 
@@ -72,7 +72,7 @@ def test_the_html_scanner_leaves_plain_markdown_alone():
 def test_no_page_can_render_html_from_text():
     names = {p.relative_to(ROOT).as_posix() for p in APP_SOURCES}
     assert {"app.py", "components/chat_view.py", "components/history.py"} <= names
-    assert any(n.startswith("pages/") for n in names)
+    assert set(PAGES) <= names
     offending = [line for path in APP_SOURCES
                  for line in html_risks(path.read_text(encoding="utf-8"), path.relative_to(ROOT).as_posix())]
     assert offending == [], "HTML rendering can run model or user text as script; use st.markdown"
@@ -174,13 +174,14 @@ SIGNED_IN = {"email": "visitor@example.com", "name": "Visitor", "is_logged_in": 
 
 def test_with_sign_in_required_no_page_opens_until_signed_in(app_env, fake):
     app_env.setenv("QWENCHAT_REQUIRE_LOGIN", "1")
-    for page in [APP, *sorted((ROOT / "pages").glob("*.py"))]:
-        at = AppTest.from_file(str(page), default_timeout=TIMEOUT)
-        at.user = dict(SIGNED_OUT)
-        at.run()
-        assert not at.exception, page.name
-        assert at.button(key="sign_in") and not at.chat_input and not at.sidebar.text_input, page.name
-        assert not at.metric and not at.dataframe, page.name
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.user = dict(SIGNED_OUT)
+    at.run()
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, page
+        assert at.button(key="sign_in") and not at.chat_input and not at.sidebar.text_input, page
+        assert not at.metric and not at.dataframe, page
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.user = dict(SIGNED_IN)
     at.run()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
@@ -10,11 +12,10 @@ from qwenchat import accounting
 from qwenchat.budget import fit_to_budget
 from qwenchat.chat.state import ChatSession
 from qwenchat.conversation import STOPPED, Conversation, Usage
-from qwenchat.pricing import PRICES_AS_OF, estimate_cost
+from qwenchat.i18n import t
+from qwenchat.pricing import CURRENCY, PRICES_AS_OF, estimate_cost
 from qwenchat.tokens import count_completion, count_prompt
-from tests.apptest import ROOT, TIMEOUT, send
-
-(USAGE_PAGE,) = (ROOT / "pages").glob("*Usage.py")
+from tests.apptest import APP, TIMEOUT, USAGE, send
 
 
 def sidebar_text(at: AppTest) -> str:
@@ -22,12 +23,18 @@ def sidebar_text(at: AppTest) -> str:
 
 
 def estimate_in_sidebar(at: AppTest) -> int:
-    line = next(md.value for md in at.sidebar.markdown if "Next request · estimate" in md.value)
-    return int(line.rsplit("**", 1)[1].split("tokens")[0].replace(",", ""))
+    head = t("usage.next_request", "zh", tokens=0).rsplit("0", 1)[0]  # the app starts in Chinese
+    line = next(md.value for md in at.sidebar.markdown if md.value.startswith(head))
+    return int(re.fullmatch(r"([\d,]+).*", line[len(head):]).group(1).replace(",", ""))
 
 
-def row(label: str, last: str, total: str) -> str:
-    return f"| {label} | {last} | {total} |"
+def row(label_id: str, last: str, total: str) -> str:
+    return f"| {t(label_id, 'zh')} | {last} | {total} |"
+
+
+def bar(at: AppTest, message_id: str):
+    head = t(message_id, "zh", share="", window=0, budget=0).split("：")[0]
+    return next(bar for bar in at.sidebar.progress if bar.text.startswith(head))
 
 
 # --- the sidebar ----------------------------------------------------------------------------------------
@@ -38,13 +45,14 @@ def test_after_a_turn_the_sidebar_shows_the_usage_the_api_billed(app, fake):
     billed = fake.usages[-1]
     p, c = billed["prompt_tokens"], billed["completion_tokens"]
     text = sidebar_text(app)
-    assert row("输入", f"{p:,}", f"{p:,}") in text
-    assert row("输出", f"{c:,}", f"{c:,}") in text
-    assert row("推理", "0", "0") in text and row("缓存", "0", "0") in text
-    assert row("合计", f"{billed['total_tokens']:,}", f"{billed['total_tokens']:,}") in text
+    assert row("usage.row.prompt", f"{p:,}", f"{p:,}") in text
+    assert row("usage.row.completion", f"{c:,}", f"{c:,}") in text
+    assert row("usage.row.reasoning", "0", "0") in text and row("usage.row.cached", "0", "0") in text
+    assert row("usage.row.total", f"{billed['total_tokens']:,}", f"{billed['total_tokens']:,}") in text
     cost = accounting.format_cny(accounting.Cost(estimate_cost("qwen-plus", p, c), priced=1))
-    assert f"**估算费用 / Est. cost:** 上一条 / Last {cost} · 本对话 / Chat {cost}" in text
-    assert f"prices as of {PRICES_AS_OF}" in text and "本地估算" not in text and "≈" not in text
+    assert t("usage.cost", "zh", last=cost, chat=cost) in text
+    assert t("usage.estimate_note", "zh", currency=CURRENCY, as_of=PRICES_AS_OF) in text
+    assert t("usage.last_estimated", "zh") not in text and "≈" not in text
 
 
 def test_the_next_request_estimate_counts_the_conversation_as_it_will_be_sent(app, fake):
@@ -55,11 +63,11 @@ def test_the_next_request_estimate_counts_the_conversation_as_it_will_be_sent(ap
     sent = fake.requests[-1]["body"]["messages"] + [{"role": "assistant", "content": "收到：第二句"}]
     assert estimate_in_sidebar(app) == count_prompt(sent, "qwen-plus") == \
         count_prompt(conversation.api_messages(), "qwen-plus")
-    window, budget = (next(bar for bar in app.sidebar.progress if name in bar.text)
-                      for name in ("Context window", "Budget"))
-    assert "of 1,000,000" in window.text and window.value == 0  # under 0.5% of a 1M window
-    assert f"of {app.sidebar.number_input(key='budget_qwen-plus').value:,}" in budget.text
-    assert "left out" not in sidebar_text(app)
+    window, budget = bar(app, "usage.window"), bar(app, "usage.budget")
+    assert window.text == t("usage.window", "zh", share="<0.1%", window=1_000_000)
+    assert window.value == 0  # under 0.5% of a 1M window
+    assert budget.text.endswith(f"共 {app.sidebar.number_input(key='budget_qwen-plus').value:,}")
+    assert "✂️" not in sidebar_text(app)
 
 
 def test_a_cut_reply_shows_a_local_estimate_marked_as_such(app, fake):
@@ -68,9 +76,9 @@ def test_a_cut_reply_shows_a_local_estimate_marked_as_such(app, fake):
     prompt = count_prompt(fake.requests[-1]["body"]["messages"], "qwen-plus")
     completion = count_completion("这段回答说到一半，", "qwen-plus")
     text = sidebar_text(app)
-    assert row("输入", f"≈{prompt:,}", f"≈{prompt:,}") in text
-    assert row("输出", f"≈{completion:,}", f"≈{completion:,}") in text
-    assert "本地估算 / local estimate" in text
+    assert row("usage.row.prompt", f"≈{prompt:,}", f"≈{prompt:,}") in text
+    assert row("usage.row.completion", f"≈{completion:,}", f"≈{completion:,}") in text
+    assert t("usage.last_estimated", "zh") in text
 
 
 def test_a_tiny_budget_leaves_older_turns_out_and_says_so(app, fake):
@@ -81,9 +89,9 @@ def test_a_tiny_budget_leaves_older_turns_out_and_says_so(app, fake):
     expected = fit_to_budget(conversation.api_messages(), "qwen-plus", 256)
     assert expected.dropped > 0
     assert estimate_in_sidebar(app) == expected.prompt_tokens <= 256
-    assert f"Over budget: {expected.dropped} older messages are left out." in sidebar_text(app)
-    budget = next(bar for bar in app.sidebar.progress if "Budget" in bar.text)
-    assert "of 256" in budget.text and budget.value == int(expected.prompt_tokens / 256 * 100)
+    assert t("usage.dropped", "zh", dropped=expected.dropped) in sidebar_text(app)
+    budget = bar(app, "usage.budget")
+    assert budget.text.endswith("共 256") and budget.value == int(expected.prompt_tokens / 256 * 100)
     assert any(c.value.startswith("✂️") for c in app.main.caption)  # the chat's marker
     assert len(fake.requests[-1]["body"]["messages"]) < len(conversation.api_messages())
 
@@ -96,6 +104,17 @@ def no_secrets(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("DASHSCOPE_API_KEY", raising=False)
+
+
+def usage_page(conversation: Conversation | None = None, lang: str = "zh") -> AppTest:
+    """The app with `conversation` open, switched to the Usage page in `lang`."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    if conversation is not None:
+        at.session_state["chat"] = ChatSession(conversation=conversation)
+    at.session_state["ui_lang"] = lang
+    at.run()
+    at.switch_page(USAGE).run()
+    return at
 
 
 def charted(at: AppTest) -> list:
@@ -111,26 +130,25 @@ def test_the_usage_page_charts_tokens_per_turn_and_the_running_cost(no_secrets):
     second = conversation.start_reply("qwen-plus")
     second.content, second.status, second.usage = "长城是", STOPPED, Usage(60, 3, 63, estimated=True)
 
-    at = AppTest.from_file(str(USAGE_PAGE), default_timeout=TIMEOUT)
-    at.session_state["chat"] = ChatSession(conversation=conversation)
-    at.run()
+    at = usage_page(conversation)
     assert not at.exception
     tokens, cost = charted(at)
-    tokens = tokens.pivot(index="轮 / Turn", columns=tokens.columns[1], values=tokens.columns[2])  # long form
-    assert tokens["输入 / Prompt"].tolist() == [22, 60] and tokens["输出 / Completion"].tolist() == [17, 3]
+    tokens = tokens.pivot(index=t("usage_page.col.turn", "zh"), columns=tokens.columns[1],
+                          values=tokens.columns[2])  # long form
+    assert tokens[t("usage.row.prompt", "zh")].tolist() == [22, 60]
+    assert tokens[t("usage.row.completion", "zh")].tolist() == [17, 3]
     rows = accounting.turn_rows(conversation)
     assert cost.iloc[:, -1].tolist() == pytest.approx([r.running_cost.cny for r in rows])
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["合计 / Total"] == f"≈{39 + 128 + 63}"
-    assert metrics["估算费用 / Est. cost"] == accounting.format_cny(accounting.totals(conversation).cost)
+    assert metrics[t("usage.row.total", "zh")] == f"≈{39 + 128 + 63}"
+    assert metrics[t("usage_page.cost", "zh")] == accounting.format_cny(accounting.totals(conversation).cost)
     table = at.dataframe[0].value
-    assert table["结束判断 / Judge"].tolist() == [0, 128]
-    assert table["≈ 本地估算 / Local estimate"].tolist() == [False, True]
+    assert table[t("usage_page.col.judge", "zh")].tolist() == [0, 128]
+    assert table[t("usage_page.col.estimated", "zh")].tolist() == [False, True]
 
 
 def test_the_usage_page_without_a_conversation_says_so(no_secrets):
-    at = AppTest.from_file(str(USAGE_PAGE), default_timeout=TIMEOUT)
-    at.run()
+    at = usage_page(lang="en")
     assert not at.exception
-    assert "No conversation yet" in at.info[0].value
+    assert at.title[0].value == t("usage_page.title", "en") and at.info[0].value == t("usage_page.empty", "en")
     assert not at.get("vega_lite_chart")

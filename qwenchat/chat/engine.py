@@ -141,8 +141,7 @@ class ChatEngine:
 
     def _text_problem(self, text: str) -> turns.Problem | None:
         if self.conversation.closed:
-            return turns.Problem("closed", "对话已结束：请开始新对话，或点击“继续对话”。",
-                                 "The conversation has ended: start a new one, or press Keep talking.")
+            return turns.Problem("closed", "turn.closed")
         return turns.check_message(text) or self.spending.check_text(text)
 
     def generation(self) -> GenerationParams:
@@ -162,7 +161,8 @@ class ChatEngine:
         """The request as it will be sent, and the limits' answer to it."""
         trimmed = fit_to_budget(request, self.options.model, self.options.budget)
         if trimmed.too_large:
-            return trimmed, turns.Problem(OVER_BUDGET, *_over_budget(trimmed.prompt_tokens, self.options.budget))
+            return trimmed, turns.Problem(OVER_BUDGET, "turn.over_budget",
+                                          {"prompt_tokens": trimmed.prompt_tokens, "budget": self.options.budget})
         generation = self.generation()
         # A thinking model may also think up to its budget before writing: reserve that too.
         reserve_output = (generation.max_tokens or 0) + (generation.thinking_budget or 0)
@@ -220,13 +220,6 @@ class ChatEngine:
 
     def _request_options(self) -> dict[str, Any]:
         return {"model": self.options.model, "thinking": self.options.thinking, "params": self.generation()}
-
-
-def _over_budget(prompt_tokens: int, budget: int) -> tuple[str, str]:
-    return (f"这条消息加上系统提示词约 {prompt_tokens:,} 个 Token，超出每次请求的上下文预算（{budget:,}），未发送。"
-            "请缩短消息，或在侧边栏调高预算。",
-            f"This message with the system prompt is about {prompt_tokens:,} tokens, over the context budget per "
-            f"request ({budget:,}), and was not sent. Shorten it, or raise the budget in the sidebar.")
 
 
 def failed_reply(message: Message) -> bool:

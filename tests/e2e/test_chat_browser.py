@@ -73,7 +73,7 @@ def test_reset_clears_the_chat_and_the_next_request_has_no_old_turn(page, app_ur
     wait_idle(page)
 
     sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_role("button", name="重置对话 / Reset conversation").click()
+    sidebar.get_by_role("button", name="重置对话").click()  # the browser is zh-CN: the UI is in Chinese
     page.locator(CHAT_MESSAGE).first.wait_for(state="detached")
     wait_idle(page)
     assert page.locator(CHAT_MESSAGE).count() == 0

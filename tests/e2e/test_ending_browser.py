@@ -31,7 +31,7 @@ def test_a_farewell_closes_the_chat_keep_talking_reopens_and_new_conversation_st
     assert input_disabled(page)
     assert page.get_by_text("对话已结束").first.is_visible()
     sidebar = page.locator('[data-testid="stSidebar"]')
-    assert "结束 / End" in sidebar.inner_text()
+    assert "🔚 结束" in sidebar.inner_text()
 
     page.get_by_role("button", name="继续对话").click()
     page.wait_for_function(f"() => !document.querySelector('{CHAT_INPUT}').disabled")

@@ -20,7 +20,7 @@ PROBLEM = helpers.chromium_problem()
 # Skipped on a machine without Chromium, never in CI, where a missing browser is a failure.
 pytestmark = [pytest.mark.timeout(90), pytest.mark.skipif(bool(PROBLEM) and not helpers.in_ci(), reason=PROBLEM)]
 
-HISTORY_PATH = "/" + urllib.parse.quote("历史对话_History")
+HISTORY_PATH = "/history"
 TIMEOUT_MS = 30_000
 
 

@@ -1,0 +1,38 @@
+"""The app's pages: their files, their titles and icons in the UI language, and the menu in the sidebar.
+
+`app.py` calls `current_page()` on every run; with `st.navigation` called, Streamlit does not list the
+`pages/` folder, so the page files live in `views/` and only this list says what the app has.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.navigation.page import StreamlitPage
+
+from components.lang import tr
+
+CHAT = "views/chat.py"
+USAGE = "views/usage.py"
+HISTORY = "views/history.py"
+PAGES = (CHAT, USAGE, HISTORY)  # paths from the app's folder, as st.switch_page and AppTest name them
+
+
+def current_page() -> StreamlitPage:
+    """The menu of pages, and the page this run shows."""
+    chat = st.Page(CHAT, title=tr("page.chat"), icon="💬", default=True)
+    pages = [
+        chat,
+        st.Page(USAGE, title=tr("page.usage"), icon="📊", url_path="usage"),
+        st.Page(HISTORY, title=tr("page.history"), icon="🗂️", url_path="history"),
+        # Addresses from before the menu (files in pages/), so bookmarked links still open their page.
+        st.Page(USAGE, title=tr("page.usage"), url_path="用量_Usage", visibility="hidden"),
+        st.Page(HISTORY, title=tr("page.history"), url_path="历史对话_History", visibility="hidden"),
+    ]
+    # components/history.py opens a conversation with st.switch_page("app.py"), the chat's file before the
+    # menu: this hidden page takes that switch and forwards it to the chat, query string included. Remove
+    # it once history.py switches to CHAT.
+    entry = st.Page("app.py", title=tr("page.chat"), url_path="app", visibility="hidden")
+    page = st.navigation([*pages, entry])
+    if page is entry:
+        st.switch_page(chat, query_params=st.query_params.to_dict())
+    return page

@@ -1,0 +1,401 @@
+"""Every user-facing string of the app: message id -> (Chinese, English).
+
+Templates use `str.format` fields (`{limit:,}`); both languages of an id take the same fields. Ids are
+grouped by the module that shows them; a group for a module that does not use its ids yet (it is being
+rewritten elsewhere) says so, so converting it is a matter of replacing its literals by these ids.
+"""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # ---- the app: pages, language switch, farewell -----------------------------------------------------
+    "app.title": ("通义千问 Qwen Chat", "Qwen Chat"),
+    "page.chat": ("对话", "Chat"),
+    "page.usage": ("用量", "Usage"),
+    "page.history": ("历史", "History"),
+    "lang.label": ("界面语言", "Language"),
+    "lang.name": ("中文", "English"),  # each language's name in itself: the switch shows both as they are
+    "farewell": ("感谢您的咨询，再见！", "Thank you for chatting. Goodbye!"),
+
+    # ---- qwenchat/turns.py and qwenchat/chat/engine.py: a message refused before any request -----------
+    "turn.empty": ("消息是空的，请输入内容后再发送。", "The message is empty: type something first."),
+    "turn.too_long": ("消息太长（{chars:,} 字符，上限 {limit:,}），未发送。请缩短后再试。",
+                      "The message is too long ({chars:,} characters, limit {limit:,}) and was not sent. "
+                      "Shorten it and try again."),
+    "turn.closed": ("对话已结束：请开始新对话，或点击“继续对话”。",
+                    "The conversation has ended: start a new one, or press Keep talking."),
+    "turn.over_budget": ("这条消息加上系统提示词约 {prompt_tokens:,} 个 Token，超出每次请求的上下文预算（{budget:,}），"
+                         "未发送。请缩短消息，或在侧边栏调高预算。",
+                         "This message with the system prompt is about {prompt_tokens:,} tokens, over the context "
+                         "budget per request ({budget:,}), and was not sent. Shorten it, or raise the budget in the "
+                         "sidebar."),
+
+    # ---- qwenchat/quotas.py ----------------------------------------------------------------------------
+    "quota.too_long": ("消息太长（{chars:,} 字符，本应用上限 {limit:,}），未发送。请缩短或分几次发送。",
+                       "The message is too long ({chars:,} characters; this app allows {limit:,}) and was not sent. "
+                       "Shorten it or send it in parts."),
+    "quota.messages": ("本次会话已发送 {limit:,} 条消息，达到本应用的上限。请稍后再来，或使用你自己的 API Key。",
+                       "This session has sent {limit:,} messages, this app's limit. Come back later, or use your "
+                       "own API key."),
+    "quota.session_tokens_spent": ("本次会话已用完 {limit:,} 个 Token 的上限。请稍后再来，或使用你自己的 API Key。",
+                                   "This session has used its {limit:,} tokens. Come back later, or use your own "
+                                   "API key."),
+    "quota.session_tokens_request": (
+        "这次请求最多约需 {needed:,} 个 Token，本次会话只剩 {left:,} 个（上限 {limit:,}）。请开始新对话以缩短历史、"
+        "调低上下文预算或最大输出，或使用你自己的 API Key。",
+        "This request may need up to {needed:,} tokens and this session has {left:,} left (of {limit:,}). Start "
+        "a new conversation (a shorter history), lower the context budget or the maximum output, or use your own "
+        "API key."),
+    "quota.daily_request": (
+        "这次请求最多约需 {needed:,} 个 Token，超出本应用今天剩余的额度（已用 {used:,} / {limit:,}）。请开始新对话以"
+        "缩短历史，或使用你自己的 API Key。",
+        "This request may need up to {needed:,} tokens, more than this app has left today ({used:,} of {limit:,} "
+        "used). Start a new conversation (a shorter history), or use your own API key."),
+    "quota.daily_spent": (
+        "本应用今天的 Token 额度已用完（{used:,} / {limit:,}），明天（服务器时间零点后）再来，或使用你自己的 API Key。",
+        "This app has used today's token allowance ({used:,} of {limit:,}). Come back tomorrow (after midnight, "
+        "server time), or use your own API key."),
+    "quota.row.messages": ("本次会话消息", "Messages this session"),
+    "quota.row.session_tokens": ("本次会话 Token", "Tokens this session"),
+    "quota.row.daily_tokens": ("今日全站 Token", "Tokens today (whole app)"),
+
+    # ---- qwenchat/access.py ----------------------------------------------------------------------------
+    "access.enter_code": ("请输入访问码。", "Enter the access code."),
+    "access.wrong_code": ("访问码不正确。再错 {left} 次后需要等待才能再试。",
+                          "Wrong access code. {left} more wrong tries and you will have to wait before trying "
+                          "again."),
+    "access.wrong_wait": ("访问码不正确。请 {seconds} 秒后再试。", "Wrong access code. Try again in {seconds} s."),
+    "access.too_many": ("尝试次数过多。请 {seconds} 秒后再试。", "Too many wrong tries. Try again in {seconds} s."),
+
+    # ---- qwenchat/catalog.py: what each model is for ---------------------------------------------------
+    "model.balanced": ("均衡", "balanced"),
+    "model.cheapest": ("最便宜", "cheapest"),
+    "model.fast": ("快", "fast"),
+    "model.previous_flagship": ("旧旗舰", "previous flagship"),
+    "model.flagship": ("旗舰", "flagship"),
+    "model.reasoning": ("推理", "reasoning"),
+    "model.vision": ("视觉", "vision"),
+
+    # ---- components/sidebar.py, limits_panel.py, transfer_buttons.py -----------------------------------
+    "sidebar.reset": ("🔄 重置对话", "🔄 Reset conversation"),
+    "sidebar.export": ("导出", "Export"),
+    "limits.title": ("本应用的用量上限", "This app's limits"),
+    "limits.row": ("{label}：{used:,} / {limit:,}", "{label}: {used:,} / {limit:,}"),
+    "export.empty": ("对话为空，暂无可导出的内容。", "Nothing to export yet."),
+    "export.markdown_help": ("导出为可阅读的 Markdown", "Export as readable Markdown"),
+    "export.json_help": ("导出为 JSON，可在历史页重新导入", "Export as JSON to import again on the History page"),
+
+    # ---- components/usage_panel.py (the sidebar's token usage) -----------------------------------------
+    "usage.title": ("Token 用量", "Token usage"),
+    "usage.next_request": ("**下一次请求 · 估算：** {tokens:,} 个 Token", "**Next request · estimate:** {tokens:,} tokens"),
+    "usage.window": ("上下文窗口：{share}，共 {window:,}", "Context window: {share} of {window:,}"),
+    "usage.budget": ("预算：{share}，共 {budget:,}", "Budget: {share} of {budget:,}"),
+    "usage.too_large": ("⚠️ 只算系统提示词和最新一条消息也已超出预算：请调高预算。",
+                        "⚠️ The system prompt and the newest message alone exceed the budget: raise it."),
+    "usage.dropped": ("✂️ 超出预算：较早的 {dropped} 条消息不会发送。",
+                      "✂️ Over budget: {dropped} older messages are left out."),
+    "usage.next_note": ("系统提示词 + 历史，不含你的下一条消息。", "System prompt + history, before your next message."),
+    "usage.not_qwen": ("非 Qwen 模型，按 Qwen 词表估算。", "Not a Qwen model: counted with the Qwen vocabulary."),
+    "usage.col.last": ("上条", "Last reply"),
+    "usage.col.chat": ("本对话", "This chat"),
+    "usage.row.prompt": ("输入", "Prompt"),
+    "usage.row.completion": ("输出", "Completion"),
+    "usage.row.reasoning": ("推理", "Reasoning"),
+    "usage.row.cached": ("缓存", "Cached"),
+    "usage.row.total": ("合计", "Total"),
+    "usage.cost": ("**估算费用：** 上一条 {last} · 本对话 {chat}", "**Est. cost:** last reply {last} · this chat {chat}"),
+    "usage.last_estimated": ("≈ 本地估算：回复被停止或中断，API 没有返回用量。",
+                             "≈ Local estimate: the reply was stopped or cut before the API reported its usage."),
+    "usage.totals_estimated": ("≈ 本对话含本地估算（被停止或中断的回复）。",
+                               "≈ The totals include local estimates (stopped or cut replies)."),
+    "usage.judge_tokens": ("本对话含结束判断 {tokens:,} 个 Token。",
+                           "The totals include {tokens:,} tokens of the end-of-conversation judge."),
+    "usage.no_price": ("– 价目表中没有 {models} 的价格（或该输入长度的档位），未计入费用。",
+                       "– No price for {models} (or for that input length) in the table: not counted."),
+    "usage.estimate_note": ("费用为估算（{currency}，价目表 {as_of}），以账单为准。",
+                            "An estimate ({currency}, prices as of {as_of}); the bill is the truth."),
+
+    # ---- views/usage.py (the Usage page) ---------------------------------------------------------------
+    "usage_page.title": ("📊 用量", "📊 Usage"),
+    "usage_page.empty": ("还没有对话。回到聊天页发一条消息，这里就会显示每一轮的 Token 用量和费用。",
+                         "No conversation yet: send a message on the chat page, and each turn's tokens and cost "
+                         "will show here."),
+    "usage_page.cost": ("估算费用", "Est. cost"),
+    "usage_page.this_conversation": ("当前对话", "This conversation"),
+    "usage_page.caption": ("{title} · 费用为估算（{currency}，价目表 {as_of}），以阿里云账单为准。≈ 表示本地估算"
+                           "（被停止或中断的回复）。",
+                           "{title} · Costs are estimates ({currency}, prices as of {as_of}); the Alibaba Cloud bill "
+                           "is the truth. ≈ = local estimate (a stopped or cut reply)."),
+    "usage_page.no_price": ("– 价目表中没有 {models} 的价格，未计入费用。", "– No price for {models} in the table: not counted."),
+    "usage_page.tokens_per_turn": ("每轮 Token", "Tokens per turn"),
+    "usage_page.tokens_axis": ("Token 数", "tokens"),
+    "usage_page.running_cost": ("累计费用", "Running cost"),
+    "usage_page.running_cost_unit": ("累计费用（{currency}）", "Running cost ({currency})"),
+    "usage_page.turns": ("各轮明细", "Turns"),
+    "usage_page.col.turn": ("轮", "Turn"),
+    "usage_page.col.message": ("消息", "Message"),
+    "usage_page.col.model": ("模型", "Model"),
+    "usage_page.col.judge": ("结束判断", "Judge"),
+    "usage_page.col.estimated": ("≈ 本地估算", "≈ Local estimate"),
+    "usage_page.col.cost": ("费用", "Cost"),
+    "usage_page.col.running": ("累计", "Running"),
+
+    # ---- components/ending_panel.py --------------------------------------------------------------------
+    "ending.title": ("结束检测", "End detector"),
+    "ending.none": ("还没有消息。", "No message yet."),
+    "ending.end": ("🔚 结束", "🔚 End"),
+    "ending.continue": ("💬 继续", "💬 Continue"),
+    "ending.method.rules": ("规则", "rules"),
+    "ending.method.judge": ("模型判断", "judge"),
+    "ending.summary": ("**{label}** · 得分 {score:.2f} · {method}", "**{label}** · score {score:.2f} · {method}"),
+    "ending.cues": ("线索：{cues}", "Cues: {cues}"),
+    "ending.cue": ("{label}「{text}」", "{label} “{text}”"),
+    "ending.judge_reason": ("模型的理由：{reason}", "The judge's reason: {reason}"),
+    "ending.recent": ("| # | | 得分 | 方式 |", "| # | | score | method |"),
+    # The rules of qwenchat/ending.py (its LABELS), by rule name.
+    "ending.rule.meta": ("在问这个词", "asks about the word"),
+    "ending.rule.negated_end": ("不想结束", "does not want to end"),
+    "ending.rule.hold": ("请求稍等", "asks to wait"),
+    "ending.rule.goodbye": ("道别", "says goodbye"),
+    "ending.rule.wish": ("结束祝福", "closing wish"),
+    "ending.rule.end_request": ("要求结束", "asks to end"),
+    "ending.rule.no_more": ("没有其他需要", "needs nothing more"),
+    "ending.rule.thanks": ("感谢", "thanks"),
+    "ending.rule.praise": ("称赞帮助", "praises the help"),
+    "ending.rule.understood": ("表示明白", "got it"),
+    "ending.rule.more": ("还有问题", "has more to ask"),
+    "ending.rule.ack": ("表示认可", "acknowledges"),
+    "ending.rule.no_after_anything_else": ("对“还有别的吗”答“没有”", "'no' to 'anything else?'"),
+    "ending.rule.no_after_offer": ("谢绝提议", "declines the offer"),
+    "ending.rule.no": ("答“不”", "says no"),
+    "ending.rule.yes_after_anything_else": ("对“还有别的吗”答“有”", "'yes' to 'anything else?'"),
+    "ending.rule.yes_after_offer": ("接受提议", "accepts the offer"),
+    "ending.rule.yes_to_is_that_all": ("对“就这些吗”答“是”", "'yes' to 'is that all?'"),
+    "ending.rule.assistant_closed": ("助手已道别", "assistant already said goodbye"),
+    "ending.rule.question": ("提出问题", "asks a question"),
+    "ending.rule.request": ("提出请求", "makes a request"),
+    "ending.rule.follow_on": ("接着说", "goes on"),
+    "ending.rule.complaint": ("报告问题", "reports a problem"),
+    "ending.rule.answers_question": ("回答助手的问题", "answers the assistant's question"),
+    "ending.rule.leftover": ("其他内容", "other content"),
+    "ending.rule.ends_on_closing": ("以结束语收尾", "ends on the closing"),
+    "ending.rule.long": ("消息较长", "long message"),
+
+    # =====================================================================================================
+    # Ids for modules converted after the ongoing rewrites merge (their literals are still inline today).
+    # =====================================================================================================
+
+    # ---- qwenchat/errors.py: MESSAGES, one id per error kind ("error." + kind) --------------------------
+    "error.invalid_key": ("API Key 无效。请检查密钥是否完整；北京、新加坡、美国各地域的 Key 不通用，请确认所选地域与 Key 一致。",
+                          "Invalid API key. Check that it is complete, and that the region matches the key: "
+                          "Beijing, Singapore and US keys only work in their own region."),
+    "error.rate_limit": ("请求太频繁，已触发限流。请稍等几秒后点击“重试”。",
+                         "Too many requests: the rate limit was hit. Wait a few seconds, then press Retry."),
+    "error.quota": ("每分钟的 Token 配额已用完。请稍后重试，或换用其他模型。",
+                    "The tokens-per-minute quota is used up. Retry in a minute, or switch to another model."),
+    "error.input_moderation": ("输入内容未通过内容安全审核，请修改后再发送。",
+                               "Your message did not pass content moderation. Please rephrase it and send again."),
+    "error.output_moderation": ("回答在生成过程中未通过内容安全审核，已撤回。可以换个问法再试。",
+                                "The reply failed content moderation while it was being written and was withdrawn. "
+                                "Try asking another way."),
+    "error.arrears": ("阿里云账户已欠费，服务暂停。请在控制台充值后重试。",
+                      "The Alibaba Cloud account is in arrears. Top it up in the console, then retry."),
+    "error.context_too_long": ("对话内容超出了模型的上下文长度。请重置对话、缩短消息，或换用上下文更长的模型。",
+                               "The conversation is longer than the model's context window. Reset the conversation, "
+                               "shorten the message, or pick a model with a longer context."),
+    "error.over_budget": ("这条消息本身就超出了每次请求的上下文预算，未发送。请缩短消息，或在侧边栏调高预算。",
+                          "This message alone exceeds the context budget per request and was not sent. Shorten it, "
+                          "or raise the budget in the sidebar."),
+    "error.model_not_found": ("找不到该模型，或当前地域/账户未开通。请在侧边栏换一个模型，或检查地域。",
+                              "Model not found, or not available in this region or account. Pick another model in "
+                              "the sidebar, or check the region."),
+    "error.timeout": ("请求超时，服务器没有及时响应。请点击“重试”。",
+                      "The request timed out: the server did not answer in time. Press Retry."),
+    "error.connection": ("无法连接到 DashScope。请检查网络和 Base URL，然后重试。",
+                         "Could not reach DashScope. Check the network and the base URL, then retry."),
+    "error.interrupted": ("连接在回答过程中中断，已保留收到的部分。可以点击“重试”重新生成。",
+                          "The connection dropped mid-reply; the part received is kept. Press Retry to regenerate."),
+    "error.throttled_mid_stream": ("回答过程中触发了限流，回答不完整。请稍后点击“重试”。",
+                                   "The reply was throttled mid-stream and is incomplete. Press Retry in a moment."),
+    "error.bad_request": ("请求参数有误，DashScope 拒绝了这次请求。", "DashScope rejected the request's parameters."),
+    "error.server": ("DashScope 服务暂时出错（已自动重试）。请稍后再试。",
+                     "DashScope had a server error (retried automatically). Please try again later."),
+    "error.unknown": ("出现了意外错误，消息已保留。请点击“重试”。",
+                      "Something unexpected went wrong; your message is kept. Press Retry."),
+
+    # ---- qwenchat/config.py: REGION_LABELS ("region." + name) and url_problem's reasons -----------------
+    "region.beijing": ("中国（北京）", "China (Beijing)"),
+    "region.singapore": ("新加坡", "Singapore"),
+    "region.us": ("美国（弗吉尼亚）", "US (Virginia)"),
+    "url.not_a_url": ("不是 URL", "not a URL"),
+    "url.not_http": ("不是 http(s) URL", "not an http(s) URL"),
+    "url.https_only": ("只允许 https URL", "only https URLs are allowed"),
+    "url.no_resolve": ("无法解析主机名", "the host name does not resolve"),
+    "url.private": ("该地址在服务器自己的网络中", "the address is on the server's own network"),
+
+    # ---- components/gate.py ----------------------------------------------------------------------------
+    "gate.needs_code": ("这个应用需要访问码。", "This app needs an access code."),
+    "gate.code": ("访问码", "Access code"),
+    "gate.enter": ("进入", "Enter"),
+    "gate.sign_in_first": ("请先登录。", "Please sign in first."),
+    "gate.sign_in": ("登录", "Sign in"),
+    "gate.login_not_set_up": ("登录未配置：请在 secrets.toml 中设置 [auth] 并安装 streamlit[auth]。",
+                              "Sign-in is not set up: add [auth] to secrets.toml and install streamlit[auth]."),
+    "gate.sign_out": ("退出登录", "Sign out"),
+
+    # ---- components/session.py -------------------------------------------------------------------------
+    "session.not_found": ("找不到这个对话（链接不完整，或它属于别人），已开始新对话。",
+                          "That conversation was not found (an incomplete link, or someone else's); a new one is "
+                          "open."),
+
+    # ---- components/settings.py ------------------------------------------------------------------------
+    "settings.title": ("设置", "Settings"),
+    "settings.key_placeholder_app": ("留空则使用服务器的 Key", "blank: use the app's key"),
+    "settings.key_help": ("只保存在当前浏览器会话中，不会写入文件或日志。",
+                          "Kept in this browser session only; never written to a file or a log."),
+    "settings.region": ("地域", "Region"),
+    "settings.custom_url": ("自定义 URL", "Custom URL"),
+    "settings.base_url_placeholder": ("https://…/compatible-mode/v1（留空：应用的地址）",
+                                      "https://…/compatible-mode/v1 (blank: the app's)"),
+    "settings.url_refused": ("这个地址不能使用（{problem}）。", "This URL cannot be used ({problem})."),
+    "settings.app_key_own_url": ("使用服务器的 Key 时，只会连接服务器配置的地址；要换地域，请填写你自己的 Key。",
+                                 "The app's own key is only sent to the app's configured URL; to use another "
+                                 "region, enter your own key."),
+    "settings.model": ("模型", "Model"),
+    "settings.custom_model": ("自定义模型…", "Custom model…"),
+    "settings.model_name": ("模型名", "Model name"),
+    "settings.always_thinks": ("该模型总是先思考。", "This model always thinks first."),
+    "settings.thinking": ("深度思考", "Thinking"),
+    "settings.budget": ("每次请求的上下文预算 (tokens)", "Context budget per request (tokens)"),
+    "settings.budget_help": ("历史超出预算时，最早的对话不再发送（系统提示词和最新消息总会发送）。",
+                             "When the history exceeds it, the oldest turns are left out (the system prompt and "
+                             "the newest message always go)."),
+    "settings.system_prompt": ("系统提示词", "System prompt"),
+    "settings.end_detection": ("结束检测", "End detection"),
+    "settings.farewell": ("结束语", "Farewell"),
+    "settings.judge": ("不确定时请模型判断", "Ask a model when unsure"),
+    "settings.judge_help": ("用 qwen-flash 判断规则拿不准的消息（消耗少量 Token，计入用量）。",
+                            "Uses qwen-flash on messages the rules are unsure of (a few tokens, counted in the "
+                            "usage)."),
+    "settings.key_from": ("🔑 Key：{source}", "🔑 Key: {source}"),
+    "settings.key_source.sidebar": ("侧边栏", "sidebar"),
+    "settings.key_source.secrets": ("secrets.toml", "secrets.toml"),
+    "settings.key_source.env": ("环境变量", "environment"),
+
+    # ---- components/chat_view.py -----------------------------------------------------------------------
+    "chat.key_help": (
+        "#### 需要一个 DashScope API Key\n\n"
+        "1. 在阿里云百炼（Model Studio）控制台创建 API Key：[中国站](https://bailian.console.aliyun.com/?apiKey=1) · "
+        "[国际站](https://modelstudio.console.alibabacloud.com/?apiKey=1)。Key 以 `sk-` 开头。\n"
+        "2. 任选一种方式提供：\n"
+        "   - 在左侧边栏输入（只保存在本次浏览器会话）；\n"
+        "   - 本地运行：在项目根目录的 `.env` 写入 `DASHSCOPE_API_KEY=sk-...`；\n"
+        "   - 部署时：在 `.streamlit/secrets.toml` 或 Community Cloud 的 Secrets 中写入 "
+        "`DASHSCOPE_API_KEY = \"sk-...\"`。\n\n"
+        "新加坡或美国地域的 Key 请同时在侧边栏选择对应地域（或设置 `DASHSCOPE_BASE_URL`）。",
+        "#### A DashScope API key is needed\n\n"
+        "1. Create an API key in the Alibaba Cloud Model Studio console: "
+        "[China](https://bailian.console.aliyun.com/?apiKey=1) · "
+        "[International](https://modelstudio.console.alibabacloud.com/?apiKey=1). Keys start with `sk-`.\n"
+        "2. Provide it in one of these ways:\n"
+        "   - type it in the sidebar (kept in this browser session only);\n"
+        "   - running locally, in `.env` at the project root: `DASHSCOPE_API_KEY=sk-...`;\n"
+        "   - when deployed, in `.streamlit/secrets.toml` or Community Cloud's Secrets: "
+        "`DASHSCOPE_API_KEY = \"sk-...\"`.\n\n"
+        "Singapore or US keys also need their region (in the sidebar, or `DASHSCOPE_BASE_URL`)."),
+    "chat.greeting": ("##### 你好！我是通义千问，有什么可以帮你？", "##### Hi! I'm Qwen. How can I help?"),
+    "chat.context_cut": ("✂️ 以上较早的消息超出上下文预算，上一次请求没有发送它们。",
+                         "✂️ The earlier messages above exceeded the context budget and were not sent with the last "
+                         "request."),
+    "chat.placeholder.closed": ("对话已结束", "The conversation has ended"),
+    "chat.placeholder.type": ("输入消息…", "Type a message…"),
+    "chat.placeholder.no_key": ("请先提供 API Key", "Provide an API key first"),
+    "chat.unsent": ("未发送的内容（可复制）", "Unsent text (copy it)"),
+    "chat.closed": ("对话已结束。可以开始新对话，或者继续当前对话。",
+                    "The conversation has ended. Start a new one, or keep talking in this one."),
+    "chat.new_conversation": ("🆕 开始新对话", "🆕 New conversation"),
+    "chat.keep_talking": ("↩️ 继续对话", "↩️ Keep talking"),
+    "chat.thinking": ("思考过程", "Thinking"),
+    "chat.stopped": ("⏹ 已停止：以上是停止前收到的部分。", "⏹ Stopped: this is what arrived before the stop."),
+    "chat.retry": ("🔁 重试", "🔁 Retry"),
+
+    # ---- views/history.py and components/history.py ----------------------------------------------------
+    "history.page_title": ("🗂️ 历史对话", "🗂️ History"),
+    "history.search": ("🔍 搜索标题和内容", "🔍 Search titles and messages"),
+    "history.untitled": ("（无标题）", "(untitled)"),
+    "history.privacy.token": ("🔑 这些对话属于这个网址：地址栏里的 `?o=` 就是你的钥匙。**收藏本页网址**即可找回历史记录；"
+                              "拿到这个网址的人也能看到它们，别的访客看不到。",
+                              "🔑 These conversations belong to this URL: the `?o=` in the address bar is your key. "
+                              "**Bookmark this page's URL to get your history back**; whoever has the URL can see "
+                              "them, other visitors cannot."),
+    "history.privacy.single": ("🖥️ 单用户模式：这里是**这台机器上的全部对话**，任何能打开本应用的人都能看到。",
+                               "🖥️ Single-user mode: this is **everything on this machine**, visible to anyone who "
+                               "can open this app."),
+    "history.privacy.signed_in": ("👤 这里是**你的账户**的对话，只有登录你的账户才能看到。",
+                                  "👤 These are **your account's** conversations: only you, signed in, can see them."),
+    "history.memory_only": ("历史记录只保存在内存中（`QWENCHAT_SAVE=0`），服务器重启后就会消失。",
+                            "History is kept in memory only (`QWENCHAT_SAVE=0`) until the server restarts."),
+    "history.storage_error": ("无法打开历史记录存储：{error}", "The history storage cannot be opened: {error}"),
+    "history.no_match": ("没有匹配的对话。", "No conversation matches."),
+    "history.empty": ("还没有保存的对话。在聊天页发一条消息，它就会出现在这里。",
+                      "No saved conversations yet: send a message on the chat page and it will show here."),
+    "history.newest_only": ("只显示最近的 {limit} 个；用搜索找更早的。", "Showing the newest {limit}; search to find older ones."),
+    "history.confirm_delete": ("确定删除这个对话吗？删除后无法恢复。", "Delete this conversation? It cannot be undone."),
+    "history.delete_yes": ("🗑️ 确认删除", "🗑️ Delete"),
+    "history.cancel": ("取消", "Cancel"),
+    "history.open": ("📂 打开", "📂 Open"),
+    "history.rename": ("✏️ 重命名", "✏️ Rename"),
+    "history.delete": ("🗑️ 删除", "🗑️ Delete"),
+    "history.describe": ("🕒 {when} · 🤖 {model} · {tokens:,} tokens · {messages} 条消息",
+                         "🕒 {when} · 🤖 {model} · {tokens:,} tokens · {messages} messages"),
+    "history.gone": ("这个对话已不存在。", "This conversation no longer exists."),
+    "history.new_title": ("新标题", "New title"),
+    "history.save": ("💾 保存", "💾 Save"),
+    "history.title_empty": ("标题不能为空。", "The title cannot be empty."),
+    "history.confirm_delete_all": ("确定删除你的全部 {count} 个对话吗？删除后无法恢复。",
+                                   "Delete all {count} of your conversations? This cannot be undone."),
+    "history.delete_all_yes": ("🗑️ 全部删除", "🗑️ Delete everything"),
+    "history.delete_all": ("🗑️ 删除全部对话", "🗑️ Delete everything"),
+    "history.deleted_all": ("已删除 {count} 个对话。", "Deleted {count} conversations."),
+    "history.import": ("导入 JSON 导出文件", "Import a JSON export"),
+    "history.import_help": ("由本应用导出的 JSON 文件，最大 {mb} MB。", "A JSON file exported by this app, up to {mb} MB."),
+    "history.imported": ("已导入「{title}」。", "Imported “{title}”."),
+
+    # ---- qwenchat/transfer.py: InvalidImport ("import.failed" with a reason Msg) -----------------------
+    "import.failed": ("导入失败：{reason}", "Import failed: {reason}"),
+    "import.too_large": ("文件超过 {mb} MB", "file is larger than {mb} MB"),
+    "import.not_json": ("文件不是有效的 JSON", "not valid JSON"),
+    "import.not_export": ("文件不是 qwenchat 对话导出文件", "not a qwenchat conversation export"),
+    "import.bad_version": ("不支持的版本 {version}", "unsupported version {version}"),
+    "import.too_many_messages": ("消息超过 {limit} 条", "more than {limit} messages"),
+    "import.not_object": ("{where}不是对象", "{where} is not an object"),
+    "import.unknown_role": ("{where}的角色未知：{role}", "{where} has an unknown role {role}"),
+    "import.unknown_status": ("{where}的状态未知：{status}", "{where} has an unknown status {status}"),
+    "import.usage_not_object": ("{where}的 usage 不是对象", "{where}: usage is not an object"),
+    "import.usage_not_count": ("{where}的 usage.{key} 不是非负整数", "{where}: usage.{key} is not a non-negative integer"),
+    "import.missing_fields": ("{where}缺少字段 {fields}", "{where} is missing {fields}"),
+    "import.unknown_fields": ("{where}含有未知字段 {fields}", "{where} has unknown fields {fields}"),
+    "import.wrong_type": ("{where}的 {key} 应为{kind}", "{key} in {where} must be {kind}"),
+    "import.bad_time": ("{where}的 created_at 不是有效时间", "created_at in {where} is not a valid time"),
+    "import.where.file": ("文件", "the file"),
+    "import.where.conversation": ("对话", "the conversation"),
+    "import.where.message": ("第 {number} 条消息", "message {number}"),
+    "import.where.usage": ("{where}的 usage", "{where} usage"),
+    "import.kind.str": ("字符串", "a string"),
+    "import.kind.bool": ("布尔值", "true or false"),
+    "import.kind.dict": ("对象", "an object"),
+    "import.kind.list": ("数组", "an array"),
+    # qwenchat/transfer.py: the Markdown export
+    "export.md.conversation": ("对话", "Conversation"),
+    "export.md.model": ("- 模型：{model}", "- Model: {model}"),
+    "export.md.date": ("- 日期：{date}", "- Date: {date}"),
+    "export.md.system_prompt": ("**系统提示**", "**System prompt**"),
+    "export.md.user": ("用户", "User"),
+    "export.md.assistant": ("助手", "Assistant"),
+    "export.md.reasoning": ("思考过程", "Reasoning"),
+    "export.md.status.streaming": ("回复未完成", "Reply incomplete: it was still being written"),
+    "export.md.status.stopped": ("已停止", "Stopped before the end"),
+    "export.md.status.interrupted": ("连接中断", "Interrupted: the connection dropped"),
+    "export.md.status.withdrawn": ("此回复已撤回", "This reply was withdrawn"),
+    "export.md.status.failed": ("请求失败", "Request failed"),
+}

@@ -1,0 +1,136 @@
+"""The UI language switch, driven by AppTest: the browser's locale first, then the visitor's choice, on
+every page; in English the converted parts show no Chinese, in Chinese no English-only label."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block
+
+from components.lang import SWITCH
+from qwenchat.i18n import t
+from tests.apptest import APP, CHAT, HISTORY, TIMEOUT, USAGE, send
+
+HAN = re.compile(r"[\u3400-\u9fff]")
+NOT_CONVERTED = {"settings"}  # components/settings.py, converted after its rewrite merges
+# Words that are the same in both languages: names, formats, units.
+STREAMLIT_COLUMNS = {"value", "color"}  # a chart's long form, Streamlit's own names, never shown
+NAMES = re.compile(r"Qwen Chat|qwen-[a-z0-9.-]+|Token|Markdown|JSON|CNY|API Key|DashScope|Qwen|#")
+
+
+def texts(node) -> list[str]:
+    """Every piece of text a visitor reads under `node`: values, labels, help, options, table headers."""
+    found = []
+    for child in node.children.values():
+        if isinstance(child, Block):
+            if child.key not in NOT_CONVERTED:
+                found += [child.proto.expandable.label] if child.type == "expandable" else []
+                found += texts(child)
+            continue
+        if child.type == "dataframe":
+            found += [str(column) for column in child.value.columns]
+            continue
+        if child.type == "vega_lite_chart":  # the charts' columns name their axes and legend
+            columns = convert_arrow_bytes_to_pandas_df(child.proto.datasets[0].data.data).columns
+            found += [name for name in [*map(str, columns), *titles(json.loads(child.proto.spec))]
+                      if name not in STREAMLIT_COLUMNS and "streamlit-generated" not in name]
+            continue
+        if child.type == "button_group":  # the language switch: each language's name in itself
+            continue
+        for attribute in ("value", "label", "text", "help", "placeholder"):
+            try:
+                value = getattr(child, attribute, None)
+            except Exception:  # a widget's value outside a run
+                continue
+            if isinstance(value, str):
+                found.append(value)
+        proto_text = getattr(getattr(child, "proto", None), "text", None)
+        if isinstance(proto_text, str):  # st.progress's text
+            found.append(proto_text)
+    return found
+
+
+def titles(spec) -> list[str]:
+    """Every "title" in a Vega-Lite spec: axis and legend titles."""
+    if isinstance(spec, dict):
+        found = [spec["title"]] if isinstance(spec.get("title"), str) else []
+        return found + [title for value in spec.values() for title in titles(value)]
+    return [title for value in spec for title in titles(value)] if isinstance(spec, list) else []
+
+
+def chinese(found: list[str]) -> list[str]:
+    return [text for text in found if HAN.search(text)]
+
+
+def english_only(found: list[str]) -> list[str]:
+    return [text for text in found if not HAN.search(text) and re.search(r"[A-Za-z]{2,}", NAMES.sub("", text))]
+
+
+def page_titles(at: AppTest) -> set[str]:
+    # The menu is not in AppTest's element tree; the registered pages carry its titles.
+    return {page["page_name"] for page in at._registered_pages.values()}
+
+
+def choose(at: AppTest, lang: str) -> AppTest:
+    at.sidebar.segmented_control(key=SWITCH).set_value(lang).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_browser_locale_picks_the_first_language(app_env):
+    for locale, lang in (("en-US", "en"), ("zh-CN", "zh"), (None, "zh")):
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        if locale:
+            at.context = {"locale": locale}
+        at.run()
+        assert at.sidebar.segmented_control(key=SWITCH).value == lang
+        assert at.title[0].value == t("app.title", lang)
+
+
+def test_in_english_the_sidebar_and_the_usage_page_show_no_chinese(app_env, fake):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    send(at, "hello there")  # user content in English, so every Chinese character would be the app's
+    send(at, "thanks, bye")  # the end detector's verdict fills its panel
+    choose(at, "en")
+    assert at.sidebar.segmented_control(key=SWITCH).options == ["中文", "English"]
+    found = texts(at.sidebar)
+    assert t("usage.title", "en") in found and t("sidebar.reset", "en") in found and t("ending.title", "en") in found
+    assert chinese(found) == []
+    assert page_titles(at) >= {t("page.chat", "en"), t("page.usage", "en"), t("page.history", "en")}
+
+    at.switch_page(USAGE).run()
+    assert not at.exception and at.session_state["ui_lang"] == "en"  # the choice outlives the page
+    assert at.metric and at.get("vega_lite_chart")
+    found = texts(at.main) + texts(at.sidebar)
+    assert t("usage_page.title", "en") in found and chinese(found) == []
+
+
+def test_in_chinese_no_english_only_label_remains(app_env, fake):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.context = {"locale": "en-US"}  # starts in English, switched to Chinese
+    at.run()
+    send(at, "你好")
+    choose(at, "zh")
+    found = texts(at.sidebar)
+    assert t("usage.title", "zh") in found and english_only(found) == []
+    assert page_titles(at) >= {t("page.chat", "zh"), t("page.usage", "zh"), t("page.history", "zh")}
+    at.switch_page(USAGE).run()
+    found = texts(at.main) + texts(at.sidebar)
+    assert t("usage_page.title", "zh") in found and english_only(found) == []
+
+
+def test_the_choice_is_kept_on_every_page_and_back(app_env):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    choose(at, "en")
+    for page in (USAGE, HISTORY, CHAT):
+        at.switch_page(page).run()
+        assert not at.exception, page
+        assert at.sidebar.segmented_control(key=SWITCH).value == "en", page
+    assert at.title[0].value == t("app.title", "en")
+    choose(at, "zh")
+    assert at.title[0].value == t("app.title", "zh")
