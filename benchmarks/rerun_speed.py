@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from qwenchat import identity  # noqa: E402
+from qwenchat.chat.state import ChatSession  # noqa: E402
 from qwenchat.conversation import Conversation, Message, Usage  # noqa: E402
 from qwenchat.store import open_store  # noqa: E402
 from tests.e2e import helpers  # noqa: E402
@@ -51,7 +52,9 @@ from tests.e2e import load_helpers as lh  # noqa: E402
 TARGET = 1.2
 TUTORIAL = ROOT / "benchmarks" / "tutorial_app.py"
 TUTORIAL_HISTORY = ROOT / "benchmarks" / "tutorial_history_app.py"
-OWNER_TOKEN = "rerun-bench-owner-token-0123456789"
+SECRET = "rerun-benchmark-owner-secret"  # the app's QWENCHAT_SECRET here, so the token below is its own
+OWNER_TOKEN = identity.mint_token(SECRET.encode())
+APP_ENV = {"QWENCHAT_SECRET": SECRET, "QWENCHAT_PROVIDER": "dashscope"}
 
 
 def conversation_of(n: int) -> Conversation:
@@ -72,7 +75,7 @@ def browser_medians(sizes: list[int], repeat: int) -> dict[int, tuple[float, flo
     from playwright.sync_api import sync_playwright
 
     home = helpers.temp_home("qwenchat-rerun-bench-")
-    owner = identity.owner_for(url_token=OWNER_TOKEN)
+    owner = identity.owner_for(url_token=OWNER_TOKEN, secret=SECRET.encode())
     ids = {}
     with open_store(home / "qwenchat.db") as store:
         for n in sizes:
@@ -83,7 +86,7 @@ def browser_medians(sizes: list[int], repeat: int) -> dict[int, tuple[float, flo
     apps: list[helpers.Child] = []
     results = {}
     try:
-        ours = helpers.start_streamlit(helpers.APP, fake=fake, home=home, log_dir=home, name="app")
+        ours = helpers.start_streamlit(helpers.APP, fake=fake, home=home, log_dir=home, name="app", extra_env=APP_ENV)
         apps.append(ours)
         tutorial = helpers.start_streamlit(TUTORIAL_HISTORY, fake=fake, home=home, log_dir=home, name="tutorial")
         apps.append(tutorial)
@@ -156,7 +159,7 @@ def apptest_medians(sizes: list[int], repeat: int) -> dict[int, tuple[float, flo
         for n in sizes:
             ours = AppTest.from_file(str(helpers.APP), default_timeout=60)
             tutorial = AppTest.from_file(str(TUTORIAL), default_timeout=60)
-            ours.session_state["conversation"] = conversation_of(n)
+            ours.session_state["chat"] = ChatSession(conversation=conversation_of(n))
             tutorial.session_state["messages"] = lh.history(n)
             samples: tuple[list[float], list[float]] = ([], [])
             for k in range(repeat + 1):

@@ -163,16 +163,44 @@ def first_painted(first: TurnEvent) -> Message | None:
     return first.message if isinstance(first, UserAdded) else None
 
 
+# Every button costs a rerun about a millisecond: the newest messages get their controls, older ones on request.
+CONTROL_WINDOW = 20
+
+
 def show_history(conversation: Conversation) -> None:
     messages = conversation.messages
+    chat = session.state()
     last_reply = next((m.id for m in reversed(messages) if m.role == "assistant"), "")
-    for message in messages:
+    controls_from = 0 if chat.all_controls else max(0, len(messages) - CONTROL_WINDOW)
+    if controls_from:
+        st.button("⋯ 显示较早消息的操作按钮（编辑、删除、复制） / Show the controls of earlier messages (edit, delete, "
+                  "copy)", key="all_controls", on_click=_show_all_controls, type="tertiary")
+    branched = _branch_points(conversation)
+    for index, message in enumerate(messages):
         if message.status == STREAMING:  # the turn running now paints it
             continue
         if message.id == conversation.context_start:
             st.caption("✂️ 以上较早的消息超出上下文预算，上一次请求没有发送它们。 / The earlier messages above "
                        "exceeded the context budget and were not sent with the last request.")
-        show_message(message, conversation=conversation, is_last_reply=message.id == last_reply)
+        show_message(message, conversation=conversation, is_last_reply=message.id == last_reply,
+                     full_controls=index >= controls_from, branched=message.parent_id in branched)
+
+
+def _branch_points(conversation: Conversation) -> set[str]:
+    """The parents with more than one child of a role: where a ‹ 1/2 › switch is drawn (one pass, not one
+    search per message)."""
+    seen: set[tuple[str, str]] = set()
+    points: set[str] = set()
+    for m in conversation.all_messages():
+        key = (m.parent_id, m.role)
+        if key in seen:
+            points.add(m.parent_id)
+        seen.add(key)
+    return points
+
+
+def _show_all_controls() -> None:
+    session.state().all_controls = True
 
 
 def show_saving_state(status: str, conversation: Conversation) -> None:
@@ -211,7 +239,8 @@ def _reopen() -> None:
     session.save(conversation)
 
 
-def show_message(message: Message, *, conversation: Conversation | None = None, is_last_reply: bool = False) -> None:
+def show_message(message: Message, *, conversation: Conversation | None = None, is_last_reply: bool = False,
+                 full_controls: bool = True, branched: bool = False) -> None:
     chat = session.state()
     with st.chat_message(message.role):
         if conversation is not None and message.role == "user" and chat.editing == message.id:
@@ -229,14 +258,16 @@ def show_message(message: Message, *, conversation: Conversation | None = None, 
             error = errors.ChatError(message.error or errors.UNKNOWN)
             show = st.warning if message.status != FAILED else st.error
             show(f"{error.message_zh}\n\n{error.message_en}")
-        if conversation is not None:
-            _controls(conversation, message, is_last_reply=is_last_reply, error=error)
+        if conversation is not None and (full_controls or branched):
+            _controls(conversation, message, is_last_reply=is_last_reply, error=error, full=full_controls,
+                      branched=branched)
 
 
 def _controls(conversation: Conversation, message: Message, *, is_last_reply: bool,
-              error: errors.ChatError | None) -> None:
-    """A row of small buttons: branch switch, retry or regenerate, edit, copy, delete."""
-    siblings = conversation.siblings(message.id)
+              error: errors.ChatError | None, full: bool = True, branched: bool = True) -> None:
+    """A row of small buttons: branch switch, retry or regenerate, edit, copy, delete (`full`), or the branch
+    switch alone."""
+    siblings = conversation.siblings(message.id) if branched else [message]
     buttons: list[tuple[str, str, str, object, tuple]] = []  # key, label, tooltip, callback, args
     if len(siblings) > 1:
         at = next(i for i, m in enumerate(siblings) if m.id == message.id)
@@ -245,16 +276,16 @@ def _controls(conversation: Conversation, message: Message, *, is_last_reply: bo
         buttons.append(("", f"{at + 1}/{len(siblings)}", "", None, ()))
         buttons.append(("next", "›", "下一个版本 / Next version", _switch, (siblings[at + 1].id,))
                        if at < len(siblings) - 1 else ("", "›", "", None, ()))
-    if message.role == "user":
+    if full and message.role == "user":
         buttons.append(("edit", "✏️", "编辑并重新发送 / Edit and resend", _edit, (message.id,)))
         buttons.append(("delete", "🗑", "删除这一问一答 / Delete this question and its answer", _delete,
                         (message.id,)))
-    elif message.status != FAREWELL and is_last_reply and not conversation.closed:
+    elif full and message.status != FAREWELL and is_last_reply and not conversation.closed:
         if error is None or error.retryable:
             key, label, tip = ("retry", "🔁 重试 / Retry", "") if error else \
                 ("regenerate", "🔁", "重新生成 / Regenerate")
             buttons.append((key, label, tip, _regenerate, (message.id,)))
-    if not buttons and not (message.role == "assistant" and message.content and message.status != WITHDRAWN):
+    if not buttons and not (full and message.role == "assistant" and message.content and message.status != WITHDRAWN):
         return
     row = st.container(horizontal=True, gap="small", vertical_alignment="center")
     for key, label, tip, callback, args in buttons:
@@ -263,7 +294,7 @@ def _controls(conversation: Conversation, message: Message, *, is_last_reply: bo
         else:
             row.button(label, key=f"{key}_{message.id}", help=tip or None, on_click=callback, args=args,
                        type="tertiary")
-    copyable = message.role == "assistant" and message.content and message.status != WITHDRAWN
+    copyable = full and message.role == "assistant" and message.content and message.status != WITHDRAWN
     if copyable:
         row.button("📋", key=f"copy_{message.id}", help="复制 Markdown / Copy Markdown", on_click=_toggle_copy,
                    args=(message.id,), type="tertiary")

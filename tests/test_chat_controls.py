@@ -95,3 +95,27 @@ def test_a_local_openai_compatible_server_needs_no_key_and_lists_its_models(app_
     request = chat_requests(fake)[-1]
     assert request["body"]["model"] == "qwen2.5:7b" and "enable_thinking" not in request["body"]
     assert chat(at)[-1] == ("assistant", "收到：你好") and request["authorization"] != f"Bearer {VALID_KEY}"
+
+
+def test_a_long_conversation_shows_the_older_messages_controls_on_request(app_env, fake):
+    from streamlit.testing.v1 import AppTest
+
+    from qwenchat.chat.state import ChatSession
+    from qwenchat.conversation import Conversation, Message
+    from tests.apptest import APP, TIMEOUT
+
+    long = Conversation()
+    for i in range(20):
+        long.add_user(f"问题{i}")
+        long.messages.append(Message("assistant", f"回答{i}"))
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.session_state["chat"] = ChatSession(conversation=long)
+    at.run()
+    first, newest = long.messages[0], long.messages[-2]
+    keys = {b.key for b in at.button}
+    assert f"edit_{newest.id}" in keys and f"edit_{first.id}" not in keys  # a rerun stays cheap
+    click(at, "all_controls")
+    click(at, f"edit_{first.id}")
+    at.text_area(key=f"edit_text_{first.id}").input("改写的第一问")
+    at.button(key=f"FormSubmitter:edit_{first.id}-发送 / Send").click().run()
+    assert chat_requests(fake)[-1]["body"]["messages"][-1]["content"] == "改写的第一问"

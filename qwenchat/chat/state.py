@@ -33,6 +33,7 @@ class ChatSession:
     pending: Action | None = None
     editing: str = ""  # the id of the user message being edited
     copying: str = ""  # the id of the reply whose Markdown source is shown to copy
+    all_controls: bool = False  # the controls of every message, not only the newest ones
     notes: list[str] = field(default_factory=list)
 
     def open(self, conversation: Conversation) -> None:
