@@ -54,9 +54,7 @@ class _TrackedStream(httpcore.NetworkStream):
     def __init__(self, inner: httpcore.NetworkStream, backend: "GuardedBackend"):
         self._inner = inner
         self._backend = backend
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, timeout)
+        self.read = inner.read  # type: ignore[method-assign] - reads go straight through (no extra call)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._backend._using(self)

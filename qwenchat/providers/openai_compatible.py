@@ -146,9 +146,13 @@ class OpenAICompatibleProvider:
             try:
                 parser = SSEParser()
                 body = response.iter_bytes()
+                feed, events = parser.feed, reader.events
                 for data in body:
+                    payloads = feed(data)
+                    if not payloads:
+                        continue
                     batch: list[Event] = []
-                    failure = reader.events(parser.feed(data), batch)
+                    failure = events(payloads, batch)
                     if stop.is_set():
                         return
                     if failure is not None:
