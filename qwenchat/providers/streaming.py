@@ -77,14 +77,16 @@ class _Mailbox:
 
 
 def background_events(produce: Callable[[Put, threading.Event], None], *, deadline_s: float | None,
-                      abort: Callable[[int | None], None], release: Callable[[int | None], None],
-                      heartbeat_s: float = HEARTBEAT_S) -> Iterator[Event]:
+                      begin: Callable[[int], None], abort: Callable[[int | None], None],
+                      release: Callable[[int | None], None], heartbeat_s: float = HEARTBEAT_S) -> Iterator[Event]:
     mailbox = _Mailbox()
     stop = threading.Event()
 
     def run() -> None:
         try:
-            produce(mailbox.put, stop)
+            begin(threading.get_ident())
+            if not stop.is_set():  # the consumer may have left before this thread got to run
+                produce(mailbox.put, stop)
         except BaseException as exc:  # noqa: BLE001 - the thread must always say it ended
             if not stop.is_set():
                 mailbox.put([Failed(errors.ChatError(errors.UNKNOWN))])
