@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import urlsplit
 
+from qwenchat import settings as table
 from qwenchat.catalog import DEFAULT_MODEL
+from qwenchat.settings import FALSE, TRUE  # noqa: F401 - re-exported: other modules import them from here
 
 REGIONS: dict[str, str] = {
     "beijing": "https://dashscope.aliyuncs.com/compatible-mode/v1",
@@ -51,7 +53,7 @@ MODEL_NAME = "QWEN_MODEL"
 PROVIDER_NAME = "QWENCHAT_PROVIDER"  # dashscope | openai | "" (by the base URL's host)
 ALLOW_PRIVATE_NAME = "QWENCHAT_ALLOW_PRIVATE_URLS"
 DEADLINE_NAME = "QWENCHAT_REPLY_DEADLINE_S"
-DEFAULT_REPLY_DEADLINE_S = 300.0
+DEFAULT_REPLY_DEADLINE_S = float(table.SETTINGS[DEADLINE_NAME].default)  # type: ignore[arg-type]
 
 PROVIDER_DASHSCOPE = "dashscope"
 PROVIDER_OPENAI = "openai"
@@ -136,25 +138,9 @@ def load_dotenv_once(path: str | None = None) -> None:
     load_dotenv(path, override=False)
 
 
-TRUE = {"1", "true", "yes", "on"}
-FALSE = {"0", "false", "no", "off"}
-
-
 def setting(name: str, secrets: Mapping[str, object], environ: Mapping[str, str]) -> str:
-    """A setting's text from secrets, else the environment; "" when set in neither."""
-    for source in (secrets, environ):
-        value = source.get(name)
-        if value is not None and str(value).strip():
-            return str(value).strip()
-    return ""
-
-
-def _deadline(secrets: Mapping[str, object], environ: Mapping[str, str]) -> float:
-    try:
-        value = float(setting(DEADLINE_NAME, secrets, environ) or DEFAULT_REPLY_DEADLINE_S)
-    except ValueError:
-        return DEFAULT_REPLY_DEADLINE_S
-    return value if 0 < value < float("inf") else DEFAULT_REPLY_DEADLINE_S
+    """A setting's text from secrets, else the environment; "" when set in neither (`settings.raw`)."""
+    return table.raw(name, secrets, environ)
 
 
 def _first(mapping: Mapping[str, object], *names: str) -> str:
@@ -181,10 +167,10 @@ def resolve(
         _first(environ, BASE_URL_NAME, LEGACY_BASE_URL_NAME) or DEFAULT_BASE_URL
     model = sidebar_model.strip() or _first(secrets, MODEL_NAME) or _first(environ, MODEL_NAME) or DEFAULT_MODEL
 
-    provider = setting(PROVIDER_NAME, secrets, environ).lower()
+    provider = str(table.read(PROVIDER_NAME, secrets, environ)).lower()
     extra = {"provider": provider if provider in (PROVIDER_DASHSCOPE, PROVIDER_OPENAI) else "",
-             "allow_private": setting(ALLOW_PRIVATE_NAME, secrets, environ).lower() in TRUE,
-             "reply_deadline_s": _deadline(secrets, environ)}
+             "allow_private": bool(table.read(ALLOW_PRIVATE_NAME, secrets, environ)),
+             "reply_deadline_s": float(table.read(DEADLINE_NAME, secrets, environ))}  # type: ignore[arg-type]
 
     sidebar_key = sidebar_key.strip()
     if sidebar_key:

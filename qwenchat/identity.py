@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from qwenchat.config import FALSE, TRUE, setting
+from qwenchat import settings as table
 from qwenchat.store import default_path
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
@@ -163,7 +163,7 @@ def secret_for(secrets_: Mapping[str, object], environ: Mapping[str, str], optio
     """The secret owner tokens are minted with: `QWENCHAT_SECRET` when set; else the file next to the
     database (`server_secret`); else, when conversations are not saved or that file cannot be kept, a
     random one for this process's lifetime (links then work until the server restarts). Never raises."""
-    configured = setting(SECRET_NAME, secrets_, environ)
+    configured = str(table.read(SECRET_NAME, secrets_, environ))
     if configured:
         return configured.encode("utf-8")
     if options.saving:
@@ -176,7 +176,7 @@ def secret_for(secrets_: Mapping[str, object], environ: Mapping[str, str], optio
 
 
 def single_user(secrets_: Mapping[str, object], environ: Mapping[str, str]) -> bool:
-    return setting("QWENCHAT_SINGLE_USER", secrets_, environ).lower() in TRUE
+    return bool(table.read("QWENCHAT_SINGLE_USER", secrets_, environ))
 
 
 @dataclass(frozen=True)
@@ -186,6 +186,6 @@ class StorageOptions:
 
 
 def storage_options(secrets_: Mapping[str, object], environ: Mapping[str, str]) -> StorageOptions:
-    path = setting("QWENCHAT_DB", secrets_, environ) or str(default_path())
-    saving = setting("QWENCHAT_SAVE", secrets_, environ).lower() not in FALSE
+    path = table.raw("QWENCHAT_DB", secrets_, environ) or str(default_path())
+    saving = bool(table.read("QWENCHAT_SAVE", secrets_, environ))
     return StorageOptions(str(Path(path).expanduser()), saving)

@@ -14,18 +14,15 @@ Tokens are the API's `usage.total_tokens` (a local estimate when a stopped reply
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Callable, Mapping
 
-from qwenchat.config import setting
 from qwenchat.i18n import DEFAULT_LANG, t
+from qwenchat.settings import read
 from qwenchat.turns import Problem
-
-log = logging.getLogger(__name__)
 
 SETTING_NAMES = {
     "max_messages_per_session": "QWENCHAT_MAX_MESSAGES_PER_SESSION",
@@ -49,12 +46,8 @@ class Limits:
 
     @classmethod
     def from_config(cls, secrets: Mapping[str, object], environ: Mapping[str, str]) -> "Limits":
-        values = {}
-        for f in fields(cls):
-            name = SETTING_NAMES[f.name]
-            raw = setting(name, secrets, environ)
-            values[f.name] = _whole(raw, name, f.default) if raw else f.default
-        return cls(**values)
+        """Each limit as `qwenchat.settings` reads it (a bad value: the default, logged)."""
+        return cls(**{f.name: read(SETTING_NAMES[f.name], secrets, environ) for f in fields(cls)})
 
 
 def too_long(text: str, limits: Limits) -> "QuotaProblem | None":
@@ -63,18 +56,6 @@ def too_long(text: str, limits: Limits) -> "QuotaProblem | None":
     if cap and n > cap:
         return QuotaProblem("too_long", "quota.too_long", {"chars": n, "limit": cap})
     return None
-
-
-def _whole(raw: str, name: str, default: int) -> int:
-    value = None
-    try:
-        value = int(raw)  # TOML `true` arrives as "True": not a number
-    except ValueError:  # int() of 5,000 digits raises ValueError too
-        pass
-    if value is None or value < 0:
-        log.warning("%s is not a whole number >= 0; using the default %d", name, default)
-        return default
-    return value
 
 
 class QuotaProblem(Problem):

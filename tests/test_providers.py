@@ -389,3 +389,19 @@ def test_sse_parser_handles_split_reads_crlf_comments_and_multi_line_data():
     tail = SSEParser()
     tail.feed(b"data: last")
     assert tail.close() == [b"last"]
+
+
+def test_aborting_a_thread_that_has_ended_leaves_nothing_behind():
+    backend = GuardedBackend()
+    backend.abort(12345)  # never began: ignored
+    backend.begin(12345)
+    backend.release(12345)
+    backend.abort(12345)  # ended: ignored, so a new thread with the same id is not refused
+    assert not backend._aborted and not backend._live and not backend._streams
+
+
+def test_a_stream_closed_before_its_reader_starts_sends_nothing(fake):
+    for _ in range(10):
+        stream = operator(fake).stream_chat(HELLO, model="qwen-plus")
+        stream.close()  # before the first next(): the generator never ran, no thread started
+    assert no_readers_within(2) and fake.requests == []

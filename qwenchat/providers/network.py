@@ -54,9 +54,7 @@ class _TrackedStream(httpcore.NetworkStream):
     def __init__(self, inner: httpcore.NetworkStream, backend: "GuardedBackend"):
         self._inner = inner
         self._backend = backend
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, timeout)
+        self.read = inner.read  # type: ignore[method-assign] - reads go straight through (no extra call)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         self._backend._using(self)
@@ -77,7 +75,8 @@ class GuardedBackend(httpcore.SyncBackend):
     def __init__(self, *, public_only: bool = False):
         self.public_only = public_only
         self._streams: dict[int, _TrackedStream] = {}
-        self._aborted: set[int] = set()
+        self._live: set[int] = set()     # reader threads between `begin` and `release`
+        self._aborted: set[int] = set()  # ... of which these were aborted
         self._lock = threading.Lock()
 
     # --- connecting -------------------------------------------------------------------------------
@@ -114,12 +113,19 @@ class GuardedBackend(httpcore.SyncBackend):
             raise Aborted("aborted")
         self._streams[ident] = stream
 
+    def begin(self, thread_id: int) -> None:
+        """A reader thread starts (called by that thread, before any I/O)."""
+        with self._lock:
+            self._live.add(thread_id)
+            self._aborted.discard(thread_id)
+
     def abort(self, thread_id: int | None) -> None:
         """Shut the socket `thread_id` is using, so its blocked read returns now; later I/O of that thread
-        fails at once. Safe to call from any thread, and for a thread that has no connection."""
-        if thread_id is None:
-            return
+        fails at once. Safe to call from any thread, and for a thread that has ended or has no connection
+        (thread ids are reused, so only a live reader is marked)."""
         with self._lock:
+            if thread_id not in self._live:
+                return
             self._aborted.add(thread_id)
             stream = self._streams.pop(thread_id, None)
         sock = stream.get_extra_info("socket") if stream is not None else None
@@ -132,6 +138,7 @@ class GuardedBackend(httpcore.SyncBackend):
     def release(self, thread_id: int | None) -> None:
         """Forget a finished thread (its id may be reused by a new one)."""
         with self._lock:
+            self._live.discard(thread_id)
             self._streams.pop(thread_id, None)
             self._aborted.discard(thread_id)
 

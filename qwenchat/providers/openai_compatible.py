@@ -103,7 +103,8 @@ class OpenAICompatibleProvider:
         if deadline_s is None:
             deadline_s = self.settings.reply_deadline_s
         return background_events(lambda put, stop: self._produce(kwargs, put, stop), deadline_s=deadline_s,
-                                 abort=self._backend.abort, release=self._backend.release)
+                                 begin=self._backend.begin, abort=self._backend.abort,
+                                 release=self._backend.release)
 
     def complete(self, messages: list[dict[str, Any]], *, model: str, max_tokens: int, temperature: float = 0,
                  timeout: float) -> Completion:
@@ -146,9 +147,13 @@ class OpenAICompatibleProvider:
             try:
                 parser = SSEParser()
                 body = response.iter_bytes()
+                feed, events = parser.feed, reader.events
                 for data in body:
+                    payloads = feed(data)
+                    if not payloads:
+                        continue
                     batch: list[Event] = []
-                    failure = reader.events(parser.feed(data), batch)
+                    failure = events(payloads, batch)
                     if stop.is_set():
                         return
                     if failure is not None:

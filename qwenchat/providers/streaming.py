@@ -1,7 +1,7 @@
 """Reading a streamed reply in a background thread, so the caller is never stuck in a socket read.
 
 `background_events(produce, ...)` runs `produce(put, stop)` in a thread; `produce` puts lists of events
-(one list per network read, so a fast stream costs one queue hand-over per read, not per chunk). The
+and the consumer takes whatever has gathered in one go (see `_Mailbox`: no thread switch per chunk). The
 iterator it returns yields those events, a `Heartbeat()` whenever nothing arrived for `heartbeat_s`, and
 `Failed(deadline)` once `deadline_s` has passed since the start, keeping what arrived before. When the
 consumer stops early (closes the generator, or a `BaseException` such as Streamlit's stop passes through
@@ -14,11 +14,11 @@ frames, throttling frames with no `error` key).
 
 from __future__ import annotations
 
+import collections
 import json
-import queue
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 from qwenchat import errors
 from qwenchat.providers.base import (
@@ -34,52 +34,89 @@ from qwenchat.providers.base import (
 )
 
 HEARTBEAT_S = 0.3
-_END = object()
+POLL_S = 0.02        # the consumer looks for waiting events at least this often
+NOTIFY_EVERY = 64    # ... and is woken at once when this many are waiting
 
 Put = Callable[[list[Event]], None]
 
 
+class _Mailbox:
+    """Events handed from the reader thread to the consumer in batches.
+
+    A fast stream arrives one HTTP chunk (one event) per read; waking the consumer for each would cost a
+    thread switch per chunk. So the reader only appends to a deque (atomic, no lock) and wakes the consumer
+    when many events wait or when it has not done so for `POLL_S` (a slow stream loses no time); the
+    consumer also looks every `POLL_S` by itself.
+    """
+
+    def __init__(self) -> None:
+        self._events: collections.deque[Event] = collections.deque()
+        self._wake = threading.Event()
+        self._woken = 0.0
+        self.ended = False
+
+    def put(self, events: list[Event]) -> None:
+        self._events.extend(events)
+        now = time.monotonic()
+        if now - self._woken >= POLL_S or len(self._events) >= NOTIFY_EVERY:
+            self._woken = now
+            self._wake.set()
+
+    def end(self) -> None:
+        self.ended = True
+        self._wake.set()
+
+    def take(self, timeout: float) -> tuple[list[Event], bool]:
+        """(the events waiting, whether the reader has ended), after waiting at most `timeout`."""
+        if not self._events and not self.ended:
+            self._wake.wait(timeout)
+            self._wake.clear()
+        ended = self.ended  # read before draining: once it is true, every event is already queued
+        pop = self._events.popleft
+        return [pop() for _ in range(len(self._events))], ended
+
+
 def background_events(produce: Callable[[Put, threading.Event], None], *, deadline_s: float | None,
-                      abort: Callable[[int | None], None], release: Callable[[int | None], None],
-                      heartbeat_s: float = HEARTBEAT_S) -> Iterator[Event]:
-    items: queue.SimpleQueue[Any] = queue.SimpleQueue()
+                      begin: Callable[[int], None], abort: Callable[[int | None], None],
+                      release: Callable[[int | None], None], heartbeat_s: float = HEARTBEAT_S) -> Iterator[Event]:
+    mailbox = _Mailbox()
     stop = threading.Event()
 
     def run() -> None:
         try:
-            produce(items.put, stop)
+            begin(threading.get_ident())
+            if not stop.is_set():  # the consumer may have left before this thread got to run
+                produce(mailbox.put, stop)
         except BaseException as exc:  # noqa: BLE001 - the thread must always say it ended
             if not stop.is_set():
-                items.put([Failed(errors.ChatError(errors.UNKNOWN))])
+                mailbox.put([Failed(errors.ChatError(errors.UNKNOWN))])
             if not isinstance(exc, Exception):
                 raise
         finally:
             release(threading.get_ident())
-            items.put(_END)
+            mailbox.end()
 
     thread = threading.Thread(target=run, name="qwenchat-reply-reader", daemon=True)
-    deadline = time.monotonic() + deadline_s if deadline_s and deadline_s > 0 else None
+    now = time.monotonic()
+    deadline = now + deadline_s if deadline_s and deadline_s > 0 else None
+    last_news = now
     ended = False
     thread.start()
     try:
         while True:
-            wait = heartbeat_s
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    yield Failed(errors.ChatError(errors.DEADLINE))
-                    return
-                wait = min(wait, left)
-            try:
-                item = items.get(timeout=wait)
-            except queue.Empty:
-                if deadline is None or time.monotonic() < deadline:
-                    yield Heartbeat()
-                continue
-            if item is _END:
-                ended = True
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                yield Failed(errors.ChatError(errors.DEADLINE))
                 return
-            yield from item
+            events, ended = mailbox.take(POLL_S if deadline is None else min(POLL_S, deadline - now))
+            if events:
+                last_news = time.monotonic()
+                yield from events
+            elif ended:
+                return
+            elif time.monotonic() - last_news >= heartbeat_s:
+                last_news = time.monotonic()
+                yield Heartbeat()
     finally:
         stop.set()
         if not ended:
@@ -94,6 +131,9 @@ class SSEParser:
         self._buffer = b""
 
     def feed(self, data: bytes) -> list[bytes]:
+        if not self._buffer and data[:6] == b"data: " and data.find(b"\n") == len(data) - 2 \
+                and data[-2:] == b"\n\n":
+            return [data[6:-2]]  # the usual read of a fast stream: exactly one one-line event
         buffer = self._buffer + data if self._buffer else data
         if b"\r" in buffer:  # CRLF or CR line ends; a CR at the very end may be half of a CRLF
             tail = b"\r" if buffer.endswith(b"\r") else b""
@@ -128,40 +168,45 @@ class ChunkReader:
         self.done = False      # `[DONE]` arrived
 
     def events(self, payloads: list[bytes], out: list[Event]) -> Failed | None:
-        """Append the events of these payloads to `out`; a failure frame ends the stream and is returned."""
+        """Append the events of these payloads to `out`; a failure frame ends the stream and is returned.
+        This runs once per chunk of a long reply: keep it lean (exact type checks, one `get` per field)."""
+        loads = json.loads
         for payload in payloads:
             if payload == b"[DONE]":
                 self.done = True
                 return None
             try:
-                chunk = json.loads(payload)
-            except ValueError:
+                chunk = loads(payload.decode())  # str, not bytes: json skips its encoding sniffing
+            except ValueError:  # not JSON, or not UTF-8
                 continue
-            if not isinstance(chunk, dict):
+            if type(chunk) is not dict:
                 continue
             if chunk.get("usage"):
                 usage = usage_from(chunk["usage"])
                 if usage:
                     out.append(UsageReport(usage))
             choices = chunk.get("choices")
-            if not choices or not isinstance(choices, list):
+            if not choices or type(choices) is not list:
                 failure = frame_failure(chunk, self.received)
                 if failure:
                     return failure
                 continue
-            choice = choices[0] if isinstance(choices[0], dict) else {}
-            delta = choice.get("delta") or {}
-            if isinstance(delta, dict):
+            choice = choices[0]
+            if type(choice) is not dict:
+                continue
+            delta = choice.get("delta")
+            if delta and type(delta) is dict:
                 reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                if reasoning and isinstance(reasoning, str):
+                if reasoning and type(reasoning) is str:
                     self.received = True
                     out.append(ReasoningDelta(reasoning))
                 content = delta.get("content")
-                if content and isinstance(content, str):
+                if content and type(content) is str:
                     self.received = True
                     out.append(TextDelta(content))
-            if choice.get("finish_reason"):
-                self.finish_reason = str(choice["finish_reason"])
+            finish = choice.get("finish_reason")
+            if finish:
+                self.finish_reason = str(finish)
         return None
 
     def ending(self) -> Event:

@@ -1,0 +1,139 @@
+"""Every setting the app reads: its name, type, default and what it does, in one table, and one reader.
+
+A setting comes from `st.secrets` first, then the environment (`.env` included, loaded by
+`config.load_dotenv_once`). The UI hands both in as plain mappings; nothing here imports Streamlit.
+
+    read("QWENCHAT_DAILY_TOKEN_CAP", secrets, os.environ)  # -> 2_000_000, an int
+
+A value that does not fit its type (a word where a number belongs, a negative count) gives the default and
+a log line naming the setting, never an exception and never the value (it could be a key).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+log = logging.getLogger(__name__)
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: type          # str | bool | int | float
+    default: object
+    doc: str
+    secret: bool = False          # never shown or logged
+    aliases: tuple[str, ...] = ()  # older names read when the main one is not set
+    minimum: float | None = None  # numbers: smallest allowed value
+    positive: bool = False        # numbers: must be > 0
+
+
+_TABLE = (
+    # --- the model server --------------------------------------------------------------------------
+    Setting("DASHSCOPE_API_KEY", str, "", "The operator's DashScope key (sk-...). Sent only to "
+            "DASHSCOPE_BASE_URL; not needed for a local OpenAI-compatible server.", secret=True),
+    Setting("DASHSCOPE_BASE_URL", str, "https://dashscope.aliyuncs.com/compatible-mode/v1",
+            "The operator's endpoint: a DashScope region, or any OpenAI-compatible server (Ollama, vLLM, "
+            "LM Studio).", aliases=("DASHSCOPE_API_BASE",)),
+    Setting("QWEN_MODEL", str, "qwen-plus", "The model a new conversation starts with."),
+    Setting("QWENCHAT_PROVIDER", str, "", "dashscope | openai: how to talk to the base URL; empty: "
+            "DashScope for *.aliyuncs.com, OpenAI-compatible for anything else."),
+    Setting("QWENCHAT_REPLY_DEADLINE_S", float, 300.0, "Seconds one whole reply may take before it is cut "
+            "off (the text received is kept).", positive=True),
+    Setting("QWENCHAT_ALLOW_PRIVATE_URLS", bool, False, "Let a base URL typed in the sidebar point at this "
+            "server's own network (loopback, private, link-local addresses)."),
+    # --- who may use the app ---------------------------------------------------------------------------
+    Setting("APP_ACCESS_CODE", str, "", "A code visitors must type before chatting; empty: no code.",
+            secret=True),
+    Setting("QWENCHAT_REQUIRE_LOGIN", bool, False, "Require sign-in with st.login ([auth] in secrets.toml)."),
+    Setting("QWENCHAT_BYOK", bool, False, "Bring your own key: every visitor types a key; the operator's "
+            "key is never used."),
+    # --- limits (0 turns one off) ------------------------------------------------------------------------
+    Setting("QWENCHAT_MAX_MESSAGES_PER_SESSION", int, 50, "Requests one browser session may send on the "
+            "operator's key.", minimum=0),
+    Setting("QWENCHAT_MAX_TOKENS_PER_SESSION", int, 200_000, "Tokens one browser session may spend on the "
+            "operator's key.", minimum=0),
+    Setting("QWENCHAT_MAX_CHARS_PER_MESSAGE", int, 8_000, "Longest message a visitor may send.", minimum=0),
+    Setting("QWENCHAT_DAILY_TOKEN_CAP", int, 2_000_000, "Tokens the whole server may spend per day on the "
+            "operator's key.", minimum=0),
+    Setting("QWENCHAT_MAX_OUTPUT_TOKENS", int, 4_096, "max_tokens sent with every request on the operator's "
+            "key (and the thinking budget while thinking); each request reserves its prompt plus this "
+            "first.", minimum=0),
+    Setting("QWENCHAT_MAX_IMPORT_BYTES", int, 2 * 1024 * 1024, "The largest conversation file an import "
+            "takes.", positive=True),
+    Setting("QWENCHAT_MAX_CONVERSATIONS_PER_OWNER", int, 500, "Imports stop when an owner has this many "
+            "conversations.", positive=True),
+    Setting("QWENCHAT_MAX_STORE_BYTES", int, 1024 ** 3, "Imports stop when the database is this large.",
+            positive=True),
+    # --- storage and identity --------------------------------------------------------------------------
+    Setting("QWENCHAT_DB", str, "~/.qwenchat/chats.db", "Where conversations are saved (SQLite)."),
+    Setting("QWENCHAT_SAVE", bool, True, "Save conversations; off: keep them in this server's memory only."),
+    Setting("QWENCHAT_SINGLE_USER", bool, False, "One user on one's own machine: every tab sees every "
+            "conversation, no owner tokens."),
+    Setting("QWENCHAT_DB_BUSY_TIMEOUT", float, 2.5, "Seconds the app waits for a database another process "
+            "has locked before it says history cannot be saved right now.", positive=True),
+    Setting("QWENCHAT_SECRET", str, "", "Signs owner tokens; empty: a random secret kept in <QWENCHAT_DB>"
+            ".secret.", secret=True),
+)
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in _TABLE}
+
+
+def raw(name: str, secrets: Mapping[str, object], environ: Mapping[str, str]) -> str:
+    """A setting's text from secrets, else the environment (its aliases after it); "" when set nowhere.
+    Works for names outside the table too."""
+    spec = SETTINGS.get(name)
+    for candidate in (name, *(spec.aliases if spec else ())):
+        for source in (secrets, environ):
+            try:
+                value = source.get(candidate)
+            except Exception:  # noqa: BLE001 - an odd mapping is no setting
+                value = None
+            if value is not None and str(value).strip():
+                return str(value).strip()
+    return ""
+
+
+def read(name: str, secrets: Mapping[str, object], environ: Mapping[str, str]) -> object:
+    """A setting's typed value, or its default when it is not set or does not fit its type."""
+    spec = SETTINGS[name]
+    text = raw(name, secrets, environ)
+    if not text:
+        return spec.default
+    if spec.type is str:
+        return text
+    if spec.type is bool:
+        lowered = text.lower()
+        if lowered in TRUE or lowered in FALSE:
+            return lowered in TRUE
+        return _fallback(spec)
+    try:
+        number = int(text) if spec.type is int else float(text)  # TOML `true` arrives as "True": no number
+    except (ValueError, OverflowError):
+        return _fallback(spec)
+    if isinstance(number, float) and not math.isfinite(number):
+        return _fallback(spec)
+    if (spec.minimum is not None and number < spec.minimum) or (spec.positive and number <= 0):
+        return _fallback(spec)
+    return number
+
+
+def _fallback(spec: Setting) -> object:
+    log.warning("%s does not fit its type (%s); using the default %r", spec.name, spec.type.__name__,
+                "…" if spec.secret else spec.default)
+    return spec.default
+
+
+def table_markdown() -> str:
+    """The table as Markdown, for the README or a settings page (secret values never appear: only names)."""
+    lines = ["| setting | type | default | what it does |", "|---|---|---|---|"]
+    for spec in _TABLE:
+        default = "" if spec.default in ("", None) else str(spec.default)
+        lines.append(f"| `{spec.name}` | {spec.type.__name__} | {default} | {spec.doc} |")
+    return "\n".join(lines)
