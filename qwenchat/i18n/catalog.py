@@ -185,7 +185,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # Ids for modules converted after the ongoing rewrites merge (their literals are still inline today).
     # =====================================================================================================
 
-    # ---- qwenchat/errors.py: MESSAGES, one id per error kind ("error." + kind) --------------------------
+    # ---- qwenchat/errors.py: one id per error kind ("error." + kind) ------------------------------------
     "error.invalid_key": ("API Key 无效。请检查密钥是否完整；北京、新加坡、美国各地域的 Key 不通用，请确认所选地域与 Key 一致。",
                           "Invalid API key. Check that it is complete, and that the region matches the key: "
                           "Beijing, Singapore and US keys only work in their own region."),
@@ -211,8 +211,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                               "the sidebar, or check the region."),
     "error.timeout": ("请求超时，服务器没有及时响应。请点击“重试”。",
                       "The request timed out: the server did not answer in time. Press Retry."),
-    "error.connection": ("无法连接到 DashScope。请检查网络和 Base URL，然后重试。",
-                         "Could not reach DashScope. Check the network and the base URL, then retry."),
+    "error.connection": ("无法连接到模型服务（DashScope 或自定义地址）。请检查网络和 Base URL，然后重试。",
+                         "Could not reach the model server (DashScope or the custom URL). Check the network and the "
+                         "base URL, then retry."),
     "error.interrupted": ("连接在回答过程中中断，已保留收到的部分。可以点击“重试”重新生成。",
                           "The connection dropped mid-reply; the part received is kept. Press Retry to regenerate."),
     "error.throttled_mid_stream": ("回答过程中触发了限流，回答不完整。请稍后点击“重试”。",
@@ -220,6 +221,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.bad_request": ("请求参数有误，DashScope 拒绝了这次请求。", "DashScope rejected the request's parameters."),
     "error.server": ("DashScope 服务暂时出错（已自动重试）。请稍后再试。",
                      "DashScope had a server error (retried automatically). Please try again later."),
+    "error.redirect": ("服务器要求跳转到另一个地址；为安全起见，模型请求不跟随跳转。请检查 Base URL 是否是最终地址。",
+                       "The server redirected the request elsewhere; model requests never follow redirects, for "
+                       "safety. Check that the base URL is the final address."),
+    "error.private_address": ("这个地址解析到了服务器自己的网络（本机、内网或链路本地地址），已拒绝连接。",
+                              "This address resolves to the server's own network (loopback, private or link-local); "
+                              "the connection was refused."),
+    "error.bad_url": ("Base URL 无效（例如端口超出范围或格式错误）。请在侧边栏或配置中改正后重试。",
+                      "The base URL is not valid (for example a port out of range, or malformed). Correct it in the "
+                      "sidebar or the configuration, then retry."),
+    "error.deadline": ("回答超过了允许的总时长，已停止；已保留收到的部分。可以点击“重试”。",
+                       "The reply took longer than the time allowed for one reply and was stopped; the part "
+                       "received is kept. Press Retry."),
     "error.unknown": ("出现了意外错误，消息已保留。请点击“重试”。",
                       "Something unexpected went wrong; your message is kept. Press Retry."),
 
