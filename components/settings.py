@@ -8,12 +8,14 @@ from dataclasses import dataclass
 import streamlit as st
 
 from components import session
+from components.lang import tr
 from components.session import read_secrets
 from qwenchat import access, config, params, personas, sanitize
 from qwenchat.budget import default_budget
 from qwenchat.catalog import CATALOG, THINKING_ALWAYS, lookup
 from qwenchat.conversation import Conversation
 from qwenchat.ending import FAREWELL_REPLY
+from qwenchat.i18n import Msg
 
 CUSTOM = "custom"
 SYSTEM_PROMPT_MAX_CHARS = 8_000
@@ -30,7 +32,7 @@ class ChatOptions:
 
 
 def _region_label(region: str) -> str:
-    return "自定义 URL / Custom URL" if region == CUSTOM else config.REGION_LABELS[region]
+    return tr("settings.custom_url") if region == CUSTOM else tr(config.REGION_LABELS[region])
 
 
 def served_models(target: config.Settings) -> list[str]:
@@ -75,7 +77,7 @@ def render(conversation: Conversation) -> ChatOptions:
         allow_private = config.setting("QWENCHAT_ALLOW_PRIVATE_URLS", secrets, environ).lower() in config.TRUE
         problem = config.url_problem(custom_url, allow_private=allow_private)
         if problem:
-            st.error(f"这个地址不能使用（{problem}）。 / This URL cannot be used ({problem}).")
+            st.error(tr("settings.url_refused", problem=Msg(problem)))
             custom_url = ""
     chosen_url = (custom_url.strip() or operator.base_url) if region == CUSTOM else config.REGIONS[region]
     if operator.has_key and not typed_key.strip() and chosen_url.rstrip("/") != operator.base_url.rstrip("/"):
