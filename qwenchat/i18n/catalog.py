@@ -251,6 +251,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "url.private": ("该地址在服务器自己的网络中", "the address is on the server's own network"),
 
     # ---- components/gate.py ----------------------------------------------------------------------------
+    "gate.broken_config": ("应用的配置文件（secrets.toml）无法读取，为安全起见应用已停止：不会使用任何服务器的 Key。"
+                           "请管理员修正该文件。",
+                           "The app's configuration file (secrets.toml) cannot be read, so the app has stopped for "
+                           "safety: no key of the app's is used. The operator needs to fix the file."),
     "gate.needs_code": ("这个应用需要访问码。", "This app needs an access code."),
     "gate.code": ("访问码", "Access code"),
     "gate.enter": ("进入", "Enter"),
@@ -261,6 +265,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "gate.sign_out": ("退出登录", "Sign out"),
 
     # ---- components/session.py -------------------------------------------------------------------------
+    "session.token_rejected": ("这个链接里的身份不是本服务器签发的，已为你开始一份新的私人历史。",
+                               "The identity in this link was not made by this server; a new private history was "
+                               "started."),
+    "session.store_unavailable": ("历史记录暂时无法读取，已开始新对话。",
+                                  "Saved history cannot be read right now; a new conversation is open."),
     "session.not_found": ("找不到这个对话（链接不完整，或它属于别人），已开始新对话。",
                           "That conversation was not found (an incomplete link, or someone else's); a new one is "
                           "open."),
