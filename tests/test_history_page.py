@@ -399,14 +399,14 @@ def test_an_unknown_or_malformed_id_opens_a_new_conversation_with_a_note(token_v
     saved(db, token_visitor.owner, "mine", "你好")
     at = token_visitor.run(c=bad_id)
     assert len(at.chat_message) == 0
-    assert any("was not found" in i.value and "找不到" in i.value for i in at.info)
+    assert t("session.not_found", "zh") in [i.value for i in at.info]
     assert param(at, "c") in ("", bad_id)  # nothing else was put in its place
 
 
 def test_someone_elses_id_is_not_found(token_visitor, db):
     theirs = saved(db, identity.owner_for(url_token=OTHER_TOKEN, secret=SECRET).id, "theirs", "秘密")
     at = token_visitor.run(c=theirs.id)
-    assert len(at.chat_message) == 0 and any("was not found" in i.value for i in at.info)
+    assert len(at.chat_message) == 0 and t("session.not_found", "zh") in [i.value for i in at.info]
 
 
 # ---- imported text is shown as text; imports are capped; a store that is away ----

@@ -344,6 +344,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "chat.thinking": ("思考过程", "Thinking"),
     "chat.stopped": ("⏹ 已停止：以上是停止前收到的部分。", "⏹ Stopped: this is what arrived before the stop."),
     "chat.retry": ("🔁 重试", "🔁 Retry"),
+    "chat.regenerate": ("重新生成", "Regenerate"),
+    "chat.previous_version": ("上一个版本", "Previous version"),
+    "chat.next_version": ("下一个版本", "Next version"),
+    "chat.edit_resend": ("编辑并重新发送", "Edit and resend"),
+    "chat.delete_pair": ("删除这一问一答", "Delete this question and its answer"),
+    "chat.copy_markdown": ("复制 Markdown", "Copy Markdown"),
+    "chat.edit_label": ("编辑消息", "Edit the message"),
+    "chat.send": ("发送", "Send"),
+    "chat.cancel": ("取消", "Cancel"),
+    "chat.saving.unavailable": ("⚠️ 历史记录暂时无法保存：对话仍在本页中，恢复后会自动保存。",
+                                "⚠️ History cannot be saved right now: the conversation stays on this page and is "
+                                "saved once storage is back."),
+    "chat.saving.deleted": ("这个对话已在另一个标签页中删除，不会再保存。",
+                            "This conversation was deleted in another tab and is no longer saved."),
+    "chat.save_copy": ("💾 另存为新对话", "💾 Save a copy"),
+    "chat.saving.conflict": ("另一个标签页也修改了这个对话：两边的消息都已保留（用 ‹ › 切换分支）。",
+                             "Another tab changed this conversation too: both sides are kept (switch branches with "
+                             "‹ ›)."),
 
     # ---- views/history.py and components/history.py ----------------------------------------------------
     "history.page_title": ("🗂️ 历史对话", "🗂️ History"),
