@@ -13,6 +13,7 @@ from typing import Iterator
 import streamlit as st
 
 from components import session
+from components.lang import lang, tr
 from components.settings import ChatOptions
 from qwenchat import errors
 from qwenchat.chat import saving
@@ -41,34 +42,18 @@ from qwenchat.conversation import (
 from qwenchat.rendering import images_as_links, stable_split
 
 CURSOR = " ▌"
-KEY_HELP = """
-#### 需要一个 DashScope API Key / A DashScope API key is needed
-
-1. 在阿里云百炼（Model Studio）控制台创建 API Key：[中国站 / China](https://bailian.console.aliyun.com/?apiKey=1) ·
-   [国际站 / International](https://modelstudio.console.alibabacloud.com/?apiKey=1)。Key 以 `sk-` 开头。
-2. 任选一种方式提供 / Provide it in one of these ways:
-   - 在左侧边栏输入（只保存在本次浏览器会话）/ type it in the sidebar (kept in this browser session only);
-   - 本地运行：在项目根目录的 `.env` 写入 / running locally, in `.env`: `DASHSCOPE_API_KEY=sk-...`;
-   - 部署时：在 `.streamlit/secrets.toml` 或 Community Cloud 的 Secrets 中写入 / when deployed, in secrets:
-     `DASHSCOPE_API_KEY = "sk-..."`。
-
-新加坡或美国地域的 Key 请同时在侧边栏选择对应地域（或设置 `DASHSCOPE_BASE_URL`）。
-Singapore or US keys also need their region (sidebar, or `DASHSCOPE_BASE_URL`).
-"""
-
-
 def render(conversation: Conversation, options: ChatOptions) -> None:
     chat = session.state()
     note = st.session_state.pop("note", None)
     if note:
-        st.info(note)
+        st.info(tr(note))  # a catalog id, set by components.session
     has_key = options.settings.ready
     if conversation.closed:
-        placeholder = "对话已结束 / The conversation has ended"
+        placeholder = tr("chat.placeholder.closed")
     elif has_key:
-        placeholder = "输入消息… / Type a message…"
+        placeholder = tr("chat.placeholder.type")
     else:
-        placeholder = "请先提供 API Key / Provide an API key first"
+        placeholder = tr("chat.placeholder.no_key")
     # Read first (it is drawn at the bottom of the page anyway), so the turn can start before the history
     # is painted: a regenerate or an edit changes which messages the history shows.
     prompt = st.chat_input(placeholder, key="chat_input", submit_mode="stop",
@@ -83,10 +68,10 @@ def render(conversation: Conversation, options: ChatOptions) -> None:
 
     show_saving_state(chat.saving.status, conversation)
     if not conversation.messages:
-        st.markdown("##### 你好！我是通义千问，有什么可以帮你？ / Hi! I'm Qwen. How can I help?")
+        st.markdown(tr("chat.greeting"))
     show_history(conversation)
     if not has_key:
-        st.info(KEY_HELP)
+        st.info(tr("chat.key_help"))
     if conversation.closed and first is None:
         show_closed()
     if turn is not None and first is not None:
@@ -136,9 +121,9 @@ def paint_turn(first: TurnEvent, turn: Iterator[TurnEvent]) -> None:
     while event is not None:
         match event:
             case Refused(problem, text):
-                st.warning(problem.message())
+                st.warning(problem.message(lang()))
                 if text.strip():
-                    with st.expander("未发送的内容（可复制）/ Unsent text (copy it)"):
+                    with st.expander(tr("chat.unsent")):
                         st.code(text, language=None, wrap_lines=True)
             case UserAdded(message):
                 if message is not first_painted(first):
@@ -173,15 +158,13 @@ def show_history(conversation: Conversation) -> None:
     last_reply = next((m.id for m in reversed(messages) if m.role == "assistant"), "")
     controls_from = 0 if chat.all_controls else max(0, len(messages) - CONTROL_WINDOW)
     if controls_from:
-        st.button("⋯ 显示较早消息的操作按钮（编辑、删除、复制） / Show the controls of earlier messages (edit, delete, "
-                  "copy)", key="all_controls", on_click=_show_all_controls, type="tertiary")
+        st.button(tr("chat.all_controls"), key="all_controls", on_click=_show_all_controls, type="tertiary")
     branched = _branch_points(conversation)
     for index, message in enumerate(messages):
         if message.status == STREAMING:  # the turn running now paints it
             continue
         if message.id == conversation.context_start:
-            st.caption("✂️ 以上较早的消息超出上下文预算，上一次请求没有发送它们。 / The earlier messages above "
-                       "exceeded the context budget and were not sent with the last request.")
+            st.caption(tr("chat.context_cut"))
         show_message(message, conversation=conversation, is_last_reply=message.id == last_reply,
                      full_controls=index >= controls_from, branched=message.parent_id in branched)
 
@@ -205,15 +188,12 @@ def _show_all_controls() -> None:
 
 def show_saving_state(status: str, conversation: Conversation) -> None:
     if status == saving.UNAVAILABLE:
-        st.warning("⚠️ 历史记录暂时无法保存：对话仍在本页中，恢复后会自动保存。 / History cannot be saved right now: "
-                   "the conversation stays on this page and is saved once storage is back.")
+        st.warning(tr("chat.saving.unavailable"))
     elif status == saving.DELETED:
-        st.warning("这个对话已在另一个标签页中删除，不会再保存。 / This conversation was deleted in another tab and is "
-                   "no longer saved.")
-        st.button("💾 另存为新对话 / Save a copy", key="save_copy", on_click=_save_copy)
+        st.warning(tr("chat.saving.deleted"))
+        st.button(tr("chat.save_copy"), key="save_copy", on_click=_save_copy)
     elif status == saving.CONFLICT:
-        st.info("另一个标签页也修改了这个对话：两边的消息都已保留（用 ‹ › 切换分支）。 / Another tab changed this "
-                "conversation too: both sides are kept (switch branches with ‹ ›).")
+        st.info(tr("chat.saving.conflict"))
 
 
 def _save_copy() -> None:
@@ -225,12 +205,11 @@ def _save_copy() -> None:
 
 
 def show_closed() -> None:
-    st.info("对话已结束。可以开始新对话，或者继续当前对话。 / The conversation has ended. Start a new one, or "
-            "keep talking in this one.")
+    st.info(tr("chat.closed"))
     left, right = st.columns(2)
-    left.button("🆕 开始新对话 / New conversation", on_click=session.reset_conversation, key="new_conversation",
+    left.button(tr("chat.new_conversation"), on_click=session.reset_conversation, key="new_conversation",
                 width="stretch", type="primary")
-    right.button("↩️ 继续对话 / Keep talking", on_click=_reopen, key="keep_talking", width="stretch")
+    right.button(tr("chat.keep_talking"), on_click=_reopen, key="keep_talking", width="stretch")
 
 
 def _reopen() -> None:
@@ -247,17 +226,17 @@ def show_message(message: Message, *, conversation: Conversation | None = None, 
             _edit_form(message)
             return
         if message.reasoning:
-            with st.expander("思考过程 / Thinking", expanded=False):
+            with st.expander(tr("chat.thinking"), expanded=False):
                 st.markdown(images_as_links(message.reasoning))
         if message.status != WITHDRAWN and message.content:
             st.markdown(images_as_links(message.content))
         error = None
         if message.status == STOPPED:
-            st.caption("⏹ 已停止：以上是停止前收到的部分。 / Stopped: this is what arrived before the stop.")
+            st.caption(tr("chat.stopped"))
         elif message.status in (FAILED, INTERRUPTED, WITHDRAWN):
             error = errors.ChatError(message.error or errors.UNKNOWN)
             show = st.warning if message.status != FAILED else st.error
-            show(f"{error.message_zh}\n\n{error.message_en}")
+            show(error.message(lang()))
         if conversation is not None and (full_controls or branched):
             _controls(conversation, message, is_last_reply=is_last_reply, error=error, full=full_controls,
                       branched=branched)
@@ -271,19 +250,18 @@ def _controls(conversation: Conversation, message: Message, *, is_last_reply: bo
     buttons: list[tuple[str, str, str, object, tuple]] = []  # key, label, tooltip, callback, args
     if len(siblings) > 1:
         at = next(i for i, m in enumerate(siblings) if m.id == message.id)
-        buttons.append(("previous", "‹", "上一个版本 / Previous version", _switch, (siblings[at - 1].id,))
+        buttons.append(("previous", "‹", tr("chat.previous_version"), _switch, (siblings[at - 1].id,))
                        if at > 0 else ("", "‹", "", None, ()))
         buttons.append(("", f"{at + 1}/{len(siblings)}", "", None, ()))
-        buttons.append(("next", "›", "下一个版本 / Next version", _switch, (siblings[at + 1].id,))
+        buttons.append(("next", "›", tr("chat.next_version"), _switch, (siblings[at + 1].id,))
                        if at < len(siblings) - 1 else ("", "›", "", None, ()))
     if full and message.role == "user":
-        buttons.append(("edit", "✏️", "编辑并重新发送 / Edit and resend", _edit, (message.id,)))
-        buttons.append(("delete", "🗑", "删除这一问一答 / Delete this question and its answer", _delete,
-                        (message.id,)))
+        buttons.append(("edit", "✏️", tr("chat.edit_resend"), _edit, (message.id,)))
+        buttons.append(("delete", "🗑", tr("chat.delete_pair"), _delete, (message.id,)))
     elif full and message.status != FAREWELL and is_last_reply and not conversation.closed:
         if error is None or error.retryable:
-            key, label, tip = ("retry", "🔁 重试 / Retry", "") if error else \
-                ("regenerate", "🔁", "重新生成 / Regenerate")
+            key, label, tip = ("retry", tr("chat.retry"), "") if error else \
+                ("regenerate", "🔁", tr("chat.regenerate"))
             buttons.append((key, label, tip, _regenerate, (message.id,)))
     if not buttons and not (full and message.role == "assistant" and message.content and message.status != WITHDRAWN):
         return
@@ -296,7 +274,7 @@ def _controls(conversation: Conversation, message: Message, *, is_last_reply: bo
                        type="tertiary")
     copyable = full and message.role == "assistant" and message.content and message.status != WITHDRAWN
     if copyable:
-        row.button("📋", key=f"copy_{message.id}", help="复制 Markdown / Copy Markdown", on_click=_toggle_copy,
+        row.button("📋", key=f"copy_{message.id}", help=tr("chat.copy_markdown"), on_click=_toggle_copy,
                    args=(message.id,), type="tertiary")
         if session.state().copying == message.id:  # only the one asked for: a code block per reply costs reruns
             st.code(message.content, language="markdown", wrap_lines=True)
@@ -330,10 +308,10 @@ def _delete(message_id: str) -> None:
 
 def _edit_form(message: Message) -> None:
     with st.form(f"edit_{message.id}", border=False):
-        text = st.text_area("编辑消息 / Edit the message", value=message.content, key=f"edit_text_{message.id}")
+        text = st.text_area(tr("chat.edit_label"), value=message.content, key=f"edit_text_{message.id}")
         send, cancel = st.columns(2)
-        sent = send.form_submit_button("发送 / Send", type="primary", width="stretch")
-        cancelled = cancel.form_submit_button("取消 / Cancel", width="stretch")
+        sent = send.form_submit_button(tr("chat.send"), type="primary", width="stretch")
+        cancelled = cancel.form_submit_button(tr("chat.cancel"), width="stretch")
     chat = session.state()
     if sent:
         chat.editing = ""
@@ -372,7 +350,7 @@ class _Painter:
         if message.reasoning:
             if self._reasoning is None:
                 with self._thinking_slot.container():
-                    with st.expander("思考过程 / Thinking", expanded=False):
+                    with st.expander(tr("chat.thinking"), expanded=False):
                         self._reasoning = st.empty()
             self._reasoning.markdown(images_as_links(message.reasoning))
         text = message.content
@@ -393,4 +371,4 @@ class _Painter:
         if message.status in (FAILED, INTERRUPTED, WITHDRAWN):
             error = errors.ChatError(message.error or errors.UNKNOWN)
             with self._status.container():
-                (st.warning if message.status != FAILED else st.error)(f"{error.message_zh}\n\n{error.message_en}")
+                (st.warning if message.status != FAILED else st.error)(error.message(lang()))

@@ -12,20 +12,15 @@ import time
 
 import streamlit as st
 
+from components.lang import lang, tr
 from components.secrets import read_secrets, secrets_broken
 from qwenchat import access, config
-
-BROKEN_CONFIG = (
-    "应用的配置文件（secrets.toml）无法读取，为安全起见应用已停止：不会使用任何服务器的 Key。请管理员修正该文件。 / "
-    "The app's configuration file (secrets.toml) cannot be read, so the app has stopped for safety: no key of "
-    "the app's is used. The operator needs to fix the file."
-)
 
 
 def require_access() -> None:
     if secrets_broken():
         st.title("⚠️ Qwen Chat")
-        st.error(BROKEN_CONFIG)
+        st.error(tr("gate.broken_config"))
         st.stop()
     secrets = read_secrets()
     if config.setting("QWENCHAT_REQUIRE_LOGIN", secrets, os.environ).lower() in config.TRUE:
@@ -35,15 +30,15 @@ def require_access() -> None:
     if gate.is_open(code):
         return
     st.title("🔒 Qwen Chat")
-    st.write("这个应用需要访问码。 / This app needs an access code.")
+    st.write(tr("gate.needs_code"))
     with st.form("access_form", clear_on_submit=True):
-        typed = st.text_input("访问码 / Access code", type="password", key="access_code_input")
-        submitted = st.form_submit_button("进入 / Enter")
+        typed = st.text_input(tr("gate.code"), type="password", key="access_code_input")
+        submitted = st.form_submit_button(tr("gate.enter"))
     if submitted:
         result = gate.check(typed, code, time.monotonic())
         if result.ok:
             st.rerun()
-        st.error(result.message())
+        st.error(result.message(lang()))
     st.stop()
 
 
@@ -56,8 +51,8 @@ def _require_login() -> None:
     if logged_in:
         return
     st.title("🔒 Qwen Chat")
-    st.write("请先登录。 / Please sign in first.")
-    st.button("登录 / Sign in", on_click=_login, type="primary", key="sign_in")
+    st.write(tr("gate.sign_in_first"))
+    st.button(tr("gate.sign_in"), on_click=_login, type="primary", key="sign_in")
     _show_login_problem()
     st.stop()
 
@@ -71,8 +66,7 @@ def _login() -> None:
 
 def _show_login_problem() -> None:
     if st.session_state.pop("login_problem", False):
-        st.error("登录未配置：请在 secrets.toml 中设置 [auth] 并安装 streamlit[auth]。 / Sign-in is not set up: "
-                 "add [auth] to secrets.toml and install streamlit[auth].")
+        st.error(tr("gate.login_not_set_up"))
 
 
 def account_box() -> None:
@@ -84,4 +78,4 @@ def account_box() -> None:
     except Exception:
         return
     st.caption(f"👤 {name}")
-    st.button("退出登录 / Sign out", on_click=st.logout, key="sign_out")
+    st.button(tr("gate.sign_out"), on_click=st.logout, key="sign_out")

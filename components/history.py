@@ -19,6 +19,7 @@ from datetime import datetime
 import streamlit as st
 
 from components import session, transfer_buttons
+from components.lang import lang
 from qwenchat import identity
 from qwenchat.conversation import title_from
 from qwenchat.imports import ImportLimits, ImportRateLimiter, import_conversation
@@ -263,7 +264,7 @@ def _import(store: ConversationStore, owner_id: str, key: str) -> None:
         conversation = import_conversation(store, owner_id, uploaded.read(limits.max_import_bytes + 1), limits,
                                            import_limiter())
     except InvalidImport as exc:
-        st.session_state["history_result"] = ("error", str(exc))
+        st.session_state["history_result"] = ("error", exc.message(lang()))
     except (StoreUnavailable, ConversationNotFound) as exc:
         st.session_state["history_result"] = ("warning", str(exc))
     else:

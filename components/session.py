@@ -62,8 +62,7 @@ def current_owner() -> identity.Owner:
             single_user=identity.single_user(secrets, os.environ),
             secret=identity.secret_for(secrets, os.environ, identity.storage_options(secrets, os.environ)))
         if owner.token_rejected:
-            st.session_state["note"] = ("这个链接里的身份不是本服务器签发的，已为你开始一份新的私人历史。 / The identity in "
-                                        "this link was not made by this server; a new private history was started.")
+            st.session_state["note"] = "session.token_rejected"  # a catalog id, shown by the chat view
         st.session_state["owner"] = owner
     return st.session_state["owner"]
 
@@ -91,12 +90,10 @@ def _from_url() -> Conversation | None:
         try:
             loaded = store().load(owner(), conversation_id)
         except Exception:  # noqa: BLE001 - a store that is away opens a fresh conversation, with a note
-            st.session_state["note"] = ("历史记录暂时无法读取，已开始新对话。 / Saved history cannot be read right "
-                                        "now; a new conversation is open.")
+            st.session_state["note"] = "session.store_unavailable"
             return None
     if loaded is None:
-        st.session_state["note"] = ("找不到这个对话（链接不完整，或它属于别人），已开始新对话。 / That conversation "
-                                    "was not found (an incomplete link, or someone else's); a new one is open.")
+        st.session_state["note"] = "session.not_found"
         return None
     loaded.recover()
     return loaded

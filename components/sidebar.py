@@ -26,7 +26,7 @@ def render(conversation: Conversation) -> settings.ChatOptions:
         st.button(tr("sidebar.reset"), on_click=session.reset_conversation, width="stretch", key="reset")
         meters = st.container()
         st.divider()
-        with st.container(key="settings"):  # keyed: tests tell its (not yet converted) words apart
+        with st.container(key="settings"):
             options = settings.render(conversation)
         st.divider()
         st.subheader(tr("sidebar.export"))

@@ -32,11 +32,6 @@ class ModelInfo:
     def note_text(self, lang: str = DEFAULT_LANG) -> str:
         return t(self.note_id, lang) if self.note_id else ""
 
-    @property
-    def note(self) -> str:
-        """The note in Chinese, for callers that do not pass a language yet (components/settings.py)."""
-        return self.note_text()
-
 
 CATALOG: tuple[ModelInfo, ...] = (
     ModelInfo("qwen-plus", 1_000_000, 32_768, THINKING_OFF, note_id="model.balanced"),

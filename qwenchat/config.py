@@ -12,7 +12,7 @@ An operator base URL that is not DashScope's (a local Ollama, vLLM or LM Studio)
 `Settings.ready` is true for it with an empty key. A visitor's own URL still needs a visitor's key.
 
 Bad settings are messages, never exceptions: `resolve`, `url_syntax_problem` and `url_problem` do not raise,
-whatever text they are given.
+whatever text they are given. A problem is a catalog id (`qwenchat.i18n`), "" when there is none.
 """
 
 from __future__ import annotations
@@ -33,11 +33,7 @@ REGIONS: dict[str, str] = {
     "singapore": "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
     "us": "https://dashscope-us.aliyuncs.com/compatible-mode/v1",
 }
-REGION_LABELS: dict[str, str] = {
-    "beijing": "中国（北京）/ China (Beijing)",
-    "singapore": "新加坡 / Singapore",
-    "us": "美国（弗吉尼亚）/ US (Virginia)",
-}
+REGION_LABELS: dict[str, str] = {name: f"region.{name}" for name in REGIONS}  # catalog ids
 DEFAULT_BASE_URL = REGIONS["beijing"]
 
 
@@ -98,7 +94,7 @@ class Settings:
 
     @property
     def problem(self) -> str:
-        """Why the base URL cannot be used ("" when it can)."""
+        """Why the base URL cannot be used: a catalog id ("" when it can)."""
         return url_syntax_problem(self.base_url)
 
     @property
@@ -195,40 +191,40 @@ def is_dashscope_url(url: str) -> bool:
 
 
 def url_syntax_problem(url: object) -> str:
-    """Why a base URL cannot even be tried ("" when it can): not http(s), no host, a port out of range,
-    a malformed IPv6 literal, spaces or control characters. No network access."""
+    """Why a base URL cannot even be tried, as a catalog id ("" when it can): not http(s), no host, a port out
+    of range, a malformed IPv6 literal, spaces or control characters. No network access."""
     if not isinstance(url, str) or not url.strip():
-        return "not a URL"
+        return "url.not_a_url"
     text = url.strip()
     if any(ord(c) < 33 or c == "\x7f" for c in text):
-        return "not a URL"
+        return "url.not_a_url"
     try:
         parts = urlsplit(text)
         host = parts.hostname or ""
         parts.port  # noqa: B018 - raises ValueError when out of range or not a number
     except ValueError:
-        return "not a URL (a malformed host or a port out of range)"
+        return "url.bad_host_or_port"
     if parts.scheme not in ("http", "https"):
-        return "not an http(s) URL"
+        return "url.not_http"
     if not host:
-        return "not a URL (no host)"
+        return "url.no_host"
     if ":" not in host:  # a name (or IPv4 address), not an IPv6 literal
         try:
             if len(host.encode("idna")) > 253:
                 raise UnicodeError
         except UnicodeError:  # an empty or over-long label, or characters no host name may have
-            return "not a URL (a malformed host name)"
+            return "url.bad_host_name"
     try:
         import httpx
 
         httpx.URL(text)
     except Exception:  # noqa: BLE001 - httpx is stricter than urlsplit; what it refuses cannot be used
-        return "not a URL"
+        return "url.not_a_url"
     return ""
 
 
 def url_problem(url: str, *, allow_private: bool = False) -> str:
-    """Why a base URL typed in the sidebar may not be used ("" when it may). Never raises.
+    """Why a base URL typed in the sidebar may not be used, as a catalog id ("" when it may). Never raises.
 
     The server makes the request, not the visitor's browser: an address on the server's own network
     (loopback, private, link-local) would let a visitor probe it. Such URLs need
@@ -243,15 +239,15 @@ def url_problem(url: str, *, allow_private: bool = False) -> str:
         return ""
     parts = urlsplit(url.strip())
     if parts.scheme != "https":
-        return "only https URLs are allowed"
+        return "url.https_only"
     host = parts.hostname or ""
     try:
         infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
         addresses = {str(info[4][0]) for info in infos}
     except (OSError, UnicodeError, ValueError):
-        return "the host name does not resolve"
+        return "url.no_resolve"
     if not addresses or not all(is_global_address(address) for address in addresses):
-        return "the address is on the server's own network"
+        return "url.private"
     return ""
 
 

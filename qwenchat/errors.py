@@ -1,5 +1,5 @@
-"""Every way a model call (DashScope or another OpenAI-compatible server) can fail, named, with a bilingual
-message that says what to do.
+"""Every way a model call (DashScope or another OpenAI-compatible server) can fail, named, with a message
+(catalog id "error." + kind, in `qwenchat.i18n`) that says what to do.
 
 `classify(exc)` maps an exception from the openai SDK (or the network under it) to a `ChatError`.
 DashScope's error code decides where it is known; the HTTP status is the fallback. Messages never quote
@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+
+from qwenchat.i18n import DEFAULT_LANG, Msg
 
 INVALID_KEY = "invalid_key"
 RATE_LIMIT = "rate_limit"
@@ -33,98 +35,15 @@ BAD_URL = "bad_url"
 DEADLINE = "deadline"
 UNKNOWN = "unknown"
 
-MESSAGES: dict[str, tuple[str, str]] = {
-    INVALID_KEY: (
-        "API Key 无效。请检查密钥是否完整；北京、新加坡、美国各地域的 Key 不通用，请确认所选地域与 Key 一致。",
-        "Invalid API key. Check that it is complete, and that the region matches the key: "
-        "Beijing, Singapore and US keys only work in their own region.",
-    ),
-    RATE_LIMIT: (
-        "请求太频繁，已触发限流。请稍等几秒后点击“重试”。",
-        "Too many requests: the rate limit was hit. Wait a few seconds, then press Retry.",
-    ),
-    QUOTA: (
-        "每分钟的 Token 配额已用完。请稍后重试，或换用其他模型。",
-        "The tokens-per-minute quota is used up. Retry in a minute, or switch to another model.",
-    ),
-    INPUT_MODERATION: (
-        "输入内容未通过内容安全审核，请修改后再发送。",
-        "Your message did not pass content moderation. Please rephrase it and send again.",
-    ),
-    OUTPUT_MODERATION: (
-        "回答在生成过程中未通过内容安全审核，已撤回。可以换个问法再试。",
-        "The reply failed content moderation while it was being written and was withdrawn. "
-        "Try asking another way.",
-    ),
-    ARREARS: (
-        "阿里云账户已欠费，服务暂停。请在控制台充值后重试。",
-        "The Alibaba Cloud account is in arrears. Top it up in the console, then retry.",
-    ),
-    CONTEXT_TOO_LONG: (
-        "对话内容超出了模型的上下文长度。请重置对话、缩短消息，或换用上下文更长的模型。",
-        "The conversation is longer than the model's context window. Reset the conversation, "
-        "shorten the message, or pick a model with a longer context.",
-    ),
-    OVER_BUDGET: (
-        "这条消息本身就超出了每次请求的上下文预算，未发送。请缩短消息，或在侧边栏调高预算。",
-        "This message alone exceeds the context budget per request and was not sent. Shorten it, or raise "
-        "the budget in the sidebar.",
-    ),
-    MODEL_NOT_FOUND: (
-        "找不到该模型，或当前地域/账户未开通。请在侧边栏换一个模型，或检查地域。",
-        "Model not found, or not available in this region or account. Pick another model in the "
-        "sidebar, or check the region.",
-    ),
-    TIMEOUT: (
-        "请求超时，服务器没有及时响应。请点击“重试”。",
-        "The request timed out: the server did not answer in time. Press Retry.",
-    ),
-    CONNECTION: (
-        "无法连接到模型服务（DashScope 或自定义地址）。请检查网络和 Base URL，然后重试。",
-        "Could not reach the model server (DashScope or the custom URL). Check the network and the base URL, "
-        "then retry.",
-    ),
-    INTERRUPTED: (
-        "连接在回答过程中中断，已保留收到的部分。可以点击“重试”重新生成。",
-        "The connection dropped mid-reply; the part received is kept. Press Retry to regenerate.",
-    ),
-    THROTTLED_MID_STREAM: (
-        "回答过程中触发了限流，回答不完整。请稍后点击“重试”。",
-        "The reply was throttled mid-stream and is incomplete. Press Retry in a moment.",
-    ),
-    BAD_REQUEST: (
-        "请求参数有误，DashScope 拒绝了这次请求。",
-        "DashScope rejected the request's parameters.",
-    ),
-    SERVER: (
-        "DashScope 服务暂时出错（已自动重试）。请稍后再试。",
-        "DashScope had a server error (retried automatically). Please try again later.",
-    ),
-    REDIRECT: (
-        "服务器要求跳转到另一个地址；为安全起见，模型请求不跟随跳转。请检查 Base URL 是否是最终地址。",
-        "The server redirected the request elsewhere; model requests never follow redirects, for safety. "
-        "Check that the base URL is the final address.",
-    ),
-    PRIVATE_ADDRESS: (
-        "这个地址解析到了服务器自己的网络（本机、内网或链路本地地址），已拒绝连接。",
-        "This address resolves to the server's own network (loopback, private or link-local); the "
-        "connection was refused.",
-    ),
-    BAD_URL: (
-        "Base URL 无效（例如端口超出范围或格式错误）。请在侧边栏或配置中改正后重试。",
-        "The base URL is not valid (for example a port out of range, or malformed). Correct it in the "
-        "sidebar or the configuration, then retry.",
-    ),
-    DEADLINE: (
-        "回答超过了允许的总时长，已停止；已保留收到的部分。可以点击“重试”。",
-        "The reply took longer than the time allowed for one reply and was stopped; the part received is "
-        "kept. Press Retry.",
-    ),
-    UNKNOWN: (
-        "出现了意外错误，消息已保留。请点击“重试”。",
-        "Something unexpected went wrong; your message is kept. Press Retry.",
-    ),
-}
+KINDS = (INVALID_KEY, RATE_LIMIT, QUOTA, INPUT_MODERATION, OUTPUT_MODERATION, ARREARS, CONTEXT_TOO_LONG,
+         OVER_BUDGET, MODEL_NOT_FOUND, TIMEOUT, CONNECTION, INTERRUPTED, THROTTLED_MID_STREAM, BAD_REQUEST, SERVER,
+         REDIRECT, PRIVATE_ADDRESS, BAD_URL, DEADLINE, UNKNOWN)
+
+
+def message_id(kind: str) -> str:
+    """The catalog id of a kind's message: "error." + kind ("error.unknown" for a kind this version does not
+    know, e.g. one stored by a newer version)."""
+    return f"error.{kind}" if kind in KINDS else f"error.{UNKNOWN}"
 
 
 @dataclass(frozen=True)
@@ -135,15 +54,20 @@ class ChatError:
     request_id: str = ""
 
     @property
+    def msg(self) -> Msg:
+        """What to tell the user, as a catalog id (`error.<kind>`) for the UI to render in its language."""
+        return Msg(message_id(self.kind))
+
+    def message(self, lang: str = DEFAULT_LANG) -> str:
+        return self.msg.text(lang)
+
+    @property
     def message_zh(self) -> str:
-        return MESSAGES.get(self.kind, MESSAGES[UNKNOWN])[0]
+        return self.message("zh")
 
     @property
     def message_en(self) -> str:
-        return MESSAGES.get(self.kind, MESSAGES[UNKNOWN])[1]
-
-    def message(self, lang: str = "zh") -> str:
-        return self.message_en if lang == "en" else self.message_zh
+        return self.message("en")
 
     @property
     def retryable(self) -> bool:

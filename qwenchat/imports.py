@@ -7,7 +7,7 @@ An import costs the operator disk and nothing else stops it, so every import is 
 - the server: `QWENCHAT_MAX_STORE_BYTES` in the store in total (1 GB);
 - the pace: at most 5 imports a minute per owner and 30 per server (`ImportRateLimiter`, one per process).
 
-Every refusal is an `ImportRefused` (an `InvalidImport`), saying the limit in Chinese and English.
+Every refusal is an `ImportRefused` (an `InvalidImport`) whose reason, a catalog id, states the limit.
 """
 
 from __future__ import annotations
@@ -75,12 +75,9 @@ class ImportRateLimiter:
                 del self._by_owner[key]
             mine = self._by_owner.get(owner, deque())
             if len(mine) >= self.per_owner:
-                raise ImportRefused(f"导入太频繁：每分钟最多 {self.per_owner} 次，请稍后再试",
-                                    f"too many imports: at most {self.per_owner} a minute, try again shortly")
+                raise ImportRefused("import.too_often", limit=self.per_owner)
             if len(self._all) >= self.per_server:
-                raise ImportRefused(f"本服务器的导入太频繁：每分钟最多 {self.per_server} 次，请稍后再试",
-                                    f"too many imports on this server: at most {self.per_server} a minute, "
-                                    "try again shortly")
+                raise ImportRefused("import.server_too_often", limit=self.per_server)
             mine.append(now)
             self._by_owner[owner] = mine
             self._all.append(now)
@@ -102,13 +99,9 @@ def import_conversation(store: ConversationStore, owner: str, data: bytes | str,
     limiter.acquire(owner)
     conversation = from_json(data, max_bytes=limits.max_import_bytes)
     if store.count_conversations(owner) >= limits.max_conversations_per_owner:
-        n = limits.max_conversations_per_owner
-        raise ImportRefused(f"每位用户最多保存 {n} 个对话，请先删除一些",
-                            f"at most {n} conversations per user: delete some first")
+        raise ImportRefused("import.too_many_conversations", limit=limits.max_conversations_per_owner)
     size = len(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data)
     if store.stored_bytes() + size > limits.max_store_bytes:
-        limit = format_bytes(limits.max_store_bytes)
-        raise ImportRefused(f"服务器的历史记录存储已满（上限 {limit}）",
-                            f"the server's history storage is full (limit {limit})")
+        raise ImportRefused("import.storage_full", limit=format_bytes(limits.max_store_bytes))
     store.save_conversation(owner, conversation)
     return conversation

@@ -46,6 +46,7 @@ from qwenchat.conversation import (
     Usage,
     new_id,
 )
+from qwenchat.i18n import DEFAULT_LANG, Msg, conversation_language, t
 from qwenchat.rendering import images_as_links
 from qwenchat.sanitize import clean_user_text
 
@@ -73,10 +74,16 @@ USAGE_KEYS = tuple(f.name for f in fields(Usage))
 
 
 class InvalidImport(ValueError):
-    """The file cannot be imported. The message is Chinese first, then English."""
+    """The file cannot be imported: `reason` says why (catalog id "import.<reason>" and its parameters),
+    `message(lang)` says it in a language ("Import failed: ..."). `str()` is the English, for logs."""
 
-    def __init__(self, zh: str, en: str):
-        super().__init__(f"导入失败：{zh} / Import failed: {en}")
+    def __init__(self, reason_id: str, **params: Any):
+        self.reason = Msg(reason_id, params)
+        self.msg = Msg("import.failed", {"reason": self.reason})
+        super().__init__(self.message("en"))
+
+    def message(self, lang: str = DEFAULT_LANG) -> str:
+        return self.msg.text(lang)
 
 
 def _shown(message: Message) -> Message:
@@ -94,14 +101,9 @@ def format_bytes(count: int) -> str:
 
 # ---- Markdown ----
 
-_ROLE_HEADERS = {"user": "用户 / User", "assistant": "助手 / Assistant"}
-_STATUS_NOTES = {
-    STREAMING: "回复未完成 / Reply incomplete: it was still being written",
-    STOPPED: "已停止 / Stopped before the end",
-    INTERRUPTED: "连接中断 / Interrupted: the connection dropped",
-    WITHDRAWN: "此回复已撤回 / This reply was withdrawn",
-    FAILED: "请求失败 / Request failed",
-}
+_ROLE_HEADERS = {"user": "export.md.user", "assistant": "export.md.assistant"}  # catalog ids
+_STATUS_NOTES = {status: f"export.md.status.{status}" for status in (STREAMING, STOPPED, INTERRUPTED, WITHDRAWN,
+                                                                       FAILED)}
 
 
 def _when(timestamp: float, tz: tzinfo) -> str:
@@ -111,33 +113,36 @@ def _when(timestamp: float, tz: tzinfo) -> str:
         return "?"
 
 
-def to_markdown(conversation: Conversation, tz: tzinfo = timezone.utc) -> str:
-    """A readable copy: header, then each turn under its role; times shown in `tz` (UTC by default)."""
+def to_markdown(conversation: Conversation, tz: tzinfo = timezone.utc, lang: str | None = None) -> str:
+    """A readable copy: header, then each turn under its role; times shown in `tz` (UTC by default). The
+    headings are in `lang`, by default the conversation's language (Chinese when it has no words)."""
     c = conversation
-    title = " ".join(c.title.split()) or "对话 / Conversation"
+    lang = lang or conversation_language(c.messages)
+    title = " ".join(c.title.split()) or t("export.md.conversation", lang)
     lines = [f"# {images_as_links(title)}", ""]
-    lines.append(f"- 模型 / Model: {images_as_links(' '.join(c.model.split()))}")
-    lines.append(f"- 日期 / Date: {_when(c.created_at, tz)}")
+    lines.append(t("export.md.model", lang, model=images_as_links(" ".join(c.model.split()))))
+    lines.append(t("export.md.date", lang, date=_when(c.created_at, tz)))
     total = c.total_usage().total_tokens
     if total:
-        lines.append(f"- Tokens: {total}")
+        lines.append(t("export.md.tokens", lang, total=total))
     if c.system_prompt.strip():
-        lines += ["", "**系统提示 / System prompt**", ""]
+        lines += ["", t("export.md.system_prompt", lang), ""]
         lines += [f"> {line}".rstrip() for line in images_as_links(c.system_prompt).splitlines()]
     for message in map(_shown, c.messages):
-        header = _ROLE_HEADERS.get(message.role, message.role)
+        header = t(_ROLE_HEADERS[message.role], lang) if message.role in _ROLE_HEADERS else message.role
         if message.role == "assistant" and message.model and message.model != c.model:
             header += f" · {images_as_links(' '.join(message.model.split()))}"
         lines += ["", "---", "", f"## {header}", ""] if lines[-1] else ["---", "", f"## {header}", ""]
         if message.reasoning:
-            lines += ["<details>", "<summary>思考过程 / Reasoning</summary>", "", images_as_links(message.reasoning),
+            lines += ["<details>", f"<summary>{t('export.md.reasoning', lang)}</summary>", "",
+                      images_as_links(message.reasoning),
                       "", "</details>", ""]
         if message.content:
             lines += [images_as_links(message.content), ""]
         note = _STATUS_NOTES.get(message.status)
         if note:
             detail = f" ({message.error})" if message.error and message.status != WITHDRAWN else ""
-            lines += [f"*（{note}{detail}）*", ""]
+            lines += [t("export.md.note", lang, note=Msg(note), detail=detail), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -198,31 +203,31 @@ def from_json(data: bytes | str, max_bytes: int = MAX_BYTES) -> Conversation:
     """Parse an exported file (version 1 or 2) into a new Conversation with fresh ids, or raise InvalidImport."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     if len(raw) > max_bytes:
-        size = format_bytes(max_bytes)
-        raise InvalidImport(f"文件超过 {size}", f"file is larger than {size}")
+        raise InvalidImport("import.too_large", size=format_bytes(max_bytes))
     try:
         envelope = json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise InvalidImport("文件不是有效的 JSON", "not valid JSON") from None
+        raise InvalidImport("import.not_json") from None
 
     if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
-        raise InvalidImport("文件不是 qwenchat 对话导出文件", "not a qwenchat conversation export")
+        raise InvalidImport("import.not_export")
     version = envelope.get("version")
     if type(version) is not int or version not in VERSIONS:
-        raise InvalidImport(f"不支持的版本 {version!r}", f"unsupported version {version!r}")
-    _exact_keys(envelope, ENVELOPE_KEYS, "文件", "the file")
-    _exported_at(_typed(envelope, "exported_at", str, "文件", "the file"))
+        raise InvalidImport("import.bad_version", version=repr(version))
+    the_file, the_conversation = Msg("import.where.file"), Msg("import.where.conversation")
+    _exact_keys(envelope, ENVELOPE_KEYS, the_file)
+    _exported_at(_typed(envelope, "exported_at", str, the_file))
 
-    conv = _typed(envelope, "conversation", dict, "文件", "the file")
-    _exact_keys(conv, CONVERSATION_KEYS if version == 2 else CONVERSATION_KEYS_V1, "对话", "the conversation")
+    conv = _typed(envelope, "conversation", dict, the_file)
+    _exact_keys(conv, CONVERSATION_KEYS if version == 2 else CONVERSATION_KEYS_V1, the_conversation)
     for key in ("title", "model", "system_prompt"):
-        _typed(conv, key, str, "对话", "the conversation")
-    _label(conv["model"], "model", "对话", "the conversation")
-    _typed(conv, "closed", bool, "对话", "the conversation")
-    _time(conv, "对话", "the conversation")
-    items = _typed(conv, "messages", list, "对话", "the conversation")
+        _typed(conv, key, str, the_conversation)
+    _label(conv["model"], "model", the_conversation)
+    _typed(conv, "closed", bool, the_conversation)
+    _time(conv, the_conversation)
+    items = _typed(conv, "messages", list, the_conversation)
     if len(items) > MAX_MESSAGES:
-        raise InvalidImport(f"消息超过 {MAX_MESSAGES} 条", f"more than {MAX_MESSAGES} messages")
+        raise InvalidImport("import.too_many_messages", limit=MAX_MESSAGES)
 
     messages: list[Message] = []
     for number, item in enumerate(items, 1):
@@ -232,16 +237,14 @@ def from_json(data: bytes | str, max_bytes: int = MAX_BYTES) -> Conversation:
         else:
             parent = item["parent"]
             if parent is not None and (type(parent) is not int or not 0 <= parent < number - 1):
-                raise InvalidImport(f"第 {number} 条消息的 parent 应为它之前某条消息的序号或 null",
-                                    f"parent in message {number} must be the index of an earlier message or null")
+                raise InvalidImport("import.bad_parent", where=Msg("import.where.message", {"number": number}))
             message.parent_id = messages[parent].id if parent is not None else ""
         messages.append(message)
     leaf: str | None = None  # version 1: the last message
     if version == 2:
         index = conv["leaf"]
         if index is not None and (type(index) is not int or not 0 <= index < len(messages)):
-            raise InvalidImport("对话的 leaf 应为某条消息的序号或 null",
-                                "leaf in the conversation must be the index of a message or null")
+            raise InvalidImport("import.bad_leaf")
         leaf = messages[index].id if index is not None else ""
 
     conversation = Conversation(
@@ -254,48 +257,46 @@ def from_json(data: bytes | str, max_bytes: int = MAX_BYTES) -> Conversation:
 
 
 def _message(item: Any, number: int, version: int) -> Message:
-    zh, en = f"第 {number} 条消息", f"message {number}"
+    where = Msg("import.where.message", {"number": number})
     if not isinstance(item, dict):
-        raise InvalidImport(f"{zh}不是对象", f"{en} is not an object")
-    _exact_keys(item, MESSAGE_KEYS if version == 2 else MESSAGE_KEYS_V1, zh, en)
+        raise InvalidImport("import.not_object", where=where)
+    _exact_keys(item, MESSAGE_KEYS if version == 2 else MESSAGE_KEYS_V1, where)
     for key in ("role", "content", "status", "reasoning", "error", "model"):
-        _typed(item, key, str, zh, en)
+        _typed(item, key, str, where)
     if item["role"] not in ROLES:
-        raise InvalidImport(f"{zh}的角色未知：{item['role']!r}", f"{en} has an unknown role {item['role']!r}")
+        raise InvalidImport("import.unknown_role", where=where, role=repr(item["role"]))
     if item["status"] not in STATUSES:
-        raise InvalidImport(f"{zh}的状态未知：{item['status']!r}", f"{en} has an unknown status {item['status']!r}")
-    _label(item["model"], "model", zh, en)
-    _label(item["error"], "error", zh, en)
-    _time(item, zh, en)
+        raise InvalidImport("import.unknown_status", where=where, status=repr(item["status"]))
+    _label(item["model"], "model", where)
+    _label(item["error"], "error", where)
+    _time(item, where)
     return Message(
         # Cleaned like typed text: a lone surrogate in a file would otherwise make the store's save fail.
         role=item["role"], content=clean_user_text(item["content"]), status=item["status"],
         reasoning=clean_user_text(item["reasoning"]),
-        error=clean_user_text(item["error"]), model=clean_user_text(item["model"]), usage=_usage(item["usage"], zh, en),
+        error=clean_user_text(item["error"]), model=clean_user_text(item["model"]), usage=_usage(item["usage"], where),
         created_at=float(item["created_at"]), id=new_id(),
-        parts=_parts(item["parts"], zh, en) if version == 2 else [],
+        parts=_parts(item["parts"], where) if version == 2 else [],
     )
 
 
-def _parts(value: Any, zh: str, en: str) -> list[Part]:
+def _parts(value: Any, message: Msg) -> list[Part]:
     if type(value) is not list:
-        raise InvalidImport(f"{zh}的 parts 应为数组", f"parts in {en} must be an array")
+        raise InvalidImport("import.wrong_type", where=message, key="parts", kind=Msg("import.kind.list"))
     if len(value) > MAX_PARTS:
-        raise InvalidImport(f"{zh}的 parts 超过 {MAX_PARTS} 个", f"{en} has more than {MAX_PARTS} parts")
+        raise InvalidImport("import.too_many_parts", where=message, limit=MAX_PARTS)
     parts = []
     for n, part in enumerate(value, 1):
-        where_zh, where_en = f"{zh}的第 {n} 个 part", f"part {n} of {en}"
+        where = Msg("import.where.part", {"number": n, "where": message})
         if not isinstance(part, dict):
-            raise InvalidImport(f"{where_zh}不是对象", f"{where_en} is not an object")
-        _exact_keys(part, PART_KEYS, where_zh, where_en)
+            raise InvalidImport("import.not_object", where=where)
+        _exact_keys(part, PART_KEYS, where)
         if part["type"] not in PART_TYPES:
-            raise InvalidImport(f"{where_zh}的类型未知：{part['type']!r}",
-                                f"{where_en} has an unknown type {part['type']!r}")
-        _typed(part, "text", str, where_zh, where_en)
-        _typed(part, "data", dict, where_zh, where_en)
+            raise InvalidImport("import.unknown_type", where=where, type=repr(part["type"]))
+        _typed(part, "text", str, where)
+        _typed(part, "data", dict, where)
         if not _bounded(part["data"]):
-            raise InvalidImport(f"{where_zh}的 data 含有超过 ±{MAX_NUMBER_IN_DATA} 的数字或无效文字",
-                                f"data in {where_en} holds a number beyond ±{MAX_NUMBER_IN_DATA} or invalid text")
+            raise InvalidImport("import.data_out_of_bounds", where=where, limit=MAX_NUMBER_IN_DATA)
         parts.append(Part(part["type"], clean_user_text(part["text"]), part["data"]))
     return parts
 
@@ -321,52 +322,49 @@ def _encodes(text: str) -> bool:
     return True
 
 
-def _label(value: str, key: str, zh: str, en: str) -> None:
+def _label(value: str, key: str, where: Msg) -> None:
     if len(value) > MAX_LABEL:
-        raise InvalidImport(f"{zh}的 {key} 超过 {MAX_LABEL} 个字符", f"{key} in {en} is longer than {MAX_LABEL} characters")
+        raise InvalidImport("import.label_too_long", where=where, key=key, limit=MAX_LABEL)
 
 
-def _usage(value: Any, zh: str, en: str) -> Usage | None:
+def _usage(value: Any, message: Msg) -> Usage | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise InvalidImport(f"{zh}的 usage 不是对象", f"{en}: usage is not an object")
-    _exact_keys(value, USAGE_KEYS, f"{zh}的 usage", f"{en} usage")
+        raise InvalidImport("import.usage_not_object", where=message)
+    where = Msg("import.where.usage", {"where": message})
+    _exact_keys(value, USAGE_KEYS, where)
     for key in USAGE_KEYS:
         if key == "estimated":
-            _typed(value, key, bool, f"{zh}的 usage", f"{en} usage")
+            _typed(value, key, bool, where)
         elif type(value[key]) is not int or not 0 <= value[key] <= MAX_TOKENS:
-            raise InvalidImport(f"{zh}的 usage.{key} 应为 0 到 {MAX_TOKENS:,} 之间的整数",
-                                f"{en}: usage.{key} must be a whole number from 0 to {MAX_TOKENS:,}")
+            raise InvalidImport("import.usage_not_count", where=message, key=key, limit=MAX_TOKENS)
     return Usage(**value)
 
 
-def _exact_keys(obj: dict[str, Any], expected: tuple[str, ...], zh: str, en: str) -> None:
+def _exact_keys(obj: dict[str, Any], expected: tuple[str, ...], where: Msg) -> None:
     missing = [k for k in expected if k not in obj]
     if missing:
-        raise InvalidImport(f"{zh}缺少字段 {', '.join(missing)}", f"{en} is missing {', '.join(missing)}")
+        raise InvalidImport("import.missing_fields", where=where, fields=", ".join(missing))
     unknown = [k for k in obj if k not in expected]
     if unknown:
-        raise InvalidImport(f"{zh}含有未知字段 {', '.join(unknown)}", f"{en} has unknown fields {', '.join(unknown)}")
+        raise InvalidImport("import.unknown_fields", where=where, fields=", ".join(unknown))
 
 
-_TYPE_NAMES = {str: ("字符串", "a string"), bool: ("布尔值", "true or false"), dict: ("对象", "an object"),
-               list: ("数组", "an array")}
+_TYPE_NAMES = {str: "import.kind.str", bool: "import.kind.bool", dict: "import.kind.dict", list: "import.kind.list"}
 
 
-def _typed(obj: dict[str, Any], key: str, kind: type, zh: str, en: str) -> Any:
+def _typed(obj: dict[str, Any], key: str, kind: type, where: Msg) -> Any:
     value = obj.get(key)
     if type(value) is not kind:
-        zh_kind, en_kind = _TYPE_NAMES[kind]
-        raise InvalidImport(f"{zh}的 {key} 应为{zh_kind}", f"{key} in {en} must be {en_kind}")
+        raise InvalidImport("import.wrong_type", where=where, key=key, kind=Msg(_TYPE_NAMES[kind]))
     return value
 
 
-def _time(obj: dict[str, Any], zh: str, en: str) -> None:
+def _time(obj: dict[str, Any], where: Msg) -> None:
     value = obj.get("created_at")
     if type(value) not in (int, float) or not EARLIEST <= value < LATEST:
-        raise InvalidImport(f"{zh}的 created_at 不是 2000 至 2099 年之间的时间",
-                            f"created_at in {en} is not a time in the years 2000 to 2099")
+        raise InvalidImport("import.bad_time", where=where)
 
 
 def _exported_at(value: str) -> None:
@@ -375,9 +373,7 @@ def _exported_at(value: str) -> None:
     except ValueError:
         when = None
     if when is None or not 2000 <= when.year < 2100:
-        raise InvalidImport("文件的 exported_at 不是 2000 至 2099 年之间的时间（如 2025-01-31T08:00:00Z）",
-                            "exported_at in the file is not a time in the years 2000 to 2099 "
-                            "(like 2025-01-31T08:00:00Z)")
+        raise InvalidImport("import.bad_exported_at")
 
 
 def file_stem(title: str) -> str:

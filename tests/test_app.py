@@ -16,7 +16,7 @@ def test_without_a_key_the_page_explains_and_the_input_waits(fake, app_env):
     assert not at.exception
     help_text = " ".join(i.value for i in at.info)
     assert "百炼" in help_text and "Model Studio" in help_text
-    assert ".env" in help_text and "secrets.toml" in help_text and "sidebar" in help_text
+    assert help_text == t("chat.key_help", "zh") and ".env" in help_text and "secrets.toml" in help_text
     assert at.chat_input(key="chat_input").disabled
     assert not fake.requests
 
@@ -64,7 +64,7 @@ def test_an_error_is_a_clear_message_the_user_message_stays_and_retry_resends_it
     send(app, "请回答")
     assert not app.exception
     assert chat(app)[0] == ("user", "请回答")
-    assert "限流" in app.error[0].value and "rate limit" in app.error[0].value
+    assert app.error[0].value == t("error.rate_limit", "zh")  # no browser locale: Chinese
     retry = [b for b in app.button if b.key and b.key.startswith("retry_")]
     assert len(retry) == 1
     retry[0].click().run()
@@ -76,7 +76,7 @@ def test_an_error_is_a_clear_message_the_user_message_stays_and_retry_resends_it
 def test_output_moderation_withdraws_the_partial_reply(app, fake):
     send(app, "[[fake:output_moderation]]")
     assert chat(app)[-1] == ("assistant", "")  # the withdrawn text is not shown
-    assert "撤回" in app.warning[0].value
+    assert app.warning[0].value == t("error.output_moderation", "zh")
     send(app, "下一个问题")
     sent = [m["content"] for m in fake.requests[-1]["body"]["messages"]]
     assert "这段回答将被撤回。" not in sent
@@ -85,13 +85,13 @@ def test_output_moderation_withdraws_the_partial_reply(app, fake):
 def test_a_cut_connection_keeps_the_partial_text_marked_interrupted(app, fake):
     send(app, "[[fake:cut]]")
     assert chat(app)[-1] == ("assistant", "这段回答说到一半，")
-    assert "中断" in app.warning[0].value and "dropped" in app.warning[0].value
+    assert app.warning[0].value == t("error.interrupted", "zh")
 
 
 def test_thinking_is_shown_apart_and_never_sent_back(app, fake):
     send(app, "[[fake:think]]")
     assistant = app.chat_message[-1]
-    assert assistant.expander[0].label == "思考过程 / Thinking"
+    assert assistant.expander[0].label == t("chat.thinking", "zh")
     assert "想一想" in assistant.expander[0].markdown[0].value
     send(app, "然后呢")
     sent = fake.requests[-1]["body"]["messages"]

@@ -3,6 +3,7 @@ personas and parameters, each checked in what the fake DashScope received."""
 
 from __future__ import annotations
 
+from qwenchat.i18n import t
 from tests.apptest import chat, send
 from tests.fake_dashscope import VALID_KEY
 
@@ -40,7 +41,7 @@ def test_edit_and_resend_sends_the_edited_text_not_the_old_one(app, fake):
     question = conversation(app).messages[2]
     click(app, f"edit_{question.id}")
     app.text_area(key=f"edit_text_{question.id}").input("改好的问题")
-    app.button(key=f"FormSubmitter:edit_{question.id}-发送 / Send").click().run()
+    app.button(key=f"FormSubmitter:edit_{question.id}-{t('chat.send', 'zh')}").click().run()
     assert not app.exception
     sent = [m["content"] for m in chat_requests(fake)[-1]["body"]["messages"]]
     assert sent[-1] == "改好的问题" and "错字的问题" not in sent
@@ -117,5 +118,5 @@ def test_a_long_conversation_shows_the_older_messages_controls_on_request(app_en
     click(at, "all_controls")
     click(at, f"edit_{first.id}")
     at.text_area(key=f"edit_text_{first.id}").input("改写的第一问")
-    at.button(key=f"FormSubmitter:edit_{first.id}-发送 / Send").click().run()
+    at.button(key=f"FormSubmitter:edit_{first.id}-{t('chat.send', 'zh')}").click().run()
     assert chat_requests(fake)[-1]["body"]["messages"][-1]["content"] == "改写的第一问"

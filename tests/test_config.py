@@ -84,3 +84,12 @@ def test_a_sidebar_url_on_the_servers_own_network_is_refused():
     assert config.url_problem("https://8.8.8.8/compatible-mode/v1") == ""
     assert config.url_problem("http://127.0.0.1:8080/v1", allow_private=True) == ""
     assert config.url_problem("file:///etc/passwd", allow_private=True)
+
+
+def test_url_problems_and_region_labels_are_catalog_ids():
+    from qwenchat.i18n import MESSAGES
+
+    problems = {config.url_problem(url) for url in ("not a url", "ftp://example.org", "http://example.org/v1",
+                                                    "https://127.0.0.1/v1", "https://a:99999/v1", "https:///v1")}
+    assert problems and all(problem in MESSAGES for problem in problems), problems
+    assert all(label in MESSAGES for label in config.REGION_LABELS.values())

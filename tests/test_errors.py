@@ -3,11 +3,24 @@
 import pytest
 
 from qwenchat import errors
+from qwenchat.i18n import MESSAGES, t
 
 
-def test_every_kind_has_a_chinese_and_an_english_message():
-    for kind, (zh, en) in errors.MESSAGES.items():
-        assert zh and en and zh != en, kind
+@pytest.mark.parametrize("kind", errors.KINDS)
+def test_every_kind_has_its_own_catalog_message(kind):
+    error = errors.ChatError(kind)
+    assert error.msg.id == f"error.{kind}" and f"error.{kind}" in MESSAGES
+    assert error.message("zh") == t(f"error.{kind}", "zh") and error.message("en") == t(f"error.{kind}", "en")
+
+
+def test_a_kind_this_version_does_not_know_gets_the_unknown_message():
+    assert errors.ChatError("from_the_future").message("en") == t("error.unknown", "en")
+
+
+def test_the_old_per_language_properties_still_work():
+    error = errors.ChatError(errors.RATE_LIMIT)
+    assert error.message_zh == t("error.rate_limit", "zh") and error.message_en == t("error.rate_limit", "en")
+    assert error.message() == error.message_zh  # Chinese first
 
 
 @pytest.mark.parametrize("code, message, kind", [

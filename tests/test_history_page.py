@@ -20,7 +20,7 @@ from components import history
 from components.navigation import HISTORY
 from qwenchat import identity
 from qwenchat.conversation import Conversation, Message, Usage
-from qwenchat.i18n import t
+from qwenchat.i18n import Msg, t
 from qwenchat.store import Store
 from qwenchat.transfer import MAX_BYTES, to_json
 from tests.conftest import TEST_SECRET
@@ -333,17 +333,17 @@ def test_importing_a_valid_export_adds_one_conversation_of_this_owner(visitor, d
 
 
 @pytest.mark.parametrize("content, reason", [
-    (b"{not json", "not valid JSON"),
-    (json.dumps({"format": "something else"}).encode(), "not a qwenchat conversation export"),
-    (b" " * (MAX_BYTES + 1), "larger than 2 MB"),
+    (b"{not json", t("import.not_json", "zh")),
+    (json.dumps({"format": "something else"}).encode(), t("import.not_export", "zh")),
+    (b" " * (MAX_BYTES + 1), t("import.too_large", "zh", size="2 MB")),
 ])
-def test_a_bad_file_shows_the_bilingual_error_and_adds_nothing(visitor, db, content, reason):
+def test_a_bad_file_shows_the_error_in_the_ui_language_and_adds_nothing(visitor, db, content, reason):
     saved(db, visitor.owner, "already here", "a")
     at = visitor.history()
     at.file_uploader[0].upload("bad.json", content, "application/json").run()
     assert not at.exception, at.exception
     error = " ".join(e.value for e in at.error)
-    assert "导入失败" in error and "Import failed" in error and reason in error
+    assert t("import.failed", "zh", reason=reason) in error and "Import failed" not in error
     assert titles(at) == ["already here"] and len(db.list_conversations(visitor.owner)) == 1
 
 
@@ -399,14 +399,14 @@ def test_an_unknown_or_malformed_id_opens_a_new_conversation_with_a_note(token_v
     saved(db, token_visitor.owner, "mine", "你好")
     at = token_visitor.run(c=bad_id)
     assert len(at.chat_message) == 0
-    assert any("was not found" in i.value and "找不到" in i.value for i in at.info)
+    assert t("session.not_found", "zh") in [i.value for i in at.info]
     assert param(at, "c") in ("", bad_id)  # nothing else was put in its place
 
 
 def test_someone_elses_id_is_not_found(token_visitor, db):
     theirs = saved(db, identity.owner_for(url_token=OTHER_TOKEN, secret=SECRET).id, "theirs", "秘密")
     at = token_visitor.run(c=theirs.id)
-    assert len(at.chat_message) == 0 and any("was not found" in i.value for i in at.info)
+    assert len(at.chat_message) == 0 and t("session.not_found", "zh") in [i.value for i in at.info]
 
 
 # ---- imported text is shown as text; imports are capped; a store that is away ----
@@ -436,7 +436,7 @@ def test_a_sixth_import_in_a_minute_is_refused_with_the_limit(token_visitor, db)
         original.messages.append(Message("user", "问题"))
         at.file_uploader[0].upload("export.json", to_json(original).encode(), "application/json").run()
         assert not at.exception, at.exception
-    assert "at most 5 a minute" in " ".join(e.value for e in at.error)
+    assert t("import.too_often", "zh", limit=5) in " ".join(e.value for e in at.error)
     assert len(db.list_conversations(token_visitor.owner)) == 5
 
 
@@ -447,7 +447,7 @@ def test_imports_stop_at_the_configured_number_of_conversations(token_visitor, d
     at.file_uploader[0].upload("export.json", to_json(Conversation(messages=[Message("user", "q")])).encode(),
                                "application/json").run()
     error = " ".join(e.value for e in at.error)
-    assert "at most 1 conversations per user" in error and "导入失败" in error
+    assert t("import.failed", "zh", reason=Msg("import.too_many_conversations", {"limit": 1})) in error
     assert len(db.list_conversations(token_visitor.owner)) == 1
 
 

@@ -111,7 +111,9 @@ CONVERTED = ["app.py", "views/chat.py", "views/usage.py", "components/lang.py", 
              "components/sidebar.py", "components/usage_panel.py", "components/limits_panel.py",
              "components/ending_panel.py", "components/transfer_buttons.py", "qwenchat/turns.py",
              "qwenchat/quotas.py", "qwenchat/chat/engine.py", "qwenchat/access.py", "qwenchat/accounting.py",
-             "qwenchat/catalog.py"]
+             "qwenchat/catalog.py", "qwenchat/errors.py", "qwenchat/config.py", "qwenchat/transfer.py",
+             "qwenchat/imports.py", "components/gate.py", "components/session.py", "components/chat_view.py",
+             "components/settings.py"]
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -7,7 +7,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from components.gate import BROKEN_CONFIG
+from qwenchat.i18n import t
 from tests.apptest import APP, ROOT, TIMEOUT
 
 MALFORMED = 'DASHSCOPE_API_KEY = "sk-secret-in-a-broken-file\nAPP_ACCESS_CODE = = "x"\n'
@@ -37,7 +37,7 @@ def test_a_malformed_secrets_file_stops_every_page_with_a_plain_message(fake, se
     at = AppTest.from_file(str(page), default_timeout=TIMEOUT)
     at.run()
     assert not at.exception
-    assert [e.value for e in at.error] == [BROKEN_CONFIG]
+    assert [e.value for e in at.error] == [t("gate.broken_config", "zh")]  # no browser locale: Chinese
     shown = " ".join(str(e.value) for e in [*at.markdown, *at.error, *at.title, *at.caption, *at.info])
     assert "sk-secret" not in shown and "TOML" not in shown and "line" not in shown
     assert not at.chat_input and not at.sidebar.text_input

@@ -7,6 +7,7 @@ import ast
 import builtins
 import copy
 import json
+import re
 import sqlite3
 from datetime import timedelta, timezone
 from pathlib import Path
@@ -27,9 +28,12 @@ from qwenchat.conversation import (
     Part,
     Usage,
 )
+from qwenchat.i18n import MESSAGES, t
 from qwenchat.sanitize import clean_user_text
 from qwenchat.store import MemoryStore
 from qwenchat.transfer import InvalidImport, from_json, to_json, to_markdown
+
+HAN = re.compile(r"[\u3400-\u9fff]")
 
 
 def sample() -> Conversation:
@@ -65,8 +69,8 @@ def test_markdown_has_the_header_and_both_turns():
     md = to_markdown(sample())
     assert md.startswith("# 春天的诗 🌸\n")
     assert "qwen-max" in md and "2023-11-14 22:13 UTC" in md
-    assert md.count("## 用户 / User") == 2
-    assert md.count("## 助手 / Assistant") == 4
+    assert md.count("## 用户\n") == 2  # a Chinese conversation: Chinese headings
+    assert md.count("## 助手") == 4 and "- 模型：qwen-max" in md and "User" not in md
     assert "写一首关于春天的诗 ✍️" in md and "春眠不觉晓，处处闻啼鸟。🐦" in md and "再来一首" in md
     assert "<details>" in md and "用户想要一首五言绝句" in md  # reasoning folded away
     assert "> 用中文回答" in md
@@ -74,16 +78,28 @@ def test_markdown_has_the_header_and_both_turns():
 
 def test_markdown_notes_statuses_and_hides_withdrawn_text():
     md = to_markdown(sample())
-    assert "夜来风雨声" in md and "已停止 / Stopped" in md
-    assert "已撤回 / This reply was withdrawn" in md
+    assert "夜来风雨声" in md and "*（已停止）*" in md
+    assert "*（此回复已撤回）*" in md
     assert "MODERATED" not in md and "data_inspection_failed" not in md
-    assert "请求失败 / Request failed (rate_limit)" in md
+    assert "*（请求失败 (rate_limit)）*" in md
     streaming = Conversation(messages=[Message("assistant", "半句", status=STREAMING)])
     assert "回复未完成" in to_markdown(streaming)
 
 
 def test_markdown_of_an_untitled_empty_conversation():
-    assert to_markdown(Conversation(system_prompt="")).startswith("# 对话 / Conversation\n")
+    assert to_markdown(Conversation(system_prompt="")).startswith("# 对话\n")  # no words: Chinese
+
+
+def test_markdown_headings_follow_the_conversations_language():
+    c = Conversation(model="qwen-max", system_prompt="Be brief", messages=[
+        Message("user", "Write a poem about spring"),
+        Message("assistant", "Spring rain", reasoning="a short one", status=STOPPED, model="qwen-max")])
+    md = to_markdown(c)
+    assert "## User" in md and "## Assistant" in md and "- Model: qwen-max" in md and "**System prompt**" in md
+    assert "<summary>Reasoning</summary>" in md and "*(Stopped before the end)*" in md
+    assert not HAN.search(md)
+    assert to_markdown(Conversation(messages=[])).startswith("# " + t("export.md.conversation", "zh"))
+    assert "## 用户" in to_markdown(c, lang="zh")
 
 
 # ---- JSON export ----
@@ -214,20 +230,21 @@ BAD_FILES = {
 
 
 @pytest.mark.parametrize("case", BAD_FILES)
-def test_bad_files_are_refused_with_a_bilingual_message(case):
+def test_bad_files_are_refused_with_a_catalog_reason_in_either_language(case):
     with pytest.raises(InvalidImport) as refused:
         from_json(BAD_FILES[case])
-    message = str(refused.value)
-    assert message.startswith("导入失败：") and " / Import failed: " in message
+    assert refused.value.reason.id in MESSAGES
+    assert refused.value.message("zh").startswith("导入失败：") and "Import failed" not in refused.value.message("zh")
+    assert refused.value.message("en").startswith("Import failed: ") and not HAN.search(refused.value.message("en"))
 
 
 def test_the_messages_say_what_is_wrong():
     def reason(data):
         with pytest.raises(InvalidImport) as refused:
             from_json(data)
-        return str(refused.value)
+        return refused.value.message("zh") + "\n" + refused.value.message("en")
 
-    assert reason(BAD_FILES["not json"]) == "导入失败：文件不是有效的 JSON / Import failed: not valid JSON"
+    assert reason(BAD_FILES["not json"]) == "导入失败：文件不是有效的 JSON\nImport failed: not valid JSON"
     assert "版本" in reason(BAD_FILES["version 3"]) and "unsupported version 3" in reason(BAD_FILES["version 3"])
     assert "'system'" in reason(BAD_FILES["unknown role"]) and "第 1 条消息" in reason(BAD_FILES["unknown role"])
     assert "2 MB" in reason(BAD_FILES["too large"])
@@ -422,7 +439,8 @@ def test_numbers_and_dates_out_of_bounds_are_refused_with_the_limit(case):
     change, limit = BOUNDED[case]
     with pytest.raises(InvalidImport) as refused:
         from_json(edited(change))
-    assert limit in str(refused.value) and " / Import failed: " in str(refused.value)
+    assert limit in refused.value.message("en") and refused.value.message("en").startswith("Import failed: ")
+    assert limit in refused.value.message("zh")
 
 
 def test_the_largest_allowed_numbers_and_dates_import_and_export():

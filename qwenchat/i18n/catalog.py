@@ -185,7 +185,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # Ids for modules converted after the ongoing rewrites merge (their literals are still inline today).
     # =====================================================================================================
 
-    # ---- qwenchat/errors.py: MESSAGES, one id per error kind ("error." + kind) --------------------------
+    # ---- qwenchat/errors.py: one id per error kind ("error." + kind) ------------------------------------
     "error.invalid_key": ("API Key 无效。请检查密钥是否完整；北京、新加坡、美国各地域的 Key 不通用，请确认所选地域与 Key 一致。",
                           "Invalid API key. Check that it is complete, and that the region matches the key: "
                           "Beijing, Singapore and US keys only work in their own region."),
@@ -211,8 +211,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                               "the sidebar, or check the region."),
     "error.timeout": ("请求超时，服务器没有及时响应。请点击“重试”。",
                       "The request timed out: the server did not answer in time. Press Retry."),
-    "error.connection": ("无法连接到 DashScope。请检查网络和 Base URL，然后重试。",
-                         "Could not reach DashScope. Check the network and the base URL, then retry."),
+    "error.connection": ("无法连接到模型服务（DashScope 或自定义地址）。请检查网络和 Base URL，然后重试。",
+                         "Could not reach the model server (DashScope or the custom URL). Check the network and the "
+                         "base URL, then retry."),
     "error.interrupted": ("连接在回答过程中中断，已保留收到的部分。可以点击“重试”重新生成。",
                           "The connection dropped mid-reply; the part received is kept. Press Retry to regenerate."),
     "error.throttled_mid_stream": ("回答过程中触发了限流，回答不完整。请稍后点击“重试”。",
@@ -220,20 +221,40 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.bad_request": ("请求参数有误，DashScope 拒绝了这次请求。", "DashScope rejected the request's parameters."),
     "error.server": ("DashScope 服务暂时出错（已自动重试）。请稍后再试。",
                      "DashScope had a server error (retried automatically). Please try again later."),
+    "error.redirect": ("服务器要求跳转到另一个地址；为安全起见，模型请求不跟随跳转。请检查 Base URL 是否是最终地址。",
+                       "The server redirected the request elsewhere; model requests never follow redirects, for "
+                       "safety. Check that the base URL is the final address."),
+    "error.private_address": ("这个地址解析到了服务器自己的网络（本机、内网或链路本地地址），已拒绝连接。",
+                              "This address resolves to the server's own network (loopback, private or link-local); "
+                              "the connection was refused."),
+    "error.bad_url": ("Base URL 无效（例如端口超出范围或格式错误）。请在侧边栏或配置中改正后重试。",
+                      "The base URL is not valid (for example a port out of range, or malformed). Correct it in the "
+                      "sidebar or the configuration, then retry."),
+    "error.deadline": ("回答超过了允许的总时长，已停止；已保留收到的部分。可以点击“重试”。",
+                       "The reply took longer than the time allowed for one reply and was stopped; the part "
+                       "received is kept. Press Retry."),
     "error.unknown": ("出现了意外错误，消息已保留。请点击“重试”。",
                       "Something unexpected went wrong; your message is kept. Press Retry."),
 
-    # ---- qwenchat/config.py: REGION_LABELS ("region." + name) and url_problem's reasons -----------------
+    # ---- qwenchat/config.py: REGION_LABELS ("region." + name), url_problem's and url_syntax_problem's ---
     "region.beijing": ("中国（北京）", "China (Beijing)"),
     "region.singapore": ("新加坡", "Singapore"),
     "region.us": ("美国（弗吉尼亚）", "US (Virginia)"),
     "url.not_a_url": ("不是 URL", "not a URL"),
+    "url.bad_host_or_port": ("不是 URL（主机名格式错误或端口超出范围）",
+                             "not a URL (a malformed host or a port out of range)"),
+    "url.no_host": ("不是 URL（没有主机名）", "not a URL (no host)"),
+    "url.bad_host_name": ("不是 URL（主机名格式错误）", "not a URL (a malformed host name)"),
     "url.not_http": ("不是 http(s) URL", "not an http(s) URL"),
     "url.https_only": ("只允许 https URL", "only https URLs are allowed"),
     "url.no_resolve": ("无法解析主机名", "the host name does not resolve"),
     "url.private": ("该地址在服务器自己的网络中", "the address is on the server's own network"),
 
     # ---- components/gate.py ----------------------------------------------------------------------------
+    "gate.broken_config": ("应用的配置文件（secrets.toml）无法读取，为安全起见应用已停止：不会使用任何服务器的 Key。"
+                           "请管理员修正该文件。",
+                           "The app's configuration file (secrets.toml) cannot be read, so the app has stopped for "
+                           "safety: no key of the app's is used. The operator needs to fix the file."),
     "gate.needs_code": ("这个应用需要访问码。", "This app needs an access code."),
     "gate.code": ("访问码", "Access code"),
     "gate.enter": ("进入", "Enter"),
@@ -244,6 +265,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "gate.sign_out": ("退出登录", "Sign out"),
 
     # ---- components/session.py -------------------------------------------------------------------------
+    "session.token_rejected": ("这个链接里的身份不是本服务器签发的，已为你开始一份新的私人历史。",
+                               "The identity in this link was not made by this server; a new private history was "
+                               "started."),
+    "session.store_unavailable": ("历史记录暂时无法读取，已开始新对话。",
+                                  "Saved history cannot be read right now; a new conversation is open."),
     "session.not_found": ("找不到这个对话（链接不完整，或它属于别人），已开始新对话。",
                           "That conversation was not found (an incomplete link, or someone else's); a new one is "
                           "open."),
@@ -277,6 +303,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "settings.judge_help": ("用 qwen-flash 判断规则拿不准的消息（消耗少量 Token，计入用量）。",
                             "Uses qwen-flash on messages the rules are unsure of (a few tokens, counted in the "
                             "usage)."),
+    "settings.persona": ("角色", "Persona"),
+    "settings.persona_custom": ("自定义", "Custom"),
+    "settings.save_persona": ("保存为我的角色", "Save as my persona"),
+    "settings.persona_name": ("名称", "Name"),
+    "settings.save": ("💾 保存", "💾 Save"),
+    "settings.saved": ("已保存", "Saved"),
+    "settings.persona_not_saved": ("暂时无法保存角色。", "The persona cannot be saved right now."),
+    "settings.params": ("生成参数", "Parameters"),
+    "settings.param.temperature": ("温度", "Temperature"),
+    "settings.param.top_p": ("Top P", "Top P"),
+    "settings.param.max_tokens": ("最大输出", "Max output tokens"),
+    "settings.param.seed": ("随机种子", "Seed"),
+    "settings.param.presence_penalty": ("重复惩罚", "Presence penalty"),
+    "settings.param.thinking_budget": ("思考预算", "Thinking budget"),
+    "settings.param_default": ("默认：{value}", "default: {value}"),
+    "settings.param_random": ("随机", "random"),
+    "settings.params_reset": ("恢复默认", "Reset to defaults"),
     "settings.key_from": ("🔑 Key：{source}", "🔑 Key: {source}"),
     "settings.key_source.sidebar": ("侧边栏", "sidebar"),
     "settings.key_source.secrets": ("secrets.toml", "secrets.toml"),
@@ -304,6 +347,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "`DASHSCOPE_API_KEY = \"sk-...\"`.\n\n"
         "Singapore or US keys also need their region (in the sidebar, or `DASHSCOPE_BASE_URL`)."),
     "chat.greeting": ("##### 你好！我是通义千问，有什么可以帮你？", "##### Hi! I'm Qwen. How can I help?"),
+    "chat.all_controls": ("⋯ 显示较早消息的操作按钮（编辑、删除、复制）",
+                          "⋯ Show the controls of earlier messages (edit, delete, copy)"),
     "chat.context_cut": ("✂️ 以上较早的消息超出上下文预算，上一次请求没有发送它们。",
                          "✂️ The earlier messages above exceeded the context budget and were not sent with the last "
                          "request."),
@@ -318,6 +363,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "chat.thinking": ("思考过程", "Thinking"),
     "chat.stopped": ("⏹ 已停止：以上是停止前收到的部分。", "⏹ Stopped: this is what arrived before the stop."),
     "chat.retry": ("🔁 重试", "🔁 Retry"),
+    "chat.regenerate": ("重新生成", "Regenerate"),
+    "chat.previous_version": ("上一个版本", "Previous version"),
+    "chat.next_version": ("下一个版本", "Next version"),
+    "chat.edit_resend": ("编辑并重新发送", "Edit and resend"),
+    "chat.delete_pair": ("删除这一问一答", "Delete this question and its answer"),
+    "chat.copy_markdown": ("复制 Markdown", "Copy Markdown"),
+    "chat.edit_label": ("编辑消息", "Edit the message"),
+    "chat.send": ("发送", "Send"),
+    "chat.cancel": ("取消", "Cancel"),
+    "chat.saving.unavailable": ("⚠️ 历史记录暂时无法保存：对话仍在本页中，恢复后会自动保存。",
+                                "⚠️ History cannot be saved right now: the conversation stays on this page and is "
+                                "saved once storage is back."),
+    "chat.saving.deleted": ("这个对话已在另一个标签页中删除，不会再保存。",
+                            "This conversation was deleted in another tab and is no longer saved."),
+    "chat.save_copy": ("💾 另存为新对话", "💾 Save a copy"),
+    "chat.saving.conflict": ("另一个标签页也修改了这个对话：两边的消息都已保留（用 ‹ › 切换分支）。",
+                             "Another tab changed this conversation too: both sides are kept (switch branches with "
+                             "‹ ›)."),
 
     # ---- views/history.py and components/history.py ----------------------------------------------------
     "history.page_title": ("🗂️ 历史对话", "🗂️ History"),
@@ -361,34 +424,59 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "history.import_help": ("由本应用导出的 JSON 文件，最大 {mb} MB。", "A JSON file exported by this app, up to {mb} MB."),
     "history.imported": ("已导入「{title}」。", "Imported “{title}”."),
 
-    # ---- qwenchat/transfer.py: InvalidImport ("import.failed" with a reason Msg) -----------------------
+    # ---- qwenchat/transfer.py and imports.py: InvalidImport ("import.failed" with a reason Msg) ----------
     "import.failed": ("导入失败：{reason}", "Import failed: {reason}"),
-    "import.too_large": ("文件超过 {mb} MB", "file is larger than {mb} MB"),
+    "import.too_large": ("文件超过 {size}", "file is larger than {size}"),
     "import.not_json": ("文件不是有效的 JSON", "not valid JSON"),
     "import.not_export": ("文件不是 qwenchat 对话导出文件", "not a qwenchat conversation export"),
     "import.bad_version": ("不支持的版本 {version}", "unsupported version {version}"),
     "import.too_many_messages": ("消息超过 {limit} 条", "more than {limit} messages"),
+    "import.bad_parent": ("{where}的 parent 应为它之前某条消息的序号或 null",
+                          "parent in {where} must be the index of an earlier message or null"),
+    "import.bad_leaf": ("对话的 leaf 应为某条消息的序号或 null",
+                        "leaf in the conversation must be the index of a message or null"),
+    "import.too_many_parts": ("{where}的 parts 超过 {limit} 个", "{where} has more than {limit} parts"),
+    "import.unknown_type": ("{where}的类型未知：{type}", "{where} has an unknown type {type}"),
+    "import.data_out_of_bounds": ("{where}的 data 含有超过 ±{limit} 的数字或无效文字",
+                                  "data in {where} holds a number beyond ±{limit} or invalid text"),
+    "import.label_too_long": ("{where}的 {key} 超过 {limit} 个字符", "{key} in {where} is longer than {limit} characters"),
     "import.not_object": ("{where}不是对象", "{where} is not an object"),
     "import.unknown_role": ("{where}的角色未知：{role}", "{where} has an unknown role {role}"),
     "import.unknown_status": ("{where}的状态未知：{status}", "{where} has an unknown status {status}"),
     "import.usage_not_object": ("{where}的 usage 不是对象", "{where}: usage is not an object"),
-    "import.usage_not_count": ("{where}的 usage.{key} 不是非负整数", "{where}: usage.{key} is not a non-negative integer"),
+    "import.usage_not_count": ("{where}的 usage.{key} 应为 0 到 {limit:,} 之间的整数",
+                               "{where}: usage.{key} must be a whole number from 0 to {limit:,}"),
     "import.missing_fields": ("{where}缺少字段 {fields}", "{where} is missing {fields}"),
     "import.unknown_fields": ("{where}含有未知字段 {fields}", "{where} has unknown fields {fields}"),
     "import.wrong_type": ("{where}的 {key} 应为{kind}", "{key} in {where} must be {kind}"),
-    "import.bad_time": ("{where}的 created_at 不是有效时间", "created_at in {where} is not a valid time"),
+    "import.bad_time": ("{where}的 created_at 不是 2000 至 2099 年之间的时间",
+                        "created_at in {where} is not a time in the years 2000 to 2099"),
+    "import.bad_exported_at": ("文件的 exported_at 不是 2000 至 2099 年之间的时间（如 2025-01-31T08:00:00Z）",
+                               "exported_at in the file is not a time in the years 2000 to 2099 "
+                               "(like 2025-01-31T08:00:00Z)"),
     "import.where.file": ("文件", "the file"),
     "import.where.conversation": ("对话", "the conversation"),
     "import.where.message": ("第 {number} 条消息", "message {number}"),
     "import.where.usage": ("{where}的 usage", "{where} usage"),
+    "import.where.part": ("{where}的第 {number} 个 part", "part {number} of {where}"),
     "import.kind.str": ("字符串", "a string"),
     "import.kind.bool": ("布尔值", "true or false"),
     "import.kind.dict": ("对象", "an object"),
     "import.kind.list": ("数组", "an array"),
+    # qwenchat/imports.py: the limits
+    "import.too_often": ("导入太频繁：每分钟最多 {limit} 次，请稍后再试",
+                         "too many imports: at most {limit} a minute, try again shortly"),
+    "import.server_too_often": ("本服务器的导入太频繁：每分钟最多 {limit} 次，请稍后再试",
+                                "too many imports on this server: at most {limit} a minute, try again shortly"),
+    "import.too_many_conversations": ("每位用户最多保存 {limit} 个对话，请先删除一些",
+                                      "at most {limit} conversations per user: delete some first"),
+    "import.storage_full": ("服务器的历史记录存储已满（上限 {limit}）",
+                            "the server's history storage is full (limit {limit})"),
     # qwenchat/transfer.py: the Markdown export
     "export.md.conversation": ("对话", "Conversation"),
     "export.md.model": ("- 模型：{model}", "- Model: {model}"),
     "export.md.date": ("- 日期：{date}", "- Date: {date}"),
+    "export.md.tokens": ("- Token：{total}", "- Tokens: {total}"),
     "export.md.system_prompt": ("**系统提示**", "**System prompt**"),
     "export.md.user": ("用户", "User"),
     "export.md.assistant": ("助手", "Assistant"),
@@ -398,4 +486,5 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "export.md.status.interrupted": ("连接中断", "Interrupted: the connection dropped"),
     "export.md.status.withdrawn": ("此回复已撤回", "This reply was withdrawn"),
     "export.md.status.failed": ("请求失败", "Request failed"),
+    "export.md.note": ("*（{note}{detail}）*", "*({note}{detail})*"),
 }

@@ -59,7 +59,7 @@ class OpenAICompatibleProvider:
                                       timeout=timeout, max_retries=0,
                                       http_client=http_client(self._backend, timeout=timeout))
         except Exception:  # noqa: BLE001 - a URL the SDK refuses is a message, never an exception
-            self.problem = "not a URL"
+            self.problem = "url.not_a_url"
 
     @property
     def openai(self) -> "OpenAICompatibleProvider":
