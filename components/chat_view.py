@@ -39,7 +39,7 @@ from qwenchat.conversation import (
     Conversation,
     Message,
 )
-from qwenchat.rendering import images_as_links, stable_split
+from qwenchat.rendering import escape_inline, images_as_links, stable_split
 
 CURSOR = " ▌"
 def render(conversation: Conversation, options: ChatOptions) -> None:
@@ -90,7 +90,7 @@ def _engine(conversation: Conversation, options: ChatOptions) -> ChatEngine:
     return ChatEngine(
         conversation, session.client_for(options.settings), session.spending(options.settings), session.saver(),
         TurnOptions(options.settings.model, options.thinking, options.budget, options.judge, options.farewell,
-                    options.params or {}),
+                    options.params or {}, options.persona),
         pace=painter_pace, verdicts=chat.verdicts)
 
 
@@ -221,6 +221,9 @@ def _reopen() -> None:
 def show_message(message: Message, *, conversation: Conversation | None = None, is_last_reply: bool = False,
                  full_controls: bool = True, branched: bool = False) -> None:
     chat = session.state()
+    for part in message.parts:
+        if part.type == "persona":  # the system prompt changed here: say so where it starts to apply
+            st.caption(tr("chat.persona_from_here", name=escape_inline(part.text) or tr("settings.persona_custom")))
     with st.chat_message(message.role):
         if conversation is not None and message.role == "user" and chat.editing == message.id:
             _edit_form(message)
@@ -288,7 +291,13 @@ def _toggle_copy(message_id: str) -> None:
 def _switch(message_id: str) -> None:
     conversation = session.conversation()
     conversation.switch_to(message_id)
+    _closed_by_its_branch(conversation)
     session.save(conversation)
+
+
+def _closed_by_its_branch(conversation: Conversation) -> None:
+    """A conversation is closed while the branch on screen ends with the farewell."""
+    conversation.closed = bool(conversation.messages) and conversation.messages[-1].status == FAREWELL
 
 
 def _regenerate(message_id: str) -> None:
@@ -302,6 +311,7 @@ def _edit(message_id: str) -> None:
 def _delete(message_id: str) -> None:
     conversation = session.conversation()
     removed = conversation.delete_pair(message_id)
+    _closed_by_its_branch(conversation)
     session.saver().delete_messages(conversation, removed)
     session.save(conversation)
 

@@ -23,6 +23,7 @@ from components.lang import lang
 from qwenchat import identity
 from qwenchat.conversation import title_from
 from qwenchat.imports import ImportLimits, ImportRateLimiter, import_conversation
+from qwenchat.rendering import escape_inline
 from qwenchat.sanitize import clean_user_text, is_blank
 from qwenchat.store import ConversationNotFound, ConversationStore, StoreUnavailable, Summary
 from qwenchat.transfer import InvalidImport, format_bytes
@@ -288,13 +289,3 @@ _MARKDOWN_PUNCTUATION = set(string.punctuation)
 def escape_markdown(text: str) -> str:
     """Show a title as the user typed it: every ASCII punctuation mark backslash-escaped."""
     return "".join("\\" + ch if ch in _MARKDOWN_PUNCTUATION else ch for ch in " ".join(text.split()))
-
-
-_INLINE_MARKUP = set("\\`*_[]()!<>~|$:#")
-
-
-def escape_inline(text: str) -> str:
-    """Text inside a line shown as typed: only the marks that act mid-line are escaped (emphasis, links and
-    images, code, HTML, strikethrough, tables, math, emoji and colour directives), so "qwen3.5-plus" stays
-    readable in the page source too."""
-    return "".join("\\" + ch if ch in _INLINE_MARKUP else ch for ch in " ".join(text.split()))

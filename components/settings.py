@@ -29,6 +29,7 @@ class ChatOptions:
     judge: bool = False
     budget: int = 32_000
     params: dict | None = None  # what the user changed from the model's defaults
+    persona: str = ""  # the name of the persona whose prompt the conversation has ("" for a custom one)
 
 
 def _region_label(region: str, ui: str) -> str:
@@ -117,7 +118,7 @@ def render(conversation: Conversation) -> ChatOptions:
         value=default_budget(info.context_window, info.max_output), step=1000, key=f"budget_{model}",
         help=tr("settings.budget_help"))
 
-    persona_box(conversation)
+    persona = persona_box(conversation)
     chosen_params = params_box(conversation, model, thinking)
 
     with st.expander(tr("settings.end_detection")):
@@ -130,7 +131,7 @@ def render(conversation: Conversation) -> ChatOptions:
     conversation.model = settings.model
     if settings.has_key:
         st.caption(tr("settings.key_from", source=Msg(f"settings.key_source.{settings.key_source}")))
-    return ChatOptions(settings, thinking, farewell, judge and settings.ready, int(budget), chosen_params)
+    return ChatOptions(settings, thinking, farewell, judge and settings.ready, int(budget), chosen_params, persona)
 
 
 def _saved_personas() -> list[personas.Persona]:
@@ -140,8 +141,9 @@ def _saved_personas() -> list[personas.Persona]:
         return []
 
 
-def persona_box(conversation: Conversation) -> None:
-    """Presets and the user's own personas; choosing one sets the system prompt from the next turn."""
+def persona_box(conversation: Conversation) -> str:
+    """Presets and the user's own personas; choosing one sets the system prompt from the next turn. Returns
+    the name of the persona the prompt now is ("" when it was written by hand)."""
     saved = _saved_personas()
     choices = {p.id: p for p in (*personas.BUILTIN, *saved)}
     key = f"persona_{conversation.id}"
@@ -167,6 +169,8 @@ def persona_box(conversation: Conversation) -> None:
                 st.toast(tr("settings.saved"))
             except Exception:  # noqa: BLE001
                 st.warning(tr("settings.persona_not_saved"))
+    current = personas.matching(conversation.system_prompt, saved)
+    return current.name(lang()) if current else ""
 
 
 def _apply_persona(conversation: Conversation, key: str, choices: dict[str, personas.Persona]) -> None:
@@ -182,7 +186,7 @@ PARAM_LABELS = {name: f"settings.param.{name}" for name in params.BY_NAME}  # ca
 def params_box(conversation: Conversation, model: str, thinking: bool) -> dict:
     """The conversation's generation parameters; empty means the model's own default (shown as a hint)."""
     defaults = params.model_defaults(model)
-    chosen = dict(conversation.params)
+    chosen = params.clean(conversation.params, model)  # within this model's bounds before any widget
     with st.expander(tr("settings.params")):
         for spec in params.SPECS:
             if spec.name == "thinking_budget" and not thinking:
@@ -191,11 +195,15 @@ def params_box(conversation: Conversation, model: str, thinking: bool) -> dict:
             hint = tr("settings.param_default", value=default if default is not None else Msg("settings.param_random"))
             high = min(spec.high, lookup(model).max_output) if spec.name in ("max_tokens", "thinking_budget") \
                 else spec.high
+            key = f"param_{spec.name}_{conversation.id}"
+            # The widget's value, from the conversation at first and kept within this model's bounds after a
+            # switch to a model that writes less (a value above max_value would stop the page).
+            st.session_state[key] = chosen.get(spec.name) if key not in st.session_state else \
+                params.clean({spec.name: st.session_state[key]}, model).get(spec.name)
             value = st.number_input(
                 tr(PARAM_LABELS[spec.name]), min_value=spec.low if not spec.whole else int(spec.low),
-                max_value=high if not spec.whole else int(high), value=chosen.get(spec.name),
-                step=spec.step if not spec.whole else int(spec.step), placeholder=hint,
-                key=f"param_{spec.name}_{conversation.id}", help=hint)
+                max_value=high if not spec.whole else int(high), step=spec.step if not spec.whole else int(spec.step),
+                placeholder=hint, key=key, help=hint)
             if value is None:
                 chosen.pop(spec.name, None)
             else:

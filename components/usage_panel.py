@@ -12,6 +12,7 @@ from components.settings import ChatOptions
 from qwenchat import accounting
 from qwenchat.conversation import Conversation, Usage
 from qwenchat.pricing import CURRENCY, PRICES_AS_OF
+from qwenchat.rendering import escape_inline
 
 # The table's rows: the catalog id of the label, and the Usage field.
 ROWS = (("usage.row.prompt", "prompt_tokens"), ("usage.row.completion", "completion_tokens"),
@@ -63,5 +64,5 @@ def show_usage(last: accounting.LastReply | None, totals: accounting.Totals) -> 
         st.caption(tr("usage.judge_tokens", tokens=totals.judge.total_tokens))
     missing = totals.cost.missing | (last.cost.missing if last else frozenset())
     if missing:
-        st.caption(tr("usage.no_price", models=", ".join(sorted(missing))))
+        st.caption(tr("usage.no_price", models=", ".join(escape_inline(m) for m in sorted(missing))))
     st.caption(tr("usage.estimate_note", currency=CURRENCY, as_of=PRICES_AS_OF))

@@ -36,3 +36,13 @@ _IMAGE = re.compile(r"!\[([^\]\n]*)\]\(")
 def images_as_links(text: str) -> str:
     """`![alt](url)` becomes `[🖼️ alt](url)`: the picture loads only when the user follows the link."""
     return _IMAGE.sub(lambda m: f"[🖼️ {m.group(1) or 'image'}](", text)
+
+
+_INLINE_MARKUP = set("\\`*_[]()!<>~|$:#")
+
+
+def escape_inline(text: str) -> str:
+    """Text inside a line shown as typed: only the marks that act mid-line are escaped (emphasis, links and
+    images, code, HTML, strikethrough, tables, math, emoji and colour directives), so "qwen3.5-plus" stays
+    readable in the page source too."""
+    return "".join("\\" + ch if ch in _INLINE_MARKUP else ch for ch in " ".join(text.split()))

@@ -120,3 +120,29 @@ def test_a_long_conversation_shows_the_older_messages_controls_on_request(app_en
     at.text_area(key=f"edit_text_{first.id}").input("改写的第一问")
     at.button(key=f"FormSubmitter:edit_{first.id}-{t('chat.send', 'zh')}").click().run()
     assert chat_requests(fake)[-1]["body"]["messages"][-1]["content"] == "改写的第一问"
+
+
+def test_a_saved_output_cap_above_a_newly_chosen_models_maximum_is_clamped_not_a_crash(app, fake):
+    cid = conversation(app).id
+    app.sidebar.number_input(key=f"param_max_tokens_{cid}").set_value(30_000).run()
+    app.sidebar.selectbox(key="model_choice").select("qwen-max").run()
+    assert not app.exception and app.chat_input
+    send(app, "你好")
+    assert chat_requests(fake)[-1]["body"]["max_tokens"] <= 8_192
+
+
+def test_deleting_the_pair_that_closed_the_conversation_opens_it_again(app, fake):
+    send(app, "你好")
+    send(app, "好的我知道了，谢谢")
+    assert app.chat_input(key="chat_input").disabled
+    click(app, f"delete_{conversation(app).messages[2].id}")
+    assert not conversation(app).closed and not app.chat_input(key="chat_input").disabled
+
+
+def test_a_persona_switch_shows_in_the_chat_where_it_starts(app, fake):
+    send(app, "你好")
+    app.sidebar.selectbox(key=f"persona_{conversation(app).id}").select("translator").run()
+    send(app, "早上好")
+    captions = [c.value for c in app.caption]
+    assert any(t("chat.persona_from_here", "zh", name="翻译") == c for c in captions)
+    assert [m.content for m in conversation(app).messages if m.parts] == ["早上好"]

@@ -332,3 +332,59 @@ def test_a_persona_switch_applies_from_the_next_turn_and_is_marked_where_it_star
     assert marked[0].parts[0].type == "persona" and marked[0].parts[0].text == "营养师"
     first, second, _ = s.chat_requests()
     assert second["body"]["messages"][0]["content"] == "你是一名注册营养师。" != first["body"]["messages"][0]["content"]
+
+
+# --- what the security review found (December 2026) --------------------------------------------------------
+
+def test_an_edit_stopped_while_the_history_is_painted_gives_its_reservation_back(fake):
+    daily = DailyCounter()
+    s = Setup(fake, limits=Limits(daily_token_cap=20_000), daily=daily)
+    s.send("你好")
+    spent = daily.used()
+    for _ in range(4):
+        turn = s.engine.edit(s.conversation.messages[0].id, "换个问法")
+        next(turn)  # UserAdded: the chat view paints the history now, and a Stop lands here
+        turn.close()
+    assert daily.used() == spent and len(s.chat_requests()) == 1
+
+
+def test_a_stop_before_the_first_token_still_counts_the_prompt(fake):
+    s = Setup(fake)
+    turn = s.engine.send("[[fake:timeout:3]]")  # the server answers only after 3 s
+    for event in turn:
+        if type(event).__name__ in ("Waiting", "ReplyProgress"):  # a heartbeat while the server is silent
+            break
+    turn.close()
+    reply = s.conversation.messages[-1]
+    assert reply.status == STOPPED and not reply.content
+    assert reply.usage.estimated and reply.usage.prompt_tokens > 0
+    assert s.quota.tokens == reply.usage.total_tokens == s.daily.used()
+
+
+def test_an_output_cap_of_zero_still_sends_and_reserves_the_models_maximum(fake):
+    daily = DailyCounter()
+    s = Setup(fake, limits=Limits(max_output_tokens=0, daily_token_cap=10_000), daily=daily)
+    refused = s.send("hi")  # qwen-plus may write 32,768 tokens: more than the cap allows
+    assert isinstance(refused[0], Refused) and refused[0].problem.kind == "daily_tokens"
+    s = Setup(fake, limits=Limits(max_output_tokens=0), options=TurnOptions("qwen-max"))
+    s.send("hi")
+    assert s.chat_requests()[-1]["body"]["max_tokens"] == 8_192
+
+
+def test_a_model_that_always_thinks_gets_a_thinking_budget_even_with_the_switch_off(fake):
+    s = Setup(fake, limits=Limits(max_output_tokens=100), options=TurnOptions("qwq-plus", thinking=False))
+    s.send("hi")
+    assert s.chat_requests()[-1]["body"]["thinking_budget"] == 100
+
+
+def test_actions_on_the_wrong_kind_of_message_send_nothing(fake):
+    s = Setup(fake)
+    s.send("你好")
+    question, reply = s.conversation.messages
+    assert isinstance(next(s.engine.regenerate(question.id)), Refused)
+    assert isinstance(next(s.engine.edit(reply.id, "x")), Refused)
+    assert isinstance(next(s.engine.regenerate("no-such-id")), Refused)
+    s.send("好的我知道了，谢谢")
+    farewell = s.conversation.messages[-1]
+    assert isinstance(next(s.engine.regenerate(farewell.id)), Refused)
+    assert len(s.chat_requests()) == 1

@@ -6,6 +6,7 @@ from components import session
 from components.lang import tr
 from qwenchat import accounting
 from qwenchat.pricing import CURRENCY, PRICES_AS_OF
+from qwenchat.rendering import escape_inline
 
 st.title(tr("usage_page.title"))
 conversation = session.conversation()
@@ -22,10 +23,10 @@ left.metric(tr("usage.row.prompt"), prompt)
 middle.metric(tr("usage.row.completion"), completion)
 right.metric(tr("usage.row.total"), total)
 cost.metric(tr("usage_page.cost"), accounting.format_cny(totals.cost))
-st.caption(tr("usage_page.caption", title=conversation.title or tr("usage_page.this_conversation"),
+st.caption(tr("usage_page.caption", title=escape_inline(conversation.title) or tr("usage_page.this_conversation"),
               currency=CURRENCY, as_of=PRICES_AS_OF))
 if totals.cost.missing:
-    st.caption(tr("usage_page.no_price", models=", ".join(sorted(totals.cost.missing))))
+    st.caption(tr("usage_page.no_price", models=", ".join(escape_inline(m) for m in sorted(totals.cost.missing))))
 
 TURN, PROMPT, COMPLETION = tr("usage_page.col.turn"), tr("usage.row.prompt"), tr("usage.row.completion")
 RUNNING = tr("usage_page.running_cost_unit", currency=CURRENCY)

@@ -21,10 +21,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from qwenchat import errors, sanitize, turns
 from qwenchat import judge as judge_module
-from qwenchat import sanitize, turns
 from qwenchat.budget import Trimmed, fit_to_budget
-from qwenchat.catalog import lookup
+from qwenchat.catalog import THINKING_ALWAYS, lookup
 from qwenchat.chat.events import (
     Closed,
     Judged,
@@ -38,7 +38,7 @@ from qwenchat.chat.events import (
 )
 from qwenchat.chat.saving import Saver
 from qwenchat.chat.spending import Hold, Spending
-from qwenchat.conversation import FAILED, Conversation, Message, Part, Usage
+from qwenchat.conversation import FAILED, FAREWELL, STOPPED, Conversation, Message, Part, Usage
 from qwenchat.ending import FAREWELL_REPLY, Verdict, detect
 from qwenchat.errors import OVER_BUDGET
 from qwenchat.providers import GenerationParams
@@ -107,6 +107,10 @@ class ChatEngine:
     def regenerate(self, reply_id: str) -> Iterator[TurnEvent]:
         """Answer the same question again; the old reply stays as a sibling ("1/2")."""
         conversation = self.conversation
+        target = conversation.find(reply_id)
+        if target is None or target.role != "assistant" or target.status == FAREWELL or conversation.closed:
+            yield Refused(turns.Problem("stale", "turn.stale"))
+            return
         leaf = conversation.messages[-1].id if conversation.messages else ""
         conversation.regenerate_point(reply_id)
         trimmed, hold = self._admit(conversation.api_messages())
@@ -125,6 +129,10 @@ class ChatEngine:
             yield Refused(problem, text)
             return
         conversation = self.conversation
+        target = conversation.find(message_id)
+        if target is None or target.role != "user":
+            yield Refused(turns.Problem("stale", "turn.stale"), text)
+            return
         leaf = conversation.messages[-1].id if conversation.messages else ""
         conversation.branch_from(message_id)
         trimmed, hold = self._admit([*conversation.api_messages(), {"role": "user", "content": text}])
@@ -133,11 +141,15 @@ class ChatEngine:
                 conversation.switch_to(leaf)
             yield Refused(hold, text)
             return
-        conversation.closed = False
-        user_message = conversation.add_user(text)
-        self._mark_persona(user_message)
-        self.saver.save(conversation)
-        yield UserAdded(user_message)
+        try:
+            conversation.closed = False
+            user_message = conversation.add_user(text)
+            self._mark_persona(user_message)
+            self.saver.save(conversation)
+            yield UserAdded(user_message)
+        except BaseException:  # a Stop while the history is painted: the reservation must not stay taken
+            self.spending.settle(hold, 0)
+            raise
         yield from self._reply(trimmed, hold)
 
     # ---- the steps ---------------------------------------------------------------------------------------
@@ -155,6 +167,11 @@ class ChatEngine:
             return turns.Problem("closed", "turn.closed")
         return turns.check_message(text) or self.spending.check_text(text)
 
+    @property
+    def thinking(self) -> bool:
+        """Whether the reply may think: the user's switch, or always for a model that cannot stop."""
+        return self.options.thinking or lookup(self.options.model).thinking == THINKING_ALWAYS
+
     def generation(self) -> GenerationParams:
         """What the request asks for: the user's parameters within the app's caps. On the operator's key
         `max_tokens` is always set, and so is `thinking_budget` while thinking, so a reply's cost is bounded."""
@@ -162,7 +179,7 @@ class ChatEngine:
         model_max = lookup(self.options.model).max_output
         max_output = self.spending.max_output(model_max, wanted.get("max_tokens"))
         thinking_budget = None
-        if self.options.thinking:
+        if self.thinking:
             thinking_budget = self.spending.max_output(model_max, wanted.get("thinking_budget"))
         return GenerationParams(temperature=wanted.get("temperature"), top_p=wanted.get("top_p"),
                                 max_tokens=max_output, seed=wanted.get("seed"),
@@ -204,10 +221,12 @@ class ChatEngine:
         conversation.mark_context_start(trimmed.dropped)
         recorder = ReplyRecorder(message)
         events = None
+        sent = False
         try:
             yield ReplyStarted(message)
             events = self.provider.stream_chat(trimmed.messages, **self._request_options())
             last = self.clock()
+            sent = True  # from here the request is on its way: a stop still costs its prompt
             for event in events:
                 recorder.feed(event)
                 now = self.clock()
@@ -224,13 +243,20 @@ class ChatEngine:
             recorder.finish()
             if message.usage is None and (message.content or message.reasoning):
                 message.usage = estimated_usage(trimmed.messages, message)
+            elif message.usage is None and sent and (message.status == STOPPED or message.error in BILLED_FAILURES):
+                # Nothing came back, but the server may have read (and billed) the prompt: count it.
+                message.usage = Usage(trimmed.prompt_tokens, 0, trimmed.prompt_tokens, estimated=True)
             self.spending.settle(hold, message.usage.total_tokens if message.usage else 0)
             self.saver.save_message(conversation, message, force=True)
             self.saver.save(conversation)
         yield ReplyEnded(message)
 
     def _request_options(self) -> dict[str, Any]:
-        return {"model": self.options.model, "thinking": self.options.thinking, "params": self.generation()}
+        return {"model": self.options.model, "thinking": self.thinking, "params": self.generation()}
+
+
+# Failures after the request reached the server: its prompt may be billed. (An HTTP error status is not.)
+BILLED_FAILURES = (errors.TIMEOUT, errors.DEADLINE, errors.INTERRUPTED)
 
 
 def failed_reply(message: Message) -> bool:

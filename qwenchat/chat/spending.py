@@ -39,9 +39,11 @@ class Spending:
         return too_long(text, self.limits)
 
     def max_output(self, model_max_output: int, wanted: int | None = None) -> int | None:
-        """The `max_tokens` to send: the user's wish within the app's cap on the operator's key."""
-        caps = [n for n in (wanted, self.limits.max_output_tokens if self.operator_pays else None) if n]
-        return min([*caps, model_max_output]) if caps else None
+        """The `max_tokens` to send: the user's wish within the app's cap on the operator's key, where it
+        is always set (a cap of 0 means the model's own maximum, still sent and reserved)."""
+        if self.operator_pays:
+            return min(n for n in (wanted, self.limits.max_output_tokens or model_max_output, model_max_output) if n)
+        return min(wanted, model_max_output) if wanted else None
 
     def reserve(self, prompt_tokens: int, max_output: int, *, counts_as_message: bool = True) -> Hold | QuotaProblem:
         """Check and set aside `prompt_tokens + max_output` for one request; a problem when a limit says no."""

@@ -22,6 +22,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "turn.too_long": ("消息太长（{chars:,} 字符，上限 {limit:,}），未发送。请缩短后再试。",
                       "The message is too long ({chars:,} characters, limit {limit:,}) and was not sent. "
                       "Shorten it and try again."),
+    "turn.stale": ("这条消息已不在当前对话中（可能已在另一个标签页中删除或更改），未发送。",
+                   "That message is no longer in this conversation (deleted or changed in another tab); nothing "
+                   "was sent."),
     "turn.closed": ("对话已结束：请开始新对话，或点击“继续对话”。",
                     "The conversation has ended: start a new one, or press Keep talking."),
     "turn.over_budget": ("这条消息加上系统提示词约 {prompt_tokens:,} 个 Token，超出每次请求的上下文预算（{budget:,}），"
@@ -347,6 +350,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "`DASHSCOPE_API_KEY = \"sk-...\"`.\n\n"
         "Singapore or US keys also need their region (in the sidebar, or `DASHSCOPE_BASE_URL`)."),
     "chat.greeting": ("##### 你好！我是通义千问，有什么可以帮你？", "##### Hi! I'm Qwen. How can I help?"),
+    "chat.persona_from_here": ("🎭 从这里起使用角色：{name}", "🎭 From here on, the persona: {name}"),
     "chat.all_controls": ("⋯ 显示较早消息的操作按钮（编辑、删除、复制）",
                           "⋯ Show the controls of earlier messages (edit, delete, copy)"),
     "chat.context_cut": ("✂️ 以上较早的消息超出上下文预算，上一次请求没有发送它们。",
