@@ -237,6 +237,11 @@ class Conversation:
         """Set the tree from all its messages, for the store and the importer: the visible branch ends at
         `leaf_id`, is empty for "", and ends at the last message for None or an id not among them."""
         by_id = {m.id: m for m in messages}
+        # A message whose parent was deleted meanwhile (another tab deleted that pair while this one sent)
+        # follows the message before it, so the history above it stays on its branch.
+        for before, message in zip([None, *messages], messages):
+            if message.parent_id and message.parent_id not in by_id:
+                message.parent_id = before.id if before is not None else ""
         if leaf_id == "":
             leaf = None
         else:

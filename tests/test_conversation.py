@@ -224,3 +224,15 @@ def test_a_copy_has_fresh_ids_the_same_tree_and_a_marked_title():
     assert contents(dup.messages) == contents(c.messages) and contents(dup.hidden) == ["a"]
     assert dup.siblings(dup.messages[1].id)[0].content == "a"  # parent links remapped
     assert c.all_messages()[0].id == q.id  # the original is untouched
+
+
+def test_a_message_whose_parent_was_deleted_in_another_tab_keeps_the_history_above_it():
+    """The review's finding 6: tab A sends Q3 after A2 while tab B deletes the Q2 pair."""
+    c = Conversation(system_prompt="")
+    q1, a1 = answered(c, "q1", "a1")
+    q2, a2 = answered(c, "q2", "a2")
+    q3, a3 = answered(c, "q3", "a3")
+    survivors = [m for m in c.all_messages() if m.id not in (q2.id, a2.id)]
+    loaded = Conversation(system_prompt="")
+    loaded.show_tree(survivors, a3.id)
+    assert [m.content for m in loaded.messages] == ["q1", "a1", "q3", "a3"] and loaded.hidden == []
