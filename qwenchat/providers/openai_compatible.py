@@ -198,8 +198,9 @@ class OpenAICompatibleProvider:
                         not (status in RETRY_STATUSES or status >= 500):
                     raise
                 wait = _retry_after(exc.response) or _backoff(attempt)
-            except openai.APIConnectionError:  # includes timeouts
-                if attempt >= self.max_retries or stop.is_set():
+            except openai.APIConnectionError as exc:  # includes timeouts
+                if attempt >= self.max_retries or stop.is_set() or \
+                        errors.classify(exc).kind == errors.PRIVATE_ADDRESS:  # refused by us: final
                     raise
                 wait = _backoff(attempt)
             attempt += 1
