@@ -16,7 +16,7 @@ import threading
 from typing import Any, Iterator
 
 from qwenchat import errors
-from qwenchat.config import Settings, url_syntax_problem
+from qwenchat.config import DEFAULT_REPLY_DEADLINE_S, Settings, url_syntax_problem
 from qwenchat.providers.base import (
     Completion,
     Event,
@@ -29,7 +29,7 @@ from qwenchat.providers.network import GuardedBackend, http_client
 from qwenchat.providers.streaming import ChunkReader, Put, SSEParser, background_events
 
 DEFAULT_TIMEOUT = 60.0  # seconds without a byte before a call gives up
-DEFAULT_DEADLINE_S = 300.0  # seconds for one whole reply (QWENCHAT_REPLY_DEADLINE_S)
+DEFAULT_DEADLINE_S = DEFAULT_REPLY_DEADLINE_S  # seconds for one whole reply (QWENCHAT_REPLY_DEADLINE_S)
 PLACEHOLDER_KEY = "no-key"  # sent to a keyless local server, which ignores it (the SDK wants some key)
 RETRY_STATUSES = {408, 409, 429}
 MODELS_TIMEOUT = 5.0
@@ -198,8 +198,9 @@ class OpenAICompatibleProvider:
                         not (status in RETRY_STATUSES or status >= 500):
                     raise
                 wait = _retry_after(exc.response) or _backoff(attempt)
-            except openai.APIConnectionError:  # includes timeouts
-                if attempt >= self.max_retries or stop.is_set():
+            except openai.APIConnectionError as exc:  # includes timeouts
+                if attempt >= self.max_retries or stop.is_set() or \
+                        errors.classify(exc).kind == errors.PRIVATE_ADDRESS:  # refused by us: final
                     raise
                 wait = _backoff(attempt)
             attempt += 1
