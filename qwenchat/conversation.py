@@ -68,7 +68,8 @@ class Usage:
         return cls(**known)
 
 
-PART_TYPES = ("image", "tool_call", "tool_result", "citation", "file")
+# "persona": the system prompt changed before this user message (data: {"prompt"}; text: the persona's name).
+PART_TYPES = ("image", "tool_call", "tool_result", "citation", "file", "persona")
 
 
 @dataclass
@@ -316,6 +317,14 @@ class Conversation:
             if message.role == "user":
                 return message
         return None
+
+    def system_prompt_in_use(self) -> str:
+        """The system prompt the visible branch's last turn was sent with (recorded by its persona part)."""
+        for message in reversed(self.messages):
+            for part in message.parts:
+                if part.type == "persona" and isinstance(part.data.get("prompt"), str):
+                    return part.data["prompt"]
+        return DEFAULT_SYSTEM_PROMPT
 
     def history_dicts(self) -> list[dict[str, str]]:
         """Role and content of every user turn and shown reply, for the end-of-conversation detector."""

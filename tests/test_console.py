@@ -37,7 +37,8 @@ def env(fake, tmp_path):
     fake.reset()
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "LANG": "C.UTF-8",
             "PYTHONPATH": str(ROOT), "QWENCHAT_DB": str(tmp_path / "chats.db"),
-            "DASHSCOPE_API_KEY": VALID_KEY, "DASHSCOPE_BASE_URL": fake.base_url, "QWENCHAT_ALLOW_PRIVATE_URLS": "1"}
+            "DASHSCOPE_API_KEY": VALID_KEY, "DASHSCOPE_BASE_URL": fake.base_url, "QWENCHAT_ALLOW_PRIVATE_URLS": "1",
+            "QWENCHAT_PROVIDER": "dashscope"}
 
 
 def chat_requests(fake):

@@ -287,3 +287,48 @@ def test_thinking_on_the_operators_key_sends_a_thinking_budget_and_reserves_it(f
     list(turn)
     body = s.chat_requests()[-1]["body"]
     assert body["max_tokens"] == 300 and body["thinking_budget"] == 300 and body["enable_thinking"] is True
+
+
+def test_two_tabs_on_one_conversation_keep_both_sides_and_say_so(fake):
+    """Issue 9 item 9: a save from a tab that did not see the other's messages deletes nothing."""
+    store = MemoryStore()
+    first = Setup(fake, store=store)
+    first.send("第一个标签页")
+    copy = store.load("alice", first.conversation.id)
+    second = Setup(fake, store=store, conversation=copy)
+    first.send("A 的问题")
+    second.send("B 的问题")
+    assert second.state.status == saving.CONFLICT
+    texts = {m.content for m in second.conversation.all_messages()}
+    assert {"A 的问题", "收到：A 的问题", "B 的问题", "收到：B 的问题"} <= texts
+    assert second.conversation.messages[-1].content == "收到：B 的问题"  # this tab still sees its own branch
+    stored = store.load("alice", first.conversation.id)
+    assert {"A 的问题", "B 的问题"} <= {m.content for m in stored.all_messages()}
+
+
+def test_a_conversation_deleted_in_another_tab_stays_deleted_and_the_reply_is_kept(fake):
+    """Issue 9 item 11: deleting during a reply neither crashes the replying tab nor brings it back."""
+    s = Setup(fake)
+    s.send("你好")
+    turn = s.engine.send("[[fake:slow:5]]")
+    while not isinstance(next(turn), ReplyStarted):
+        pass
+    s.store.delete("alice", s.conversation.id)
+    events = list(turn)
+    assert isinstance(events[-1], ReplyEnded) and events[-1].message.content
+    assert s.state.status == saving.DELETED
+    assert s.store.load("alice", s.conversation.id) is None
+
+
+def test_a_persona_switch_applies_from_the_next_turn_and_is_marked_where_it_starts(fake):
+    s = Setup(fake, options=TurnOptions("qwen-plus", persona_name="营养师"))
+    s.send("你好")
+    assert not s.conversation.messages[0].parts  # the default prompt: nothing to mark
+    s.conversation.system_prompt = "你是一名注册营养师。"
+    s.send("早餐吃什么")
+    s.send("午餐呢")
+    marked = [m for m in s.conversation.messages if m.parts]
+    assert [m.content for m in marked] == ["早餐吃什么"]
+    assert marked[0].parts[0].type == "persona" and marked[0].parts[0].text == "营养师"
+    first, second, _ = s.chat_requests()
+    assert second["body"]["messages"][0]["content"] == "你是一名注册营养师。" != first["body"]["messages"][0]["content"]

@@ -38,7 +38,7 @@ from qwenchat.chat.events import (
 )
 from qwenchat.chat.saving import Saver
 from qwenchat.chat.spending import Hold, Spending
-from qwenchat.conversation import FAILED, Conversation, Message, Usage
+from qwenchat.conversation import FAILED, Conversation, Message, Part, Usage
 from qwenchat.ending import FAREWELL_REPLY, Verdict, detect
 from qwenchat.errors import OVER_BUDGET
 from qwenchat.providers import GenerationParams
@@ -57,6 +57,7 @@ class TurnOptions:
     judge: bool = False
     farewell: str = FAREWELL_REPLY
     params: dict[str, Any] = field(default_factory=dict)  # what the user changed (see qwenchat.params)
+    persona_name: str = ""  # the chosen persona's name, recorded where its prompt is first used
 
 
 @dataclass
@@ -87,6 +88,7 @@ class ChatEngine:
             return
         try:
             user_message = self.conversation.add_user(text)
+            self._mark_persona(user_message)
             self.saver.save(self.conversation)
             yield UserAdded(user_message)
             verdict = self._verdict(text, history, user_message)
@@ -133,11 +135,20 @@ class ChatEngine:
             return
         conversation.closed = False
         user_message = conversation.add_user(text)
+        self._mark_persona(user_message)
         self.saver.save(conversation)
         yield UserAdded(user_message)
         yield from self._reply(trimmed, hold)
 
     # ---- the steps ---------------------------------------------------------------------------------------
+
+    def _mark_persona(self, user_message: Message) -> None:
+        """When the system prompt changed since the last turn (a persona was chosen, or the prompt edited),
+        the first message sent with the new one carries a `persona` part: the switch shows in the chat."""
+        conversation = self.conversation
+        if conversation.system_prompt != conversation.system_prompt_in_use():
+            user_message.parts.append(Part("persona", self.options.persona_name,
+                                           {"prompt": conversation.system_prompt}))
 
     def _text_problem(self, text: str) -> turns.Problem | None:
         if self.conversation.closed:

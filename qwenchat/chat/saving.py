@@ -49,7 +49,25 @@ class Saver:
             self._failed(exc)
             return
         self.state.pending = False
-        self.state.status = CONFLICT if getattr(result, "conflict", False) else SAVED
+        if getattr(result, "conflict", False):
+            self.state.status = CONFLICT
+            self._take_in_the_other_side(conversation)
+        elif self.state.status != CONFLICT:  # the note stays until the conversation is left
+            self.state.status = SAVED
+
+    def _take_in_the_other_side(self, conversation: Conversation) -> None:
+        """Another tab saved this conversation meanwhile: show what it wrote too, as other branches of the
+        tree, keeping this tab's own message objects (a turn may be holding them) and its visible branch."""
+        try:
+            stored = self.store.load(self.owner, conversation.id)
+        except Exception:  # noqa: BLE001 - nothing is lost: both sides are in the store
+            return
+        if stored is None:
+            return
+        mine = {m.id: m for m in conversation.all_messages()}
+        leaf = conversation.messages[-1].id if conversation.messages else None
+        conversation.show_tree([mine.get(m.id, m) for m in stored.all_messages()], leaf)
+        conversation.version = stored.version
 
     def save_message(self, conversation: Conversation, message: Message, *, force: bool = False) -> None:
         """Save one message of a streaming reply, at most once per `every` seconds unless `force`d."""
