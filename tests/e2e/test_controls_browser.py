@@ -16,8 +16,15 @@ from qwenchat.personas import builtin
 
 from . import helpers
 from .conftest import require_chromium
-from .helpers import CHAT_MESSAGE, chat_messages, message_controls, open_app, send_message, wait_for_last_message, \
-    wait_idle
+from .helpers import (
+    CHAT_MESSAGE,
+    chat_messages,
+    message_controls,
+    open_app,
+    send_message,
+    wait_for_last_message,
+    wait_idle,
+)
 
 require_chromium()
 
