@@ -12,6 +12,7 @@ import urllib.parse
 import pytest
 
 from qwenchat.conversation import DEFAULT_SYSTEM_PROMPT
+from qwenchat.i18n import t
 from qwenchat.personas import builtin
 
 from . import helpers
@@ -136,3 +137,130 @@ def test_a_persona_s_system_prompt_is_the_first_message_of_the_next_request(page
     assert sent[0][0] == ("system", DEFAULT_SYSTEM_PROMPT), "the persona applies from the next turn, not before"
     assert sent[1][0] == ("system", nutritionist.prompt)
     assert sent[1][1:] == [("user", "你好"), ("assistant", "收到：你好"), ("user", "早餐吃什么比较好？")]
+
+
+# Every piece of text the app itself shows (the "chrome"), with Chinese in it: visible text nodes outside the
+# user's and the model's message text, a selectbox's shown choice, an empty box's placeholder, and the tab
+# title. Leaves out text a user can edit (the system prompt, the farewell) and the switch's own 中文 label.
+CHINESE_IN_CHROME_JS = """() => {
+  const CJK = /[\\u3400-\\u9fff\\uf900-\\ufaff\\u3000-\\u303f\\uff01-\\uff5e]/;
+  const isMessageText = (el) => {
+    if (!el.closest('[data-testid="stChatMessageContent"]')) return false;
+    return !el.closest('[data-testid="stAlert"], [data-testid="stCaptionContainer"], '
+      + '[data-testid="stHorizontalBlock"], [data-testid="stExpander"] summary, [data-testid="stForm"] label, button');
+  };
+  const visible = (el) => el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true});
+  const where = (el) => el.closest('[data-testid="stSidebar"]') ? 'sidebar' : 'page';
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  let node;
+  while ((node = walker.nextNode())) {
+    const text = node.textContent.trim();
+    const el = node.parentElement;
+    if (!text || !el || !CJK.test(text) || el.closest('script, style, noscript, template')) continue;
+    if (!visible(el) || isMessageText(el)) continue;
+    if (text === '中文' && el.closest('[data-testid="stButtonGroup"]')) continue;
+    found.push(where(el) + ': ' + text);
+  }
+  for (const input of document.querySelectorAll('input, textarea')) {
+    if (!visible(input) || input.type === 'password') continue;
+    const shown = input.getAttribute('role') === 'combobox' ? input.value : (input.value ? '' : input.placeholder);
+    if (shown && CJK.test(shown)) found.push(where(input) + ': ' + shown);
+  }
+  if (CJK.test(document.title)) found.push('tab title: ' + document.title);
+  return found;
+}"""
+
+# Chinese still drawn in English on 2 Dec 2026, each with the file that draws it. Another engineer is
+# converting these files to the catalog now; until then the test is an expected failure (xfail), and it
+# fails for real on Chinese from anywhere else. Remove entries as they are converted.
+NOT_YET_CONVERTED = {
+    "sidebar: 设置 / Settings": "components/settings.py",
+    "sidebar: 地域 / Region": "components/settings.py",
+    "sidebar: 自定义 URL / Custom URL": "components/settings.py",
+    "sidebar: https://…/compatible-mode/v1 (留空：应用的地址 / blank: the app's)": "components/settings.py",
+    "sidebar: 模型 / Model": "components/settings.py",
+    "sidebar: qwen-plus · 1M · 均衡": "components/settings.py (_model_label shows qwenchat/catalog.py's "
+                                      "Chinese note, not the i18n catalog's model.balanced)",
+    "sidebar: 深度思考 / Thinking": "components/settings.py",
+    "sidebar: 每次请求的上下文预算 (tokens) / Context budget per request": "components/settings.py",
+    "sidebar: 角色 / Persona": "components/settings.py",
+    "sidebar: 通用助手": "components/settings.py (persona names always name('zh'))",
+    "sidebar: 系统提示词 / System prompt": "components/settings.py",
+    "sidebar: 生成参数 / Parameters": "components/settings.py",
+    "sidebar: 结束检测 / End detection": "components/settings.py",
+    "sidebar: 🔑 Key: 环境变量 / environment": "components/settings.py",
+    "page: 输入消息… / Type a message…": "components/chat_view.py",
+    "page: 🗂️ 历史对话 / History": "views/history.py",
+    "tab title: 历史对话 / History · Qwen Chat": "views/history.py",
+    "page: 🔍 搜索标题和内容 / Search titles and messages": "views/history.py",
+    "page: 这些对话属于这个网址：地址栏里的": "components/history.py",
+    "page: 就是你的钥匙。": "components/history.py",
+    "page: 收藏本页网址": "components/history.py",
+    "page: 即可找回历史记录；拿到这个网址的人也能看到它们，别的访客看不到。 / These conversations belong to this "
+    "URL: the": "components/history.py",
+    "page: 📂 打开 / Open": "components/history.py",
+    "page: ✏️ 重命名 / Rename": "components/history.py",
+    "page: 🗑️ 删除 / Delete": "components/history.py",
+    "page: 导入 JSON 导出文件 / Import a JSON export": "components/history.py",
+    "page: 🗑️ 删除全部对话 / Delete everything": "components/history.py",
+}
+# A history row's caption carries the conversation's numbers: matched by its ending.
+NOT_YET_CONVERTED_ENDINGS = {"条消息 / messages": "components/history.py"}
+
+
+def not_yet_converted(text: str) -> str:
+    """The file known to draw `text` in Chinese still ("" when it is not a known leftover)."""
+    return NOT_YET_CONVERTED.get(text) or next(
+        (file for ending, file in NOT_YET_CONVERTED_ENDINGS.items() if text.endswith(ending)), "")
+
+
+def chinese_in_chrome(page) -> list[str]:
+    return page.evaluate(CHINESE_IN_CHROME_JS)
+
+
+def go_to_page(page, name: str, url_part: str, ready: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=name).click()
+    page.wait_for_url(f"**{url_part}**")
+    page.locator(ready).first.wait_for()
+    wait_idle(page)
+
+
+def test_english_leaves_no_chinese_in_the_chrome_and_chinese_comes_back(page, app_url, fake):
+    open_app(page, app_url)  # the browser asks for zh-CN
+    talk(page, "hello")  # a user message and a reply with its controls: the echo "收到：hello" is model text
+    sidebar = page.get_by_test_id("stSidebar")
+    nav = page.get_by_test_id("stSidebarNav")
+    assert nav.get_by_role("link", name=t("page.usage", "zh")).is_visible()
+
+    sidebar.locator('[data-testid="stButtonGroup"]').get_by_role("radio", name="English").click()
+    nav.get_by_role("link", name=t("page.usage", "en")).wait_for()
+    wait_idle(page)
+    assert sidebar.get_by_role("button", name=t("sidebar.reset", "en")).is_visible()
+    assert page.get_by_role("heading", name=t("app.title", "en"), exact=True).is_visible()
+    assert [m["text"] for m in chat_messages(page)] == ["hello", "收到：hello"], "the chat itself is unchanged"
+    found = {"chat": chinese_in_chrome(page)}
+
+    go_to_page(page, t("page.usage", "en"), "/usage", "h1")
+    assert page.get_by_role("heading", name=t("usage_page.title", "en")).is_visible()
+    found["usage"] = chinese_in_chrome(page)
+    go_to_page(page, t("page.history", "en"), "/history", '[data-testid="stFileUploader"]')
+    found["history"] = chinese_in_chrome(page)
+
+    # And back: the same session in Chinese again, on the chat page.
+    go_to_page(page, t("page.chat", "en"), "/", CHAT_MESSAGE)
+    sidebar.locator('[data-testid="stButtonGroup"]').get_by_role("radio", name="中文").click()
+    nav.get_by_role("link", name=t("page.usage", "zh")).wait_for()
+    wait_idle(page)
+    assert sidebar.get_by_role("button", name=t("sidebar.reset", "zh")).is_visible()
+    assert page.get_by_role("heading", name=t("app.title", "zh"), exact=True).is_visible()
+    assert nav.inner_text().split() == ["💬", t("page.chat", "zh"), "📊", t("page.usage", "zh"), "🗂️",
+                                        t("page.history", "zh")]
+    assert [m["text"] for m in chat_messages(page)] == ["hello", "收到：hello"]
+    no_exception_shown(page)
+
+    unknown = [f"{where}: {text}" for where, texts in found.items() for text in texts if not not_yet_converted(text)]
+    assert not unknown, f"Chinese in the English chrome: {unknown}"
+    leftovers = sorted({f"{not_yet_converted(text)}: {text}" for texts in found.values() for text in texts})
+    if leftovers:
+        pytest.xfail("Chinese left in English only where files are still being converted: " + "; ".join(leftovers))
