@@ -209,11 +209,13 @@ def start_fake(log_dir: Path, home: Path) -> FakeServer:
     return FakeServer(child, root)
 
 
-def start_streamlit(script: Path, *, fake: FakeServer, home: Path, log_dir: Path, name: str = "app",
-                    extra_env: dict[str, str] | None = None) -> Child:
-    """`streamlit run <script>` headless on a free port, keyed to the fake server; returns once healthy."""
+def start_streamlit(script: Path, *, fake: Any, home: Path, log_dir: Path, name: str = "app",
+                    extra_env: dict[str, str] | None = None, api_key: str | None = VALID_KEY) -> Child:
+    """`streamlit run <script>` headless on a free port, keyed to the fake server (anything with a
+    `base_url`); returns once healthy. `api_key=None` starts it with no DASHSCOPE_API_KEY at all."""
     port = free_port()
-    env = clean_env(home, DASHSCOPE_API_KEY=VALID_KEY, DASHSCOPE_BASE_URL=fake.base_url,
+    keys = {"DASHSCOPE_API_KEY": api_key} if api_key is not None else {}
+    env = clean_env(home, **keys, DASHSCOPE_BASE_URL=fake.base_url,
                     QWENCHAT_DB=str(home / "qwenchat.db"),
                     QWENCHAT_ALLOW_PRIVATE_URLS="1",  # the fake server is on 127.0.0.1
                     **(extra_env or {}))

@@ -264,3 +264,67 @@ def test_english_leaves_no_chinese_in_the_chrome_and_chinese_comes_back(page, ap
     leftovers = sorted({f"{not_yet_converted(text)}: {text}" for texts in found.values() for text in texts})
     if leftovers:
         pytest.xfail("Chinese left in English only where files are still being converted: " + "; ".join(leftovers))
+
+
+def options_of(page, selectbox, attempts: int = 3) -> list[str]:
+    """The choices a Streamlit selectbox offers (its menu opened, read, closed; a rerun may close it: retry)."""
+    for attempt in range(attempts):
+        selectbox.get_by_role("combobox").click()
+        options = page.get_by_role("option")
+        try:
+            options.first.wait_for(state="visible", timeout=5_000)
+        except Exception:  # noqa: BLE001 - the menu closed or never opened
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
+            wait_idle(page)
+            continue
+        listed = options.all_inner_texts()
+        page.keyboard.press("Escape")
+        return listed
+    return []
+
+
+LOCAL_MODELS = ["llama3.2:3b", "qwen2.5:7b-instruct", "deepseek-r1:1.5b"]
+
+
+@pytest.fixture
+def keyless_app(browser, tmp_path):
+    """The app with no key at all, its base URL on a local OpenAI-compatible server that needs none (the
+    fake with api_key=None, in this process), like Ollama or vLLM. QWENCHAT_PROVIDER is unset (the
+    children's environment drops every QWEN* variable), so the app goes by the URL: not DashScope."""
+    from tests.fake_dashscope import FakeDashScope
+
+    with FakeDashScope(api_key=None, models=LOCAL_MODELS) as local:
+        app = helpers.start_streamlit(helpers.APP, fake=local, home=tmp_path, log_dir=tmp_path,
+                                      name="keyless_app", api_key=None)
+        try:
+            yield app, local
+        finally:
+            app.stop()
+
+
+def test_a_local_server_without_a_key_chats_and_its_models_are_in_the_picker(page, keyless_app):
+    app, local = keyless_app
+    open_app(page, app.url, timeout=60_000)  # waits for an enabled chat input: no key is asked for
+    wait_idle(page, timeout=60_000)
+    assert page.locator('[data-testid="stAlert"]').filter(has_text="API Key").count() == 0
+
+    picker = page.get_by_test_id("stSidebar").locator(".st-key-model_choice")
+    served = sorted(LOCAL_MODELS)  # the picker lists them sorted
+    assert picker.get_by_role("combobox").input_value() == served[0]
+    listed = options_of(page, picker)
+    assert listed[:len(served)] == served, listed
+    assert not any(name.startswith("qwen-plus") for name in listed), "DashScope's catalog is not this server's"
+    assert local.model_requests, "the picker did not ask the server for its models"
+
+    helpers.choose_option(page, picker, "qwen2.5:7b-instruct")
+    wait_idle(page)
+    talk(page, "你好，本地模型")
+    assert [m["text"] for m in chat_messages(page)] == ["你好，本地模型", "收到：你好，本地模型"]
+    no_exception_shown(page)
+    assert len(local.requests) == 1
+    request = local.requests[0]
+    assert request["body"]["model"] == "qwen2.5:7b-instruct"
+    assert request["body"]["messages"][-1] == {"role": "user", "content": "你好，本地模型"}
+    assert helpers.VALID_KEY not in request["authorization"], "no key was configured, none may be sent"
