@@ -209,11 +209,13 @@ def start_fake(log_dir: Path, home: Path) -> FakeServer:
     return FakeServer(child, root)
 
 
-def start_streamlit(script: Path, *, fake: FakeServer, home: Path, log_dir: Path, name: str = "app",
-                    extra_env: dict[str, str] | None = None) -> Child:
-    """`streamlit run <script>` headless on a free port, keyed to the fake server; returns once healthy."""
+def start_streamlit(script: Path, *, fake: Any, home: Path, log_dir: Path, name: str = "app",
+                    extra_env: dict[str, str] | None = None, api_key: str | None = VALID_KEY) -> Child:
+    """`streamlit run <script>` headless on a free port, keyed to the fake server (anything with a
+    `base_url`); returns once healthy. `api_key=None` starts it with no DASHSCOPE_API_KEY at all."""
     port = free_port()
-    env = clean_env(home, DASHSCOPE_API_KEY=VALID_KEY, DASHSCOPE_BASE_URL=fake.base_url,
+    keys = {"DASHSCOPE_API_KEY": api_key} if api_key is not None else {}
+    env = clean_env(home, **keys, DASHSCOPE_BASE_URL=fake.base_url,
                     QWENCHAT_DB=str(home / "qwenchat.db"),
                     QWENCHAT_ALLOW_PRIVATE_URLS="1",  # the fake server is on 127.0.0.1
                     **(extra_env or {}))
@@ -301,13 +303,32 @@ def choose_option(page: Any, selectbox: Any, option: str, attempts: int = 3) -> 
         return
 
 
+# The row of small buttons under a message (branch switch, regenerate, edit, copy, delete) is a horizontal
+# container of the message; message text never makes one.
+MESSAGE_CONTROLS = '[data-testid="stHorizontalBlock"]'
+
+
 def chat_messages(page: Any) -> list[dict[str, str]]:
-    """The chat as a user sees it: [{"role": "user"|"assistant", "text": ...}] in page order."""
+    """The chat as a user sees it: [{"role": "user"|"assistant", "text": ...}] in page order, without the
+    row of control buttons under each message."""
     return page.evaluate(
-        """() => [...document.querySelectorAll('[data-testid="stChatMessage"]')].map(m => ({
-            role: m.querySelector('[data-testid="stChatMessageAvatarUser"]') ? 'user' : 'assistant',
-            text: (m.querySelector('[data-testid="stChatMessageContent"]') || m).innerText.trim(),
-        }))""")
+        """controls => [...document.querySelectorAll('[data-testid="stChatMessage"]')].map(m => {
+            const content = m.querySelector('[data-testid="stChatMessageContent"]') || m;
+            const rows = [...content.querySelectorAll(controls)];
+            rows.forEach(r => { r.dataset.e2eHidden = r.style.display; r.style.display = 'none'; });
+            const text = content.innerText.trim();
+            rows.forEach(r => { r.style.display = r.dataset.e2eHidden; delete r.dataset.e2eHidden; });
+            return {
+                role: m.querySelector('[data-testid="stChatMessageAvatarUser"]') ? 'user' : 'assistant',
+                text: text,
+            };
+        })""", MESSAGE_CONTROLS)
+
+
+def message_controls(message: Any) -> str:
+    """The text of a message's control row as shown (e.g. '‹ 2/2 ›' around the buttons' icons)."""
+    rows = message.locator(MESSAGE_CONTROLS)
+    return " ".join(rows.all_inner_texts())
 
 
 def wait_for_last_message(page: Any, needle: str, timeout: float = 30_000) -> None:
