@@ -61,10 +61,24 @@ def current_owner() -> identity.Owner:
             signed_in_email=_signed_in_email(), url_token=st.query_params.get("o", ""),
             single_user=identity.single_user(secrets, os.environ),
             secret=identity.secret_for(secrets, os.environ, identity.storage_options(secrets, os.environ)))
+        if owner.token_rejected and _has_history(legacy := identity.owner_for(url_token=owner_token())):
+            # A bookmark from before tokens were signed, whose history is in the store: it was this server's.
+            owner = legacy
         if owner.token_rejected:
             st.session_state["note"] = "session.token_rejected"  # a catalog id, shown by the chat view
         st.session_state["owner"] = owner
     return st.session_state["owner"]
+
+
+def owner_token() -> str:
+    return st.query_params.get("o", "")
+
+
+def _has_history(owner: identity.Owner) -> bool:
+    try:
+        return store().count_conversations(owner.id) > 0
+    except Exception:  # noqa: BLE001 - a store that is away: treat the link as unknown
+        return False
 
 
 def _signed_in_email() -> str:

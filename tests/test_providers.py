@@ -407,3 +407,82 @@ def test_a_stream_closed_before_its_reader_starts_sends_nothing(fake):
         stream = operator(fake).stream_chat(HELLO, model="qwen-plus")
         stream.close()  # before the first next(): the generator never ran, no thread started
     assert no_readers_within(2) and fake.requests == []
+
+
+def test_an_event_that_never_ends_is_refused_past_its_size_cap():
+    """The review's finding 7: a visitor's server sending one endless line kept a core busy (quadratic)."""
+    from qwenchat.providers.streaming import MAX_EVENT_BYTES, EventTooLarge, SSEParser
+
+    parser = SSEParser()
+    piece = b"x" * 4096
+    fed = 0
+    with pytest.raises(EventTooLarge):
+        while fed <= 2 * MAX_EVENT_BYTES:
+            assert parser.feed(piece) == []
+            fed += len(piece)
+    assert MAX_EVENT_BYTES - len(piece) < fed <= MAX_EVENT_BYTES  # refused at the cap, not later
+
+
+def test_a_blank_line_split_across_reads_and_crlf_still_end_events():
+    from qwenchat.providers.streaming import SSEParser
+
+    parser = SSEParser()
+    assert parser.feed(b"data: {\"a\":1}\n") == []
+    assert parser.feed(b"\ndata: two\r") == [b'{"a":1}']
+    assert parser.feed(b"\n\r\n") == [b"two"]
+    assert parser.feed(b"data: tail") == [] and parser.close() == [b"tail"]
+
+
+def test_a_server_that_trickles_bytes_cannot_hold_the_model_list_or_the_judge(monkeypatch):
+    """The review's finding 9: the SDK's timeout is per read, so one byte a second never tripped it."""
+    import socket
+    import threading
+    import time as _time
+
+    from qwenchat.providers import ProviderError, openai_compatible, provider_for
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.is_set():
+            try:
+                listener.settimeout(0.2)
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+                while not stop.is_set():
+                    try:
+                        conn.sendall(b" ")
+                    except OSError:
+                        break
+                    _time.sleep(0.1)
+
+    server = threading.Thread(target=trickle, daemon=True)
+    server.start()
+    try:
+        monkeypatch.setattr(openai_compatible, "MODELS_TIMEOUT", 0.5)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+        provider = provider_for(Settings(api_key="k", base_url=url, operator_base_url=url))
+        assert provider.list_models() == []
+        with pytest.raises(ProviderError) as caught:
+            provider.complete([{"role": "user", "content": "hi"}], model="m", max_tokens=5, timeout=0.5)
+        assert caught.value.error.kind == "timeout"
+    finally:
+        stop.set()
+        server.join(5)
+        listener.close()
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::7f00:1", "2002:7f00:1::1", "::127.0.0.1", "::ffff:10.0.0.1",
+                                     "2002:c0a8:0101::1", "64:ff9b::a9fe:a9fe"])
+def test_ipv4_addresses_in_ipv6_clothes_are_judged_as_themselves(address):
+    from qwenchat.config import is_global_address
+
+    assert not is_global_address(address)
+    assert is_global_address("2002:0808:0808::1") and is_global_address("64:ff9b::808:808")

@@ -115,9 +115,11 @@ class OpenAICompatibleProvider:
         if extra:
             kwargs["extra_body"] = extra
         try:
-            response = self._sdk.chat.completions.create(
+            response = self._within(timeout, lambda: self._sdk.chat.completions.create(
                 model=model, messages=messages, stream=False, temperature=temperature, max_tokens=max_tokens,
-                timeout=timeout, **kwargs)
+                timeout=timeout, **kwargs))
+        except TimeoutError:
+            raise ProviderError(errors.ChatError(errors.TIMEOUT)) from None
         except Exception as exc:  # noqa: BLE001 - every failure becomes a named error
             raise ProviderError(errors.classify(exc)) from None
         usage = usage_from(getattr(response, "usage", None))
@@ -132,12 +134,36 @@ class OpenAICompatibleProvider:
         if self._sdk is None:
             return []
         try:
-            payload = self._sdk.models.with_raw_response.list(timeout=MODELS_TIMEOUT).http_response.json()
+            payload = self._within(MODELS_TIMEOUT, lambda: self._sdk.models.with_raw_response.list(
+                timeout=MODELS_TIMEOUT).http_response.json())
             data = payload.get("data") if isinstance(payload, dict) else None
             return sorted({item["id"] for item in data or []
                            if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]})
         except Exception:  # noqa: BLE001 - no list is an answer too
             return []
+
+    def _within(self, seconds: float, call: Any) -> Any:
+        """`call()` with a total deadline: a server that trickles a byte a second cannot hold the page
+        (the SDK's timeout is per read). Past it the connection is shut and TimeoutError raised."""
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["value"] = call()
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+                box["error"] = exc
+            finally:
+                self._backend.release(threading.get_ident())
+
+        thread = threading.Thread(target=run, name="qwenchat-call", daemon=True)
+        thread.start()
+        thread.join(seconds)
+        if thread.is_alive():
+            self._backend.abort(thread.ident)
+            raise TimeoutError(seconds)
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
 
     # --- the reader thread ----------------------------------------------------------------------------
     def _produce(self, kwargs: dict[str, Any], put: Put, stop: threading.Event) -> None:

@@ -123,25 +123,47 @@ def background_events(produce: Callable[[Put, threading.Event], None], *, deadli
             abort(thread.ident)
 
 
+class EventTooLarge(ValueError):
+    """One server-sent event grew past `MAX_EVENT_BYTES` without ending: the stream is refused."""
+
+
+MAX_EVENT_BYTES = 1 << 20  # a chunk of a chat reply is a few hundred bytes; a tool call's arguments a few KB
+
+
 class SSEParser:
     """Bytes in, the data of each complete server-sent event out (`data:` lines joined by newlines;
-    comments such as `: keepalive` and other fields ignored)."""
+    comments such as `: keepalive` and other fields ignored). Linear in what arrives: an event that never
+    ends costs one look at each new read, and past `MAX_EVENT_BYTES` it raises `EventTooLarge`."""
 
     def __init__(self) -> None:
-        self._buffer = b""
+        self._pending: list[bytes] = []  # the unfinished event, in reads
+        self._size = 0
+        self._last = b""  # the pending event's last byte, to see a blank line split across reads
+        self._cr = False  # the previous read ended with CR, maybe half of a CRLF
 
     def feed(self, data: bytes) -> list[bytes]:
-        if not self._buffer and data[:6] == b"data: " and data.find(b"\n") == len(data) - 2 \
+        if not self._pending and not self._cr and data[:6] == b"data: " and data.find(b"\n") == len(data) - 2 \
                 and data[-2:] == b"\n\n":
             return [data[6:-2]]  # the usual read of a fast stream: exactly one one-line event
-        buffer = self._buffer + data if self._buffer else data
-        if b"\r" in buffer:  # CRLF or CR line ends; a CR at the very end may be half of a CRLF
-            tail = b"\r" if buffer.endswith(b"\r") else b""
-            buffer = (buffer[:-1] if tail else buffer).replace(b"\r\n", b"\n").replace(b"\r", b"\n") + tail
-        if b"\n\n" not in buffer:
-            self._buffer = buffer
+        if self._cr:
+            data, self._cr = b"\r" + data, False
+        if b"\r" in data:  # CRLF or CR line ends
+            if data.endswith(b"\r"):
+                data, self._cr = data[:-1], True
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if b"\n\n" not in self._last + data[:1] and b"\n\n" not in data:
+            if data:
+                self._pending.append(data)
+                self._size += len(data)
+                self._last = data[-1:]
+            if self._size > MAX_EVENT_BYTES:
+                raise EventTooLarge(self._size)
             return []
-        *blocks, self._buffer = buffer.split(b"\n\n")
+        buffer = b"".join([*self._pending, data])
+        *blocks, rest = buffer.split(b"\n\n")
+        self._pending, self._size, self._last = ([rest] if rest else []), len(rest), rest[-1:]
+        if self._size > MAX_EVENT_BYTES:
+            raise EventTooLarge(self._size)
         out = []
         for block in blocks:
             if block.startswith(b"data: ") and b"\n" not in block:  # the usual case: one data line
@@ -155,7 +177,8 @@ class SSEParser:
 
     def close(self) -> list[bytes]:
         """Whatever complete-looking event is left when the body ends without a blank line."""
-        rest, self._buffer = self._buffer, b""
+        rest = b"".join(self._pending) + (b"\n" if self._cr else b"")
+        self._pending, self._size, self._last, self._cr = [], 0, b"", False
         return self.feed(rest + b"\n\n") if rest.strip() else []
 
 
