@@ -166,7 +166,7 @@ class ConsoleChat:
             for event in turn:
                 match event:
                     case Refused(problem):
-                        self.screen.write(f"{problem.zh}\n{problem.en}\n", RED)
+                        self.screen.write(f"{problem.message('zh')}\n{problem.message('en')}\n", RED)
                     case Closed(farewell):
                         self.screen.write(BOT, CYAN)
                         self.screen.write(farewell.content + "\n")
