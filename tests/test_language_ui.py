@@ -15,10 +15,12 @@ from qwenchat.i18n import t
 from tests.apptest import APP, CHAT, HISTORY, TIMEOUT, USAGE, send
 
 HAN = re.compile(r"[\u3400-\u9fff]")
-NOT_CONVERTED = {"settings"}  # components/settings.py, converted after its rewrite merges
+NOT_CONVERTED: set[str] = set()  # keys of sidebar blocks whose words are not in the catalog yet
 # Words that are the same in both languages: names, formats, units.
 STREAMLIT_COLUMNS = {"value", "color"}  # a chart's long form, Streamlit's own names, never shown
-NAMES = re.compile(r"Qwen Chat|qwen-[a-z0-9.-]+|Token|Markdown|JSON|CNY|API Key|DashScope|Qwen|#")
+NAMES = re.compile(r"Qwen Chat|qwen-[a-z0-9.-]+|Token|Markdown|JSON|CNY|API Key|DashScope|Qwen|Base URL|Top P|#")
+# Widgets whose value is the conversation's content, not the app's words: the system prompt is sent to the model.
+CONTENT_KEYS = ("system_prompt_",)
 
 
 def texts(node) -> list[str]:
@@ -40,7 +42,11 @@ def texts(node) -> list[str]:
             continue
         if child.type == "button_group":  # the language switch: each language's name in itself
             continue
-        for attribute in ("value", "label", "text", "help", "placeholder"):
+        if child.type == "selectbox":  # what the visitor reads is the options, not the value behind them
+            found += list(child.options)
+        content = child.type == "selectbox" or str(getattr(child, "key", "") or "").startswith(CONTENT_KEYS)
+        for attribute in ("label", "text", "help", "placeholder") if content else \
+                ("value", "label", "text", "help", "placeholder"):
             try:
                 value = getattr(child, attribute, None)
             except Exception:  # a widget's value outside a run

@@ -299,6 +299,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "settings.system_prompt": ("系统提示词", "System prompt"),
     "settings.end_detection": ("结束检测", "End detection"),
     "settings.farewell": ("结束语", "Farewell"),
+    "settings.farewell_auto": ("留空：自动，跟随对话的语言", "blank: automatic, in the conversation's language"),
     "settings.judge": ("不确定时请模型判断", "Ask a model when unsure"),
     "settings.judge_help": ("用 qwen-flash 判断规则拿不准的消息（消耗少量 Token，计入用量）。",
                             "Uses qwen-flash on messages the rules are unsure of (a few tokens, counted in the "
