@@ -1,8 +1,7 @@
 """Every user-facing string of the app: message id -> (Chinese, English).
 
 Templates use `str.format` fields (`{limit:,}`); both languages of an id take the same fields. Ids are
-grouped by the module that shows them; a group for a module that does not use its ids yet (it is being
-rewritten elsewhere) says so, so converting it is a matter of replacing its literals by these ids.
+grouped by the module that shows them. Still outside the catalog: the console's own words (qwenchat/console.py).
 """
 
 from __future__ import annotations
@@ -181,10 +180,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ending.rule.ends_on_closing": ("以结束语收尾", "ends on the closing"),
     "ending.rule.long": ("消息较长", "long message"),
 
-    # =====================================================================================================
-    # Ids for modules converted after the ongoing rewrites merge (their literals are still inline today).
-    # =====================================================================================================
-
     # ---- qwenchat/errors.py: one id per error kind ("error." + kind) ------------------------------------
     "error.invalid_key": ("API Key 无效。请检查密钥是否完整；北京、新加坡、美国各地域的 Key 不通用，请确认所选地域与 Key 一致。",
                           "Invalid API key. Check that it is complete, and that the region matches the key: "
@@ -264,7 +259,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                               "Sign-in is not set up: add [auth] to secrets.toml and install streamlit[auth]."),
     "gate.sign_out": ("退出登录", "Sign out"),
 
-    # ---- components/session.py -------------------------------------------------------------------------
+    # ---- components/session.py: notes the chat view shows ---------------------------------------------
     "session.token_rejected": ("这个链接里的身份不是本服务器签发的，已为你开始一份新的私人历史。",
                                "The identity in this link was not made by this server; a new private history was "
                                "started."),
