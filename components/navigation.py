@@ -28,11 +28,4 @@ def current_page() -> StreamlitPage:
         st.Page(USAGE, title=tr("page.usage"), url_path="用量_Usage", visibility="hidden"),
         st.Page(HISTORY, title=tr("page.history"), url_path="历史对话_History", visibility="hidden"),
     ]
-    # components/history.py opens a conversation with st.switch_page("app.py"), the chat's file before the
-    # menu: this hidden page takes that switch and forwards it to the chat, query string included. Remove
-    # it once history.py switches to CHAT.
-    entry = st.Page("app.py", title=tr("page.chat"), url_path="app", visibility="hidden")
-    page = st.navigation([*pages, entry])
-    if page is entry:
-        st.switch_page(chat, query_params=st.query_params.to_dict())
-    return page
+    return st.navigation(pages)

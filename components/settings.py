@@ -14,7 +14,6 @@ from qwenchat import access, config, params, personas, sanitize
 from qwenchat.budget import default_budget
 from qwenchat.catalog import CATALOG, THINKING_ALWAYS, lookup
 from qwenchat.conversation import Conversation
-from qwenchat.ending import FAREWELL_REPLY
 from qwenchat.i18n import Msg, t
 
 CUSTOM = "custom"
@@ -25,7 +24,7 @@ SYSTEM_PROMPT_MAX_CHARS = 8_000
 class ChatOptions:
     settings: config.Settings
     thinking: bool
-    farewell: str = FAREWELL_REPLY
+    farewell: str = ""  # "" = automatic, in the conversation's language (see qwenchat.chat.engine.TurnOptions)
     judge: bool = False
     budget: int = 32_000
     params: dict | None = None  # what the user changed from the model's defaults
@@ -122,8 +121,8 @@ def render(conversation: Conversation) -> ChatOptions:
     chosen_params = params_box(conversation, model, thinking)
 
     with st.expander(tr("settings.end_detection")):
-        farewell = st.text_input(tr("settings.farewell"), value=FAREWELL_REPLY, key="farewell").strip() \
-            or FAREWELL_REPLY
+        farewell = st.text_input(tr("settings.farewell"), value="", key="farewell",
+                                 placeholder=tr("settings.farewell_auto")).strip()
         judge = st.toggle(tr("settings.judge"), value=False, key="judge", help=tr("settings.judge_help"))
 
     settings = config.resolve(sidebar_key=typed_key, sidebar_base_url=chosen_url if typed_key.strip() else "",

@@ -101,8 +101,8 @@ class StoreUnavailable(Exception):
 
     def __init__(self, path: object, reason: str):
         self.path, self.reason = str(path), reason
-        super().__init__(f"历史记录存储暂时不可用：{path}（{reason}） / The conversation store is unavailable: "
-                         f"{path} ({reason})")
+        # For logs; the UI says it in its language with the catalog's "store.unavailable".
+        super().__init__(f"The conversation store is unavailable: {path} ({reason})")
 
 
 class ConversationStore(Protocol):

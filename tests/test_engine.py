@@ -146,6 +146,21 @@ def test_a_farewell_closes_without_a_model_request(fake):
     assert isinstance(s.send("还有一个问题")[0], Refused)
 
 
+def test_the_farewell_follows_the_conversations_language_with_no_model_request(fake):
+    english, chinese = Setup(fake), Setup(fake)
+    english_end, chinese_end = english.send("Thanks, bye!"), chinese.send("谢谢，再见！")
+    assert isinstance(english_end[-1], Closed) and english_end[-1].farewell.content == "Thank you for chatting. Goodbye!"
+    assert isinstance(chinese_end[-1], Closed) and chinese_end[-1].farewell.content == "感谢您的咨询，再见！"
+    assert english.chat_requests() == [] and chinese.chat_requests() == []
+
+
+def test_a_farewell_the_user_typed_wins_over_the_automatic_one(fake):
+    s = Setup(fake, options=TurnOptions("qwen-plus", farewell="Bye for now!"))
+    events = s.send("谢谢，再见！")
+    assert isinstance(events[-1], Closed) and events[-1].farewell.content == "Bye for now!"
+    assert s.chat_requests() == []
+
+
 def test_the_judges_request_passes_the_limits_and_its_tokens_count(fake):
     s = Setup(fake, options=TurnOptions("qwen-plus", judge=True))
     fake.enqueue({"kind": "completion", "content": '{"end": false, "confidence": 0.9, "reason": "asks more"}'})

@@ -62,10 +62,10 @@ class Visitor:
 
 
 VISITORS = {
-    "single": Visitor("single", "local", "everything on this machine"),
-    "token": Visitor("token", identity.owner_for(url_token=TOKEN, secret=SECRET).id, "Bookmark this page's URL to get your "
-                     "history back", query={"o": TOKEN}),
-    "signed_in": Visitor("signed_in", "user:alice@example.org", "your account",
+    "single": Visitor("single", "local", t("history.privacy.single", "zh").split(" ", 1)[1]),  # Chinese; the emoji is the icon
+    "token": Visitor("token", identity.owner_for(url_token=TOKEN, secret=SECRET).id, t("history.privacy.token", "zh").split(" ", 1)[1],
+                     query={"o": TOKEN}),
+    "signed_in": Visitor("signed_in", "user:alice@example.org", t("history.privacy.signed_in", "zh").split(" ", 1)[1],
                          user={"is_logged_in": True, "email": "Alice@Example.org", "name": "Alice"}),
 }
 # Owners who are not the visitor: none of theirs may ever show.
@@ -129,7 +129,7 @@ def click(at: AppTest, key: str) -> AppTest:
 
 def submit_rename(at: AppTest, conversation_id: str, title: str) -> AppTest:
     at.text_input(key=f"title_{conversation_id}").input(title)
-    at.button[[b.label for b in at.button].index("💾 保存 / Save")].click().run()  # the form's submit
+    at.button[[b.label for b in at.button].index(t("history.save", "zh"))].click().run()  # the form's submit
     assert not at.exception, at.exception
     return at
 
@@ -152,7 +152,7 @@ def test_saved_conversations_are_listed_newest_first_with_date_model_and_tokens(
     assert titles(at) == ["second one", "first one"]
     (summary,) = [s for s in db.list_conversations(visitor.owner) if s.id == second.id]
     when = datetime.fromtimestamp(summary.updated_at, timezone.utc).strftime("%Y-%m-%d %H:%M")  # no browser: UTC
-    assert at.caption[0].value == f"🕒 {when} · 🤖 qwen-max · 30 tokens · 4 条消息 / messages"
+    assert at.caption[0].value == t("history.describe", "zh", when=when, model="qwen-max", tokens=30, messages=4)
     assert visitor.notice in alerts(at)
     assert not at.warning  # saving is on: no memory-only warning
 
@@ -172,7 +172,7 @@ def test_dates_are_shown_in_the_browsers_time_zone(db, monkeypatch):
 def test_the_page_never_raises_without_secrets_a_key_or_any_conversation(visitor):
     at = visitor.history()
     assert titles(at) == []
-    assert "No saved conversations yet" in " ".join(c.value for c in at.caption)
+    assert t("history.empty", "zh") in [c.value for c in at.caption]
     assert "delete_all" not in [b.key for b in at.button]  # nothing to delete
 
 
@@ -185,7 +185,7 @@ def test_search_filters_by_title_and_content(visitor, db):
     at.text_input(key="history_search").input("菜谱").run()
     assert titles(at) == ["菜谱"]
     at.text_input(key="history_search").input("nothing like this").run()
-    assert titles(at) == [] and "No conversation matches" in " ".join(c.value for c in at.caption)
+    assert titles(at) == [] and t("history.no_match", "zh") in [c.value for c in at.caption]
 
 
 def test_rename_persists(visitor, db):
@@ -204,7 +204,7 @@ def test_an_empty_title_is_refused(db, monkeypatch):
     at = VISITORS["single"].history()
     click(at, f"rename_{conversation.id}")
     submit_rename(at, conversation.id, "  \u200b ")  # nothing visible
-    assert "cannot be empty" in alerts(at)
+    assert t("history.title_empty", "zh") in alerts(at)
     assert db.load("local", conversation.id).title == "keep this title"
 
 
@@ -214,7 +214,7 @@ def test_delete_asks_first_then_removes_it_from_the_page_and_the_store(visitor, 
     at = visitor.history()
     click(at, f"delete_{drop.id}")
     assert titles(at) == ["drop me", "keep me"]  # only asked so far
-    assert "Delete this conversation?" in alerts(at)
+    assert t("history.confirm_delete", "zh") in alerts(at)
     click(at, f"delete_no_{drop.id}")
     assert db.load(visitor.owner, drop.id) is not None
     click(at, f"delete_{drop.id}")
@@ -230,13 +230,13 @@ def test_delete_everything_asks_first_and_removes_only_this_owners(visitor, db):
     at = visitor.history()
     assert titles(at) == ["mine 2", "mine 1"]
     click(at, "delete_all")
-    assert "Delete all 2 of your conversations?" in alerts(at)
+    assert t("history.confirm_delete_all", "zh", count=2) in alerts(at)
     assert len(db.list_conversations(visitor.owner)) == 2
     click(at, "delete_all_no")
     assert len(db.list_conversations(visitor.owner)) == 2
     click(at, "delete_all")
     click(at, "delete_all_yes")
-    assert titles(at) == [] and "Deleted 2 conversations" in alerts(at)
+    assert titles(at) == [] and t("history.deleted_all", "zh", count=2) in alerts(at)
     assert db.list_conversations(visitor.owner) == []
     for owner, conversation_id in others.items():
         assert [s.id for s in db.list_conversations(owner)] == [conversation_id]
@@ -271,7 +271,7 @@ def test_without_a_token_a_visitor_sees_nothing_and_gets_a_token_to_bookmark(tok
 def test_when_saving_is_off_the_page_says_history_lives_in_memory(visitor, monkeypatch):
     monkeypatch.setenv("QWENCHAT_SAVE", "0")
     at = visitor.history()
-    assert "QWENCHAT_SAVE=0" in alerts(at) and "until the server restarts" in alerts(at)
+    assert t("history.memory_only", "zh") in alerts(at)
 
 
 def test_behind_an_access_code_the_page_shows_the_door_and_no_conversation(visitor, db, monkeypatch):
@@ -279,7 +279,7 @@ def test_behind_an_access_code_the_page_shows_the_door_and_no_conversation(visit
     monkeypatch.setenv("APP_ACCESS_CODE", "open-sesame-0123456789")
     at = visitor.history()
     assert titles(at) == [] and not at.file_uploader
-    assert "access code" in " ".join(m.value for m in at.markdown)
+    assert t("gate.needs_code", "zh") in " ".join(m.value for m in at.markdown)
 
 
 # ---- open ----
@@ -322,7 +322,7 @@ def test_importing_a_valid_export_adds_one_conversation_of_this_owner(visitor, d
     at = visitor.history()
     at.file_uploader[0].upload("export.json", to_json(original).encode(), "application/json").run()
     assert not at.exception, at.exception
-    assert "导入的对话" in alerts(at) and "Imported" in alerts(at)
+    assert t("history.imported", "zh", title="导入的对话") in alerts(at)
     assert titles(at) == ["导入的对话"]
     (summary,) = db.list_conversations(visitor.owner)
     imported = db.load(visitor.owner, summary.id)
@@ -391,7 +391,7 @@ def test_the_chat_page_opens_a_saved_conversation_from_its_url(token_visitor, db
     conversation = saved(db, token_visitor.owner, "from the url", "你好")
     at = token_visitor.run(c=conversation.id)
     assert [(m.name, m.markdown[0].value) for m in at.chat_message] == [("user", "你好"), ("assistant", "回答：你好")]
-    assert all("not found" not in i.value for i in at.info)
+    assert all(t("session.not_found", "zh") != i.value for i in at.info)
 
 
 @pytest.mark.parametrize("bad_id", ["x" * 22, "../../etc/passwd", "<script>", "a" * 300])
@@ -426,7 +426,7 @@ def test_the_imported_title_in_the_success_message_is_plain_text(token_visitor, 
     at = token_visitor.history()
     at.file_uploader[0].upload("export.json", to_json(original).encode(), "application/json").run()
     success = " ".join(s.value for s in at.success)
-    assert "Imported" in success and "![" not in success and "\\*\\*hi\\*\\*" in success
+    assert success.startswith(t("history.imported", "zh", title="")[:3]) and "![" not in success and "\\*\\*hi\\*\\*" in success
 
 
 def test_a_sixth_import_in_a_minute_is_refused_with_the_limit(token_visitor, db):
@@ -465,4 +465,4 @@ def test_a_database_path_under_a_regular_file_shows_a_warning_not_a_crash(token_
     at = token_visitor.history()
     assert not at.exception
     warning = " ".join(w.value for w in [*at.warning, *at.error])
-    assert "unavailable" in warning and "not-a-folder" in warning
+    assert t("history.try_again", "zh") in warning and "not-a-folder" in warning

@@ -13,22 +13,30 @@ from streamlit.testing.v1.element_tree import Block
 from components.lang import SWITCH
 from qwenchat.i18n import t
 from tests.apptest import APP, CHAT, HISTORY, TIMEOUT, USAGE, send
+from tests.fake_dashscope import FakeDashScope
 
 HAN = re.compile(r"[\u3400-\u9fff]")
-NOT_CONVERTED = {"settings"}  # components/settings.py, converted after its rewrite merges
+NOT_CONVERTED: set[str] = set()  # keys of sidebar blocks whose words are not in the catalog yet
 # Words that are the same in both languages: names, formats, units.
 STREAMLIT_COLUMNS = {"value", "color"}  # a chart's long form, Streamlit's own names, never shown
-NAMES = re.compile(r"Qwen Chat|qwen-[a-z0-9.-]+|Token|Markdown|JSON|CNY|API Key|DashScope|Qwen|#")
+NAMES = re.compile(r"Qwen Chat|qwen-[a-z0-9.-]+|Token|Markdown|JSON|CNY|API Key|DashScope|Qwen|Base URL|Top P|#")
+# Widgets whose value is the conversation's content, not the app's words: the system prompt is sent to the model.
+CONTENT_KEYS = ("system_prompt_", "edit_text_")
+# Inside a chat message, Markdown and code are what the user or the model wrote; the rest is the app's.
+CONTENT_TYPES = ("markdown", "code")
 
 
-def texts(node) -> list[str]:
-    """Every piece of text a visitor reads under `node`: values, labels, help, options, table headers."""
+def texts(node, in_message: bool = False) -> list[str]:
+    """Every piece of text a visitor reads under `node`: values, labels, help, options, table headers; in a
+    chat message, everything but what the user or the model wrote."""
     found = []
     for child in node.children.values():
         if isinstance(child, Block):
             if child.key not in NOT_CONVERTED:
                 found += [child.proto.expandable.label] if child.type == "expandable" else []
-                found += texts(child)
+                found += texts(child, in_message or child.type == "chat_message")
+            continue
+        if in_message and child.type in CONTENT_TYPES:
             continue
         if child.type == "dataframe":
             found += [str(column) for column in child.value.columns]
@@ -40,7 +48,11 @@ def texts(node) -> list[str]:
             continue
         if child.type == "button_group":  # the language switch: each language's name in itself
             continue
-        for attribute in ("value", "label", "text", "help", "placeholder"):
+        if child.type == "selectbox":  # what the visitor reads is the options, not the value behind them
+            found += list(child.options)
+        content = child.type == "selectbox" or str(getattr(child, "key", "") or "").startswith(CONTENT_KEYS)
+        for attribute in ("label", "text", "help", "placeholder") if content else \
+                ("value", "label", "text", "help", "placeholder"):
             try:
                 value = getattr(child, attribute, None)
             except Exception:  # a widget's value outside a run
@@ -134,3 +146,68 @@ def test_the_choice_is_kept_on_every_page_and_back(app_env):
     assert at.title[0].value == t("app.title", "en")
     choose(at, "zh")
     assert at.title[0].value == t("app.title", "zh")
+
+
+def block(node, key: str) -> Block:
+    """The block with this key under `node`."""
+    for child in node.children.values():
+        if isinstance(child, Block):
+            if child.key == key:
+                return child
+            try:
+                return block(child, key)
+            except LookupError:
+                pass
+    raise LookupError(key)
+
+
+def click(at: AppTest, prefix: str, index: int = 0) -> AppTest:
+    """Click the `index`-th button whose key starts with `prefix` (a message's control)."""
+    [b for b in at.button if b.key and b.key.startswith(prefix)][index].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def a_chat_with_every_control(at: AppTest, fake: FakeDashScope) -> AppTest:
+    """Two versions of a reply (‹ 2/2 ›), a failed reply with its Retry, an edit form open and a refusal on
+    screen. User content is English, so every Chinese character would be the app's or the fake model's."""
+    send(at, "hello there")
+    click(at, "regenerate_")
+    fake.enqueue(*[{"kind": "error", "code": "limit_requests"}] * 3)  # the SDK retries twice by itself
+    send(at, "and another question")
+    click(at, "edit_")
+    send(at, "   ")  # refused: an empty message
+    return at
+
+
+def test_in_english_the_chat_page_shows_no_chinese_but_the_content(app_env, fake):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.context = {"locale": "en-US"}
+    at.run()
+    a_chat_with_every_control(at, fake)
+    assert at.error[0].value == t("error.rate_limit", "en") and at.warning[0].value == t("turn.empty", "en")
+    assert at.button(key=[b.key for b in at.button if b.key.startswith("retry_")][0]).label == t("chat.retry", "en")
+    assert "2/2" in [c.value for c in at.caption] and at.text_area[0].label == t("chat.edit_label", "en")
+    found = texts(at.main) + texts(at.sidebar)
+    assert t("settings.title", "en") in found and t("chat.edit_resend", "en") in found
+    assert t("error.rate_limit", "en") in found and t("turn.empty", "en") in found and t("chat.send", "en") in found
+    assert chinese(found) == []
+    assert at.sidebar.segmented_control(key=SWITCH).options == ["中文", "English"]  # the switch's own 中文
+
+    choose(at, "zh")  # and back: the same page in Chinese, no English-only word but names and content
+    send(at, "   ")
+    assert at.error[0].value == t("error.rate_limit", "zh") and at.warning[0].value == t("turn.empty", "zh")
+    found = texts(at.main) + texts(block(at.sidebar, "settings"))
+    assert t("settings.title", "zh") in found and t("chat.edit_resend", "zh") in found
+    assert english_only(found) == []
+
+
+def test_in_english_a_closed_conversation_says_goodbye_in_english(app_env, fake):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.context = {"locale": "en-US"}
+    at.run()
+    send(at, "hello there")
+    send(at, "thanks, bye")
+    assert [m.markdown[0].value for m in at.chat_message][-1] == t("farewell", "en")
+    assert at.info[0].value == t("chat.closed", "en")
+    assert chinese(texts(at.main)) == []

@@ -39,8 +39,9 @@ from qwenchat.chat.events import (
 from qwenchat.chat.saving import Saver
 from qwenchat.chat.spending import Hold, Spending
 from qwenchat.conversation import FAILED, FAREWELL, STOPPED, Conversation, Message, Part, Usage
-from qwenchat.ending import FAREWELL_REPLY, Verdict, detect
+from qwenchat.ending import Verdict, detect
 from qwenchat.errors import OVER_BUDGET
+from qwenchat.i18n import farewell_for
 from qwenchat.providers import GenerationParams
 from qwenchat.quotas import QuotaProblem
 from qwenchat.reply import ReplyRecorder, estimated_usage
@@ -55,7 +56,7 @@ class TurnOptions:
     thinking: bool = False
     budget: int = 32_000
     judge: bool = False
-    farewell: str = FAREWELL_REPLY
+    farewell: str = ""  # "" = automatic: 感谢您的咨询，再见！ or its English, in the conversation's language
     params: dict[str, Any] = field(default_factory=dict)  # what the user changed (see qwenchat.params)
     persona_name: str = ""  # the chosen persona's name, recorded where its prompt is first used
 
@@ -95,7 +96,8 @@ class ChatEngine:
             yield Judged(verdict)
             if verdict.is_end:
                 self.spending.settle(hold, 0)
-                farewell = self.conversation.close_with(self.options.farewell)
+                farewell = self.conversation.close_with(
+                    self.options.farewell or farewell_for([*history, {"role": "user", "content": text}]))
                 self.saver.save(self.conversation)
                 yield Closed(farewell)
                 return

@@ -1,8 +1,7 @@
 """Every user-facing string of the app: message id -> (Chinese, English).
 
 Templates use `str.format` fields (`{limit:,}`); both languages of an id take the same fields. Ids are
-grouped by the module that shows them; a group for a module that does not use its ids yet (it is being
-rewritten elsewhere) says so, so converting it is a matter of replacing its literals by these ids.
+grouped by the module that shows them. Still outside the catalog: the console's own words (qwenchat/console.py).
 """
 
 from __future__ import annotations
@@ -184,10 +183,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ending.rule.ends_on_closing": ("以结束语收尾", "ends on the closing"),
     "ending.rule.long": ("消息较长", "long message"),
 
-    # =====================================================================================================
-    # Ids for modules converted after the ongoing rewrites merge (their literals are still inline today).
-    # =====================================================================================================
-
     # ---- qwenchat/errors.py: one id per error kind ("error." + kind) ------------------------------------
     "error.invalid_key": ("API Key 无效。请检查密钥是否完整；北京、新加坡、美国各地域的 Key 不通用，请确认所选地域与 Key 一致。",
                           "Invalid API key. Check that it is complete, and that the region matches the key: "
@@ -267,7 +262,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                               "Sign-in is not set up: add [auth] to secrets.toml and install streamlit[auth]."),
     "gate.sign_out": ("退出登录", "Sign out"),
 
-    # ---- components/session.py -------------------------------------------------------------------------
+    # ---- components/session.py: notes the chat view shows ---------------------------------------------
     "session.token_rejected": ("这个链接里的身份不是本服务器签发的，已为你开始一份新的私人历史。",
                                "The identity in this link was not made by this server; a new private history was "
                                "started."),
@@ -302,6 +297,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "settings.system_prompt": ("系统提示词", "System prompt"),
     "settings.end_detection": ("结束检测", "End detection"),
     "settings.farewell": ("结束语", "Farewell"),
+    "settings.farewell_auto": ("留空：自动，跟随对话的语言", "blank: automatic, in the conversation's language"),
     "settings.judge": ("不确定时请模型判断", "Ask a model when unsure"),
     "settings.judge_help": ("用 qwen-flash 判断规则拿不准的消息（消耗少量 Token，计入用量）。",
                             "Uses qwen-flash on messages the rules are unsure of (a few tokens, counted in the "
@@ -402,7 +398,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                   "👤 These are **your account's** conversations: only you, signed in, can see them."),
     "history.memory_only": ("历史记录只保存在内存中（`QWENCHAT_SAVE=0`），服务器重启后就会消失。",
                             "History is kept in memory only (`QWENCHAT_SAVE=0`) until the server restarts."),
-    "history.storage_error": ("无法打开历史记录存储：{error}", "The history storage cannot be opened: {error}"),
+    "store.unavailable": ("历史记录存储暂时不可用：{path}（{reason}）",
+                          "The conversation store is unavailable: {path} ({reason})"),
+    "history.try_again": ("请稍后再试。", "Please try again in a moment."),
     "history.no_match": ("没有匹配的对话。", "No conversation matches."),
     "history.empty": ("还没有保存的对话。在聊天页发一条消息，它就会出现在这里。",
                       "No saved conversations yet: send a message on the chat page and it will show here."),
@@ -419,13 +417,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "history.new_title": ("新标题", "New title"),
     "history.save": ("💾 保存", "💾 Save"),
     "history.title_empty": ("标题不能为空。", "The title cannot be empty."),
-    "history.confirm_delete_all": ("确定删除你的全部 {count} 个对话吗？删除后无法恢复。",
-                                   "Delete all {count} of your conversations? This cannot be undone."),
+    "history.confirm_delete_all": ("确定删除你的全部 {count:,} 个对话吗？删除后无法恢复。",
+                                   "Delete all {count:,} of your conversations? This cannot be undone."),
     "history.delete_all_yes": ("🗑️ 全部删除", "🗑️ Delete everything"),
     "history.delete_all": ("🗑️ 删除全部对话", "🗑️ Delete everything"),
     "history.deleted_all": ("已删除 {count} 个对话。", "Deleted {count} conversations."),
     "history.import": ("导入 JSON 导出文件", "Import a JSON export"),
-    "history.import_help": ("由本应用导出的 JSON 文件，最大 {mb} MB。", "A JSON file exported by this app, up to {mb} MB."),
+    "history.import_help": ("由本应用导出的 JSON 文件，最大 {size}。", "A JSON file exported by this app, up to {size}."),
     "history.imported": ("已导入「{title}」。", "Imported “{title}”."),
 
     # ---- qwenchat/transfer.py and imports.py: InvalidImport ("import.failed" with a reason Msg) ----------
