@@ -89,8 +89,9 @@ def _engine(conversation: Conversation, options: ChatOptions) -> ChatEngine:
     st.session_state["_pace"] = painter_pace
     return ChatEngine(
         conversation, session.client_for(options.settings), session.spending(options.settings), session.saver(),
-        TurnOptions(options.settings.model, options.thinking, options.budget, options.judge, options.farewell,
-                    options.params or {}, options.persona),
+        TurnOptions(options.settings.model, thinking=options.thinking, budget=options.budget, judge=options.judge,
+                    farewell=options.farewell, lang=lang(), params=options.params or {},
+                    persona_name=options.persona),
         pace=painter_pace, verdicts=chat.verdicts)
 
 

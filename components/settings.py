@@ -35,6 +35,14 @@ def _region_label(region: str, ui: str) -> str:
     return t("settings.custom_url", ui) if region == CUSTOM else t(config.REGION_LABELS[region], ui)
 
 
+def keep_choice(key: str, options: list[str]) -> None:
+    """A selectbox's browser-side value is its label, so a label in another language would no longer match
+    after the language switch: hand the widget its value (not its label) again on every run."""
+    value = st.session_state.get(key)
+    if value in options:
+        st.session_state[key] = value
+
+
 def served_models(target: config.Settings) -> list[str]:
     """`GET /models` of an OpenAI-compatible server, asked once per session and URL (it costs nothing)."""
     cache = st.session_state.setdefault("_served_models", {})
@@ -69,6 +77,7 @@ def render(conversation: Conversation) -> ChatOptions:
     regions = [*config.REGIONS, CUSTOM]
     if "region" not in st.session_state:  # start on the region the app is configured for
         st.session_state["region"] = config.region_of(operator.base_url) or CUSTOM
+    keep_choice("region", regions)
     region = st.selectbox(tr("settings.region"), regions, format_func=lambda name: _region_label(name, ui),
                           key="region")
     custom_url = ""
@@ -98,6 +107,7 @@ def render(conversation: Conversation) -> ChatOptions:
         st.session_state["model_choice"] = default_model
         if default_model == CUSTOM:
             st.session_state["custom_model"] = operator.model
+    keep_choice("model_choice", [*names, CUSTOM])
     choice = st.selectbox(tr("settings.model"), [*names, CUSTOM], format_func=lambda name: _model_label(name, ui),
                           key="model_choice")
     model = choice

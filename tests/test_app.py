@@ -125,7 +125,7 @@ def test_a_farewell_closes_the_conversation_without_calling_the_model(app, fake)
 
 def test_new_conversation_after_a_farewell_starts_fresh(app, fake):
     send(app, "bye")
-    assert chat(app)[-1][1] == t("farewell", "en")  # an English goodbye: the English farewell
+    assert chat(app)[-1][1] == "感谢您的咨询，再见！"  # one word says too little: the UI's language (中文)
     app.button(key="new_conversation").click().run()
     assert chat(app) == [] and not app.chat_input(key="chat_input").disabled
 

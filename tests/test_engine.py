@@ -148,7 +148,7 @@ def test_a_farewell_closes_without_a_model_request(fake):
 
 def test_the_farewell_follows_the_conversations_language_with_no_model_request(fake):
     english, chinese = Setup(fake), Setup(fake)
-    english_end, chinese_end = english.send("Thanks, bye!"), chinese.send("谢谢，再见！")
+    english_end, chinese_end = english.send("Thanks a lot, bye!"), chinese.send("谢谢，再见！")
     assert isinstance(english_end[-1], Closed) and english_end[-1].farewell.content == "Thank you for chatting. Goodbye!"
     assert isinstance(chinese_end[-1], Closed) and chinese_end[-1].farewell.content == "感谢您的咨询，再见！"
     assert english.chat_requests() == [] and chinese.chat_requests() == []

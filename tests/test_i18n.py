@@ -88,7 +88,7 @@ def test_language_from_locale(locale, lang):
 
 @pytest.mark.parametrize("text, lang", [
     ("谢谢，再见", "zh"), ("好的 thanks", "zh"), ("我想问一下 API key 的问题", "zh"),
-    ("thanks, bye", "en"), ("How do I say 再见 in English?", "en"), ("Thank you so much, 谢谢", "en"),
+    ("thanks a lot, bye", "en"), ("How do I say 再见 in English?", "en"), ("Thank you so much, 谢谢", "en"),
 ])
 def test_the_conversation_language_is_the_share_of_chinese(text, lang):
     assert conversation_language(text) == lang
@@ -96,7 +96,8 @@ def test_the_conversation_language_is_the_share_of_chinese(text, lang):
 
 def test_the_farewell_follows_the_users_recent_messages():
     assert farewell_for("谢谢，再见！") == "感谢您的咨询，再见！"
-    assert farewell_for("Thanks, bye!") == "Thank you for chatting. Goodbye!"
+    assert farewell_for("Thanks a lot, bye!") == "Thank you for chatting. Goodbye!"
+    assert farewell_for("bye") == "感谢您的咨询，再见！" and farewell_for("bye", default="en").startswith("Thank")
     chinese = [{"role": "user", "content": "请问怎么退款"}, {"role": "assistant", "content": "You can do it online"},
                {"role": "user", "content": "ok bye"}]
     assert farewell_for(chinese) == "感谢您的咨询，再见！"  # the assistant's words do not count

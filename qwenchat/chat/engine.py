@@ -57,6 +57,7 @@ class TurnOptions:
     budget: int = 32_000
     judge: bool = False
     farewell: str = ""  # "" = automatic: 感谢您的咨询，再见！ or its English, in the conversation's language
+    lang: str = "zh"  # the UI language: the farewell's when the conversation has too few words to tell
     params: dict[str, Any] = field(default_factory=dict)  # what the user changed (see qwenchat.params)
     persona_name: str = ""  # the chosen persona's name, recorded where its prompt is first used
 
@@ -97,7 +98,8 @@ class ChatEngine:
             if verdict.is_end:
                 self.spending.settle(hold, 0)
                 farewell = self.conversation.close_with(
-                    self.options.farewell or farewell_for([*history, {"role": "user", "content": text}]))
+                    self.options.farewell or farewell_for([*history, {"role": "user", "content": text}],
+                                                          self.options.lang))
                 self.saver.save(self.conversation)
                 yield Closed(farewell)
                 return

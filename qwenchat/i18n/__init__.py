@@ -98,6 +98,8 @@ RECENT_USER_MESSAGES = 3
 # Two Chinese characters count as one word. Chinese when at least a third of the words are Chinese: a
 # Chinese sentence with "API key" in it stays Chinese, "how do you say 再见" stays English.
 CHINESE_SHARE = 1 / 3
+# Fewer words than this say too little ("bye", "ok"): the caller's default (the UI language) decides.
+MIN_WORDS = 3
 
 
 def _user_texts(text_or_history: str | Iterable[Any]) -> list[str]:
@@ -118,7 +120,7 @@ def conversation_language(text_or_history: str | Iterable[Any], default: str = D
     text = "\n".join(_user_texts(text_or_history))
     chinese = len(_HAN.findall(text)) / 2
     english = len(_LATIN_WORD.findall(text))
-    if not chinese and not english:
+    if chinese + english < MIN_WORDS:
         return default if default in LANGS else DEFAULT_LANG
     return "zh" if chinese / (chinese + english) >= CHINESE_SHARE else "en"
 

@@ -308,21 +308,25 @@ def choose_option(page: Any, selectbox: Any, option: str, attempts: int = 3) -> 
 MESSAGE_CONTROLS = '[data-testid="stHorizontalBlock"]'
 
 
+# The chat as a user sees it, without the row of control buttons under each message (shared with the
+# async load test). Call with MESSAGE_CONTROLS as its argument.
+CHAT_MESSAGES_JS = """controls => [...document.querySelectorAll('[data-testid="stChatMessage"]')].map(m => {
+    const content = m.querySelector('[data-testid="stChatMessageContent"]') || m;
+    const rows = [...content.querySelectorAll(controls)];
+    rows.forEach(r => { r.dataset.e2eHidden = r.style.display; r.style.display = 'none'; });
+    const text = content.innerText.trim();
+    rows.forEach(r => { r.style.display = r.dataset.e2eHidden; delete r.dataset.e2eHidden; });
+    return {
+        role: m.querySelector('[data-testid="stChatMessageAvatarUser"]') ? 'user' : 'assistant',
+        text: text,
+    };
+})"""
+
+
 def chat_messages(page: Any) -> list[dict[str, str]]:
     """The chat as a user sees it: [{"role": "user"|"assistant", "text": ...}] in page order, without the
     row of control buttons under each message."""
-    return page.evaluate(
-        """controls => [...document.querySelectorAll('[data-testid="stChatMessage"]')].map(m => {
-            const content = m.querySelector('[data-testid="stChatMessageContent"]') || m;
-            const rows = [...content.querySelectorAll(controls)];
-            rows.forEach(r => { r.dataset.e2eHidden = r.style.display; r.style.display = 'none'; });
-            const text = content.innerText.trim();
-            rows.forEach(r => { r.style.display = r.dataset.e2eHidden; delete r.dataset.e2eHidden; });
-            return {
-                role: m.querySelector('[data-testid="stChatMessageAvatarUser"]') ? 'user' : 'assistant',
-                text: text,
-            };
-        })""", MESSAGE_CONTROLS)
+    return page.evaluate(CHAT_MESSAGES_JS, MESSAGE_CONTROLS)
 
 
 def message_controls(message: Any) -> str:

@@ -15,14 +15,10 @@ import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 
-from tests.e2e.helpers import CHAT_INPUT, CHAT_MESSAGE
+from tests.e2e.helpers import CHAT_INPUT, CHAT_MESSAGE, CHAT_MESSAGES_JS, MESSAGE_CONTROLS
 
 # --- page state, the same checks as helpers.wait_idle / chat_messages, for the async API ---------------
 
-CHAT_MESSAGES_JS = """() => [...document.querySelectorAll('[data-testid="stChatMessage"]')].map(m => ({
-    role: m.querySelector('[data-testid="stChatMessageAvatarUser"]') ? 'user' : 'assistant',
-    text: (m.querySelector('[data-testid="stChatMessageContent"]') || m).innerText.trim(),
-}))"""
 
 INPUT_READY_JS = f"""() => {{
     const t = document.querySelector('{CHAT_INPUT}');
@@ -92,7 +88,7 @@ async def wait_for_last_message_async(page: Any, needle: str, timeout: float = 3
 
 
 async def chat_messages_async(page: Any) -> list[dict[str, str]]:
-    return await page.evaluate(CHAT_MESSAGES_JS)
+    return await page.evaluate(CHAT_MESSAGES_JS, MESSAGE_CONTROLS)
 
 
 # --- waits bounded by progress, not by the wall clock ---------------------------------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from qwenchat.i18n import t
+
 from . import helpers
 from .conftest import require_chromium
 from .helpers import CHAT_MESSAGE, VALID_KEY, chat_messages, open_app, send_message, wait_for_last_message, wait_idle
@@ -92,7 +94,7 @@ def test_reset_clears_the_chat_and_the_next_request_has_no_old_turn(page, app_ur
     assert not any("蓝鲸" in content for _, content in after_reset)
 
 
-def test_invalid_key_shows_a_bilingual_message_keeps_the_question_and_offers_retry(page, app_url, fake):
+def test_invalid_key_shows_a_clear_message_keeps_the_question_and_offers_retry(page, app_url, fake):
     open_app(page, app_url)
     question = "你好 [[fake:invalid_api_key]]"
     send_message(page, question)
@@ -101,15 +103,14 @@ def test_invalid_key_shows_a_bilingual_message_keeps_the_question_and_offers_ret
     alert.wait_for(state="visible")
     wait_idle(page)
     text = alert.inner_text()
-    assert "API Key 无效" in text and "地域" in text, text
-    assert "Invalid API key" in text and "region" in text, text
+    assert t("error.invalid_key", "zh") in text and "地域" in text, text  # in the UI's language, 中文 here
     no_exception_shown(page)
 
     shown = chat_messages(page)
     assert shown[0] == {"role": "user", "text": question}
     assert len(shown) == 2
 
-    retry = page.get_by_role("button", name="重试 / Retry")
+    retry = page.get_by_role("button", name=t("chat.retry", "zh"))
     assert retry.is_visible()
     retry.click()
     assert helpers.wait_for(lambda: len(fake.requests()) == 2), "Retry did not send the question again"
@@ -163,8 +164,8 @@ def test_the_api_key_never_reaches_the_page(page, app_url, fake, received_frames
     # A visitor's own key, sent to the fake server through a custom URL (never to a real region).
     typed_key = "sk-typed-by-a-visitor-5e6f7a8b9c0d"
     sidebar = page.get_by_test_id("stSidebar")
-    helpers.choose_option(page, sidebar.get_by_test_id("stSelectbox").filter(has_text="地域 / Region"),
-                          "自定义 URL / Custom URL")
+    helpers.choose_option(page, sidebar.get_by_test_id("stSelectbox").filter(has_text=t("settings.region", "zh")),
+                          t("settings.custom_url", "zh"))
     base_url = sidebar.get_by_role("textbox", name="Base URL")
     base_url.fill(fake.base_url)
     base_url.press("Enter")
@@ -172,7 +173,7 @@ def test_the_api_key_never_reaches_the_page(page, app_url, fake, received_frames
     key_box = sidebar.get_by_role("textbox", name="DashScope API Key")
     key_box.fill(typed_key)
     key_box.press("Enter")
-    sidebar.get_by_text("Key: 侧边栏 / sidebar").wait_for()
+    sidebar.get_by_text(t("settings.key_from", "zh", source=t("settings.key_source.sidebar", "zh"))).wait_for()
     wait_idle(page)
 
     send_message(page, "用我自己的 Key")

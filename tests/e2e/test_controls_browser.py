@@ -171,50 +171,6 @@ CHINESE_IN_CHROME_JS = """() => {
   return found;
 }"""
 
-# Chinese still drawn in English on 2 Dec 2026, each with the file that draws it. Another engineer is
-# converting these files to the catalog now; until then the test is an expected failure (xfail), and it
-# fails for real on Chinese from anywhere else. Remove entries as they are converted.
-NOT_YET_CONVERTED = {
-    "sidebar: 设置 / Settings": "components/settings.py",
-    "sidebar: 地域 / Region": "components/settings.py",
-    "sidebar: 自定义 URL / Custom URL": "components/settings.py",
-    "sidebar: https://…/compatible-mode/v1 (留空：应用的地址 / blank: the app's)": "components/settings.py",
-    "sidebar: 模型 / Model": "components/settings.py",
-    "sidebar: qwen-plus · 1M · 均衡": "components/settings.py (_model_label shows qwenchat/catalog.py's "
-                                      "Chinese note, not the i18n catalog's model.balanced)",
-    "sidebar: 深度思考 / Thinking": "components/settings.py",
-    "sidebar: 每次请求的上下文预算 (tokens) / Context budget per request": "components/settings.py",
-    "sidebar: 角色 / Persona": "components/settings.py",
-    "sidebar: 通用助手": "components/settings.py (persona names always name('zh'))",
-    "sidebar: 系统提示词 / System prompt": "components/settings.py",
-    "sidebar: 生成参数 / Parameters": "components/settings.py",
-    "sidebar: 结束检测 / End detection": "components/settings.py",
-    "sidebar: 🔑 Key: 环境变量 / environment": "components/settings.py",
-    "page: 输入消息… / Type a message…": "components/chat_view.py",
-    "page: 🗂️ 历史对话 / History": "views/history.py",
-    "tab title: 历史对话 / History · Qwen Chat": "views/history.py",
-    "page: 🔍 搜索标题和内容 / Search titles and messages": "views/history.py",
-    "page: 这些对话属于这个网址：地址栏里的": "components/history.py",
-    "page: 就是你的钥匙。": "components/history.py",
-    "page: 收藏本页网址": "components/history.py",
-    "page: 即可找回历史记录；拿到这个网址的人也能看到它们，别的访客看不到。 / These conversations belong to this "
-    "URL: the": "components/history.py",
-    "page: 📂 打开 / Open": "components/history.py",
-    "page: ✏️ 重命名 / Rename": "components/history.py",
-    "page: 🗑️ 删除 / Delete": "components/history.py",
-    "page: 导入 JSON 导出文件 / Import a JSON export": "components/history.py",
-    "page: 🗑️ 删除全部对话 / Delete everything": "components/history.py",
-}
-# A history row's caption carries the conversation's numbers: matched by its ending.
-NOT_YET_CONVERTED_ENDINGS = {"条消息 / messages": "components/history.py"}
-
-
-def not_yet_converted(text: str) -> str:
-    """The file known to draw `text` in Chinese still ("" when it is not a known leftover)."""
-    return NOT_YET_CONVERTED.get(text) or next(
-        (file for ending, file in NOT_YET_CONVERTED_ENDINGS.items() if text.endswith(ending)), "")
-
-
 def chinese_in_chrome(page) -> list[str]:
     return page.evaluate(CHINESE_IN_CHROME_JS)
 
@@ -259,11 +215,8 @@ def test_english_leaves_no_chinese_in_the_chrome_and_chinese_comes_back(page, ap
     assert [m["text"] for m in chat_messages(page)] == ["hello", "收到：hello"]
     no_exception_shown(page)
 
-    unknown = [f"{where}: {text}" for where, texts in found.items() for text in texts if not not_yet_converted(text)]
-    assert not unknown, f"Chinese in the English chrome: {unknown}"
-    leftovers = sorted({f"{not_yet_converted(text)}: {text}" for texts in found.values() for text in texts})
-    if leftovers:
-        pytest.xfail("Chinese left in English only where files are still being converted: " + "; ".join(leftovers))
+    shown = [f"{where}: {text}" for where, texts in found.items() for text in texts]
+    assert not shown, f"Chinese in the English chrome: {shown}"
 
 
 def options_of(page, selectbox, attempts: int = 3) -> list[str]:
