@@ -40,6 +40,7 @@ from typing import Any
 import pytest
 
 from qwenchat import ending
+from qwenchat.i18n import t
 from tests.e2e import helpers
 from tests.e2e import load_helpers as lh
 from tests.fake_dashscope import last_user_text, prompt_size, split_pairs
@@ -327,9 +328,9 @@ def test_twenty_contexts_chat_at_once_and_each_sees_only_its_own(servers):
         assert cell(v, "输入", 0) == prompt_2 and cell(v, "输入", 1) == prompt_1 + prompt_2, where
         assert cell(v, "输出", 0) == completion_2 and cell(v, "输出", 1) == completion_1 + completion_2, where
         assert cell(v, "合计", 1) == total, where
-        assert f"本次会话 Token / Tokens this session: {total:,} /" in v.limits_text, \
+        assert f"{t('quota.row.session_tokens', 'zh')}：{total:,} /" in v.limits_text, \
             f"context {v.index}: the session limit panel does not show {total:,}:\n{v.limits_text}"
-        assert "本次会话消息 / Messages this session: 2 /" in v.limits_text, v.limits_text
+        assert f"{t('quota.row.messages', 'zh')}：2 /" in v.limits_text, v.limits_text
         last_prompts.add(prompt_2)
     assert len(last_prompts) == CONTEXTS, "the prompts were meant to differ in size per context"
 
