@@ -144,10 +144,13 @@ def render(conversation: Conversation) -> ChatOptions:
 
 
 def _saved_personas() -> list[personas.Persona]:
-    try:
-        return session.store().list_personas(session.owner())
-    except Exception:  # noqa: BLE001 - a store that is away: the presets still work
-        return []
+    """The user's own personas, read once per session (and again after a save)."""
+    if "_personas" not in st.session_state:
+        try:
+            st.session_state["_personas"] = session.store().list_personas(session.owner())
+        except Exception:  # noqa: BLE001 - a store that is away: the presets still work, and it is asked again
+            return []
+    return st.session_state["_personas"]
 
 
 def persona_box(conversation: Conversation) -> str:
@@ -175,6 +178,7 @@ def persona_box(conversation: Conversation) -> str:
         if st.button(tr("settings.save"), key="save_persona", disabled=not name.strip()):
             try:
                 session.store().save_persona(session.owner(), personas.custom(name, conversation.system_prompt))
+                st.session_state.pop("_personas", None)
                 st.toast(tr("settings.saved"))
             except Exception:  # noqa: BLE001
                 st.warning(tr("settings.persona_not_saved"))
@@ -196,7 +200,11 @@ def params_box(conversation: Conversation, model: str, thinking: bool) -> dict:
     """The conversation's generation parameters; empty means the model's own default (shown as a hint)."""
     defaults = params.model_defaults(model)
     chosen = params.clean(conversation.params, model)  # within this model's bounds before any widget
-    with st.expander(tr("settings.params")):
+    # Six number inputs cost every rerun about as much as the rest of the settings: drawn when asked for.
+    if not st.toggle(tr("settings.params"), value=bool(chosen), key=f"show_params_{conversation.id}"):
+        conversation.params = chosen
+        return chosen
+    with st.container(border=True):
         for spec in params.SPECS:
             if spec.name == "thinking_budget" and not thinking:
                 continue

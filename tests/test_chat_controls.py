@@ -77,6 +77,7 @@ def test_a_persona_sets_the_system_prompt_of_the_next_request(app, fake):
 
 def test_parameters_are_sent_and_saved_with_the_conversation(app, fake):
     cid = conversation(app).id
+    app.sidebar.toggle(key=f"show_params_{cid}").set_value(True).run()
     app.sidebar.number_input(key=f"param_temperature_{cid}").set_value(0.2).run()
     send(app, "你好")
     assert chat_requests(fake)[-1]["body"]["temperature"] == 0.2
@@ -124,6 +125,7 @@ def test_a_long_conversation_shows_the_older_messages_controls_on_request(app_en
 
 def test_a_saved_output_cap_above_a_newly_chosen_models_maximum_is_clamped_not_a_crash(app, fake):
     cid = conversation(app).id
+    app.sidebar.toggle(key=f"show_params_{cid}").set_value(True).run()
     app.sidebar.number_input(key=f"param_max_tokens_{cid}").set_value(30_000).run()
     app.sidebar.selectbox(key="model_choice").select("qwen-max").run()
     assert not app.exception and app.chat_input
