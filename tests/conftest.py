@@ -50,3 +50,16 @@ def app(app_env) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.run()
     return at
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def store(request, tmp_path):
+    """Each store backend, empty: the store and persona tests run against every one."""
+    from qwenchat.store import MemoryStore, Store
+
+    if request.param == "memory":
+        yield MemoryStore()
+    else:
+        s = Store(tmp_path / "chats.db")
+        yield s
+        s.close()

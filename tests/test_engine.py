@@ -15,17 +15,11 @@ from qwenchat.config import SOURCE_ENV, SOURCE_SIDEBAR, Settings
 from qwenchat.conversation import COMPLETE, FAILED, FAREWELL, STOPPED, Conversation, Message
 from qwenchat.quotas import DailyCounter, Limits, SessionQuota
 from qwenchat.store import MemoryStore
-from tests.fake_dashscope import VALID_KEY, FakeDashScope
-
-
-@pytest.fixture(scope="module")
-def fake():
-    with FakeDashScope() as server:
-        yield server
+from tests.fake_dashscope import VALID_KEY
 
 
 @pytest.fixture(autouse=True)
-def clean(fake):
+def clean(fake):  # `fake`: the session's fake DashScope server (tests/conftest.py)
     fake.reset()
 
 

@@ -6,17 +6,6 @@ import pytest
 
 from qwenchat import personas
 from qwenchat.conversation import Conversation
-from qwenchat.store import MemoryStore, Store
-
-
-@pytest.fixture(params=["sqlite", "memory"])
-def store(request, tmp_path):
-    if request.param == "memory":
-        yield MemoryStore()
-    else:
-        s = Store(tmp_path / "chats.db")
-        yield s
-        s.close()
 
 
 def test_the_courses_presets_are_there():

@@ -49,16 +49,6 @@ from qwenchat.store import (
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(params=["sqlite", "memory"])
-def store(request, tmp_path):
-    if request.param == "memory":
-        yield MemoryStore()
-    else:
-        s = Store(tmp_path / "chats.db")
-        yield s
-        s.close()
-
-
 def full_conversation() -> Conversation:
     c = Conversation(model="qwen-max", system_prompt="用中文回答 🀄", title="春天的诗 🌸", closed=True,
                      created_at=1700000000.123456)
