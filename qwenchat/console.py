@@ -1,6 +1,7 @@
 """The console chat: `python -m qwenchat`, the course's Project 1 in a terminal, on the app's turn engine.
 
     python -m qwenchat [--model M] [--thinking] [--show-thinking] [--system TEXT] [--save] [--no-color]
+                       [--lang zh|en]
 
 Each line typed is one message; the reply streams in as it arrives, followed by its token counts. `/reset`
 starts a new conversation (the session's limits are not reset, as in the app), `/quit` ends. When the end
@@ -15,6 +16,10 @@ When standard input is not a terminal, it reads one message per line, so it can 
 of input, Ctrl-D or Ctrl-C at the prompt), 2 for a missing key or a wrong flag, 1 when `--save` cannot open
 the database. Ctrl-C while a reply streams stops that reply (the text received is kept, as the app's Stop
 keeps it) and returns to the prompt.
+
+It speaks one language, `--lang zh|en`, by default the locale's (`LC_ALL`, then `LC_MESSAGES`, then `LANG`:
+zh* is Chinese, anything else English; Chinese when none is set). Every word comes from `qwenchat.i18n`; the
+farewell follows the conversation's language, this one when the conversation has too few words to tell.
 """
 
 from __future__ import annotations
@@ -33,16 +38,11 @@ from qwenchat.chat.events import Closed, Refused, ReplyEnded, ReplyProgress, Rep
 from qwenchat.chat.saving import Saver, SaveState
 from qwenchat.chat.spending import Spending
 from qwenchat.conversation import DEFAULT_SYSTEM_PROMPT, FAILED, INTERRUPTED, STOPPED, Conversation, Message
+from qwenchat.i18n import LANGS, language_from_locale, t
 from qwenchat.quotas import DailyCounter, Limits, SessionQuota
 
 OWNER = "local"  # the owner of conversations saved with --save: the app's single-user owner
-PROMPT = "你 > "
-BOT = "千问 > "
-COMMANDS = "/reset 新对话 / new conversation · /quit 退出 / quit · /help 帮助 / help"
-MISSING_KEY = ("未找到 DASHSCOPE_API_KEY：请在 .env 或环境变量中设置你的 DashScope API Key"
-               "（export DASHSCOPE_API_KEY=sk-...）。\n"
-               "DASHSCOPE_API_KEY is not set: put your DashScope API key in .env or the environment "
-               "(export DASHSCOPE_API_KEY=sk-...).\n")
+LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")  # the first one set decides, as for gettext
 
 DIM, RED, CYAN, RESET = "\x1b[2m", "\x1b[31m", "\x1b[36m", "\x1b[0m"
 
@@ -54,27 +54,50 @@ def provider_for(settings: config.Settings) -> Any:
     return providers.provider_for(settings)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m qwenchat",
-        description="Qwen Chat in the terminal: multi-turn, streamed, with token counts and the end detector. "
-                    f"Commands: {COMMANDS}.",
-        epilog="Settings: .env and the environment (DASHSCOPE_API_KEY, DASHSCOPE_BASE_URL, QWEN_MODEL, "
-               "QWENCHAT_* limits), as in the app.")
-    p.add_argument("--model", default="", help="model name (default: QWEN_MODEL, else qwen-plus)")
-    p.add_argument("--thinking", action="store_true", help="ask the model to think first (enable_thinking)")
-    p.add_argument("--show-thinking", action="store_true", help="print the model's reasoning, dimmed")
-    p.add_argument("--system", default=None, help="the system prompt (default: the app's)")
-    p.add_argument("--save", action="store_true", help="save conversations to the app's database (QWENCHAT_DB)")
-    p.add_argument("--no-color", action="store_true", help="no colours (also when NO_COLOR is set)")
+def locale_language(environ: Mapping[str, str]) -> str:
+    """"zh" or "en" from the first of LC_ALL, LC_MESSAGES, LANG that is set (and not empty); "zh" when none is."""
+    for name in LOCALE_VARIABLES:
+        if environ.get(name):
+            return language_from_locale(environ[name])
+    return language_from_locale(None)
+
+
+def chosen_language(argv: list[str], environ: Mapping[str, str]) -> str:
+    """The language of `--lang` when it names one, else the locale's: known before the parser is built, so
+    that `--help` already speaks it."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--lang", default=None)
+    try:
+        lang = early.parse_known_args(argv)[0].lang
+    except SystemExit:  # "--lang" with no value: the real parser says so
+        lang = None
+    return lang if lang in LANGS else locale_language(environ)
+
+
+def parser(lang: str = "zh") -> argparse.ArgumentParser:
+    commands = t("console.commands", lang)
+    p = argparse.ArgumentParser(prog="python -m qwenchat",
+                                description=t("console.help.description", lang, commands=commands),
+                                epilog=t("console.help.epilog", lang))
+    p.add_argument("--model", default="", help=t("console.help.model", lang))
+    p.add_argument("--thinking", action="store_true", help=t("console.help.thinking", lang))
+    p.add_argument("--show-thinking", action="store_true", help=t("console.help.show_thinking", lang))
+    p.add_argument("--system", default=None, help=t("console.help.system", lang))
+    p.add_argument("--save", action="store_true", help=t("console.help.save", lang))
+    p.add_argument("--no-color", action="store_true", help=t("console.help.no_color", lang))
+    p.add_argument("--lang", choices=LANGS, default=lang, help=t("console.help.lang", lang))
     return p
 
 
 class Screen:
     """Where the chat is printed: flushed at every write, coloured only when allowed."""
 
-    def __init__(self, out: TextIO, color: bool):
-        self.out, self.color = out, color
+    def __init__(self, out: TextIO, color: bool, lang: str = "zh"):
+        self.out, self.color, self.lang = out, color, lang
+
+    def say(self, message_id: str, style: str = "", **params: Any) -> None:
+        """One line of the catalog, in this screen's language."""
+        self.write(t(message_id, self.lang, **params) + "\n", style)
 
     def write(self, text: str, style: str = "") -> None:
         if style and self.color and text.strip():
@@ -94,13 +117,15 @@ class ReplyPrinter:
         self.thinking_noted = False
 
     def start(self) -> None:
-        self.screen.write(BOT, CYAN)
+        self.screen.write(t("console.bot", self.screen.lang), CYAN)
 
     def show(self, message: Message) -> None:
         reasoning, text = message.reasoning, message.content
         if len(reasoning) > self.reasoning_shown and not self.text_shown:
             if not self.thinking_noted:
-                self.screen.write("[思考 / thinking]\n" if self.show_thinking else "（思考中… / thinking…）", DIM)
+                lang = self.screen.lang
+                self.screen.write(t("console.thinking", lang) + "\n" if self.show_thinking
+                                  else t("console.thinking_hidden", lang), DIM)
                 self.thinking_noted = True
             if self.show_thinking:
                 self.screen.write(reasoning[self.reasoning_shown:], DIM)
@@ -115,26 +140,28 @@ class ReplyPrinter:
         self.show(message)
         self.screen.write("\n")
         if message.status == STOPPED:
-            self.screen.write("[已停止 / stopped]\n", DIM)
+            self.screen.say("console.stopped", DIM)
         elif message.error:
             chat_error = errors.ChatError(message.error)
-            self.screen.write(f"{chat_error.message_zh}\n{chat_error.message_en}\n", RED)
+            self.screen.write(chat_error.message(self.screen.lang) + "\n", RED)
             if message.status in (FAILED, INTERRUPTED) and chat_error.retryable:
-                self.screen.write("（再发送一次即可重试 / send it again to retry）\n", DIM)
+                self.screen.say("console.retry", DIM)
         if message.usage:
-            self.screen.write(token_line(message, session_tokens) + "\n", DIM)
+            self.screen.write(token_line(message, session_tokens, self.screen.lang) + "\n", DIM)
 
 
-def token_line(message: Message, session_tokens: int) -> str:
-    """`[tokens: prompt 22 · completion 17 · total 39 · session 39]`, `≈` first when counted locally."""
+def token_line(message: Message, session_tokens: int, lang: str = "zh") -> str:
+    """`[tokens: prompt 22 · completion 17 · total 39 · session 39]` (or its Chinese), `≈` first when counted
+    locally."""
     usage = message.usage
     assert usage is not None
-    completion = f"completion {usage.completion_tokens:,}"
     if usage.reasoning_tokens:
-        completion += f" (reasoning {usage.reasoning_tokens:,})"
-    mark = "≈ " if usage.estimated else ""
-    return (f"[{mark}tokens: prompt {usage.prompt_tokens:,} · {completion} · total {usage.total_tokens:,} · "
-            f"session {session_tokens:,}]")
+        completion = t("console.completion_reasoning", lang, tokens=usage.completion_tokens,
+                       reasoning=usage.reasoning_tokens)
+    else:
+        completion = t("console.completion", lang, tokens=usage.completion_tokens)
+    return t("console.tokens", lang, mark="≈ " if usage.estimated else "", prompt=usage.prompt_tokens,
+             completion=completion, total=usage.total_tokens, session=session_tokens)
 
 
 class ConsoleChat:
@@ -149,7 +176,7 @@ class ConsoleChat:
         self.spending = Spending(limits, SessionQuota(), DailyCounter(),
                                  operator_pays=settings.key_source != config.SOURCE_SIDEBAR)
         self.saver = Saver(store, OWNER, SaveState())
-        self.options = TurnOptions(settings.model, thinking=args.thinking,
+        self.options = TurnOptions(settings.model, thinking=args.thinking, lang=screen.lang,
                                    budget=default_budget(info.context_window, info.max_output))
         self.reset()
 
@@ -166,9 +193,9 @@ class ConsoleChat:
             for event in turn:
                 match event:
                     case Refused(problem):
-                        self.screen.write(f"{problem.message('zh')}\n{problem.message('en')}\n", RED)
+                        self.screen.write(problem.message(self.screen.lang) + "\n", RED)
                     case Closed(farewell):
-                        self.screen.write(BOT, CYAN)
+                        self.screen.write(t("console.bot", self.screen.lang), CYAN)
                         self.screen.write(farewell.content + "\n")
                         return True
                     case ReplyStarted(message):
@@ -187,23 +214,23 @@ class ConsoleChat:
         return False
 
 
-def read_line(stdin: TextIO, stdout: TextIO, interactive: bool) -> str | None:
-    """The next line typed, without its newline; None at the end of input."""
+def read_line(stdin: TextIO, stdout: TextIO, interactive: bool, prompt: str) -> str | None:
+    """The next line typed after `prompt`, without its newline; None at the end of input."""
     if interactive and stdin is sys.stdin and stdout is sys.stdout:
         try:
-            return input(PROMPT)  # readline's editing and history, when the module is there
+            return input(prompt)  # readline's editing and history, when the module is there
         except EOFError:
             stdout.write("\n")
             return None
     if interactive:
-        stdout.write(PROMPT)
+        stdout.write(prompt)
         stdout.flush()
     line = stdin.readline()
     if not line:
         return None
     line = line.rstrip("\r\n")
     if not interactive:  # a scripted session still reads as a transcript
-        stdout.write(f"{PROMPT}{line}\n")
+        stdout.write(f"{prompt}{line}\n")
     return line
 
 
@@ -212,26 +239,28 @@ def run(argv: list[str], stdin: TextIO, stdout: TextIO, environ: Mapping[str, st
     """The console chat with these arguments, streams and settings; returns the exit code. Reads no `.env`
     itself: `main` loads it into the environment first."""
     stderr = stderr if stderr is not None else sys.stderr
+    lang = chosen_language(argv, environ)
     try:
         with redirect_stdout(stdout), redirect_stderr(stderr):
-            args = parser().parse_args(argv)
+            args = parser(lang).parse_args(argv)
     except SystemExit as exit_:  # --help (0) or a wrong flag (2, with argparse's message)
         return int(exit_.code or 0)
 
     settings = config.resolve(sidebar_model=args.model, environ=environ)
     if not settings.ready:  # a key, or the operator's own local server that needs none
-        stderr.write(MISSING_KEY)
+        stderr.write(t("console.missing_key", lang) + "\n")
         return 2
-    store = _store(args.save, stderr)
+    store = _store(args.save, stderr, lang)
     if store is None:
         return 1
 
     color = _isatty(stdout) and not args.no_color and not environ.get("NO_COLOR")
-    screen = Screen(stdout, color)
+    screen = Screen(stdout, color, lang)
+    commands = t("console.commands", lang)
     interactive = _isatty(stdin)
     chat = ConsoleChat(settings, args, Limits.from_config({}, environ), store, screen)
     if interactive:
-        screen.write(f"Qwen Chat · {settings.model} · {COMMANDS}\n", DIM)
+        screen.say("console.banner", DIM, model=settings.model, commands=commands)
         if "readline" not in sys.modules:
             try:
                 import readline  # noqa: F401 - line editing and history for input()
@@ -239,7 +268,7 @@ def run(argv: list[str], stdin: TextIO, stdout: TextIO, environ: Mapping[str, st
                 pass
     while True:
         try:
-            line = read_line(stdin, stdout, interactive)
+            line = read_line(stdin, stdout, interactive, t("console.prompt", lang))
         except KeyboardInterrupt:  # Ctrl-C at the prompt: leave quietly
             screen.write("\n")
             return 0
@@ -252,16 +281,16 @@ def run(argv: list[str], stdin: TextIO, stdout: TextIO, environ: Mapping[str, st
             return 0
         if command == "/reset":
             chat.reset()
-            screen.write("[新对话 / new conversation]\n", DIM)
+            screen.say("console.new_conversation", DIM)
             continue
         if command in ("/help", "/?") or (command.startswith("/") and command[1:].isalpha()):
-            screen.write(f"{COMMANDS}\n", DIM)
+            screen.write(f"{commands}\n", DIM)
             continue
         if chat.say(line):
             return 0
 
 
-def _store(save: bool, stderr: TextIO) -> Any:
+def _store(save: bool, stderr: TextIO, lang: str) -> Any:
     from qwenchat import store
 
     if not save:
@@ -269,8 +298,8 @@ def _store(save: bool, stderr: TextIO) -> Any:
     try:
         return store.open_store()
     except Exception as exc:  # noqa: BLE001 - a clear line, never a traceback
-        stderr.write(f"无法打开对话数据库 / cannot open the conversation database ({store.default_path()}): "
-                     f"{type(exc).__name__}: {exc}\n")
+        stderr.write(t("console.no_database", lang, path=store.default_path(),
+                       error=f"{type(exc).__name__}: {exc}") + "\n")
         return None
 
 

@@ -1,5 +1,6 @@
 """The console chat, `python -m qwenchat`: through a pipe and a terminal as its own process, and in-process
-through `run()`, always against the fake DashScope with an environment holding nothing of the developer's."""
+through `run()`, always against the fake DashScope with an environment holding nothing of the developer's.
+It speaks one language, the locale's or `--lang`'s: the tests look for catalog texts in that language."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import pty
 import select
 import signal
+import string
 import struct
 import subprocess
 import sys
@@ -17,12 +19,20 @@ from pathlib import Path
 
 import pytest
 
-from qwenchat.console import run
+from qwenchat.console import chosen_language, run
+from qwenchat.i18n import LANGS, MESSAGES, t
 from tests.fake_dashscope import VALID_KEY, FakeDashScope
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = [sys.executable, "-m", "qwenchat"]
 IDLE = 90.0  # seconds without a byte of output before a terminal test gives up (a loaded machine is slow)
+CHINESE = "zh_CN.UTF-8"  # a locale the process only reads (it need not be installed)
+
+
+def words(message_id: str, lang: str) -> list[str]:
+    """The literal pieces of a catalog text, its fields aside: what a test can look for in the output."""
+    template = MESSAGES[message_id][LANGS.index(lang)]
+    return [text for text, *_ in string.Formatter().parse(template) if text.strip(" ·[]")]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +43,8 @@ def fake():
 
 @pytest.fixture
 def env(fake, tmp_path):
-    """A process environment with the fake's key and URL, and no home .env, secrets or settings."""
+    """A process environment with the fake's key and URL, and no home .env, secrets or settings; English
+    (`LANG=C.UTF-8`) unless a test sets `LANG`."""
     fake.reset()
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "LANG": "C.UTF-8",
             "PYTHONPATH": str(ROOT), "QWENCHAT_DB": str(tmp_path / "chats.db"),
@@ -90,51 +101,67 @@ class Terminal:
 
 @pytest.fixture
 def terminal(env, tmp_path):
-    term = Terminal(env, tmp_path)
-    yield term
-    term.close()
+    """Starts `python -m qwenchat` on a terminal with this `LANG`."""
+    started = []
+
+    def start(locale: str) -> Terminal:
+        started.append(Terminal({**env, "LANG": locale}, tmp_path))
+        return started[-1]
+
+    yield start
+    for term in started:
+        term.close()
 
 
 def test_through_a_pipe_it_answers_counts_and_says_goodbye_without_another_request(fake, env, tmp_path):
+    env["LANG"] = CHINESE
     result = subprocess.run(COMMAND, input="你好\n好的我知道了\n还有一个问题\n", env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "收到：你好" in result.stdout
-    assert "[tokens: prompt " in result.stdout and " · session " in result.stdout
-    assert result.stdout.rstrip().endswith("感谢您的咨询，再见！")
+    assert f"{t('console.prompt', 'zh')}你好\n" in result.stdout and "收到：你好" in result.stdout
+    assert all(word in result.stdout for word in words("console.tokens", "zh"))
+    assert not any(word in result.stdout for word in words("console.tokens", "en"))  # one language
+    assert result.stdout.rstrip().endswith(t("farewell", "zh"))
     assert "\x1b[" not in result.stdout  # no colours into a pipe
     assert [r["body"]["messages"][-1]["content"] for r in chat_requests(fake)] == ["你好"]
 
 
 def test_in_a_terminal_it_streams_resets_and_quits(fake, terminal):
-    terminal.expect("你 > ")
+    terminal = terminal(CHINESE)
+    prompt = t("console.prompt", "zh")
+    terminal.expect(t("console.commands", "zh"))
+    terminal.expect(prompt)
     terminal.type("你好\n")
     terminal.expect("收到：你好")
-    terminal.expect("tokens: prompt ")
-    terminal.expect("你 > ")
+    terminal.expect(words("console.tokens", "zh")[0])
+    terminal.expect(prompt)
     terminal.type("/reset\n")
-    terminal.expect("你 > ")
+    terminal.expect(t("console.new_conversation", "zh"))
+    terminal.expect(prompt)
     terminal.type("重新开始\n")
     terminal.expect("收到：重新开始")
-    terminal.expect("你 > ")
+    terminal.expect(prompt)
     sent = chat_requests(fake)[-1]["body"]["messages"]
     assert [m["role"] for m in sent] == ["system", "user"] and sent[-1]["content"] == "重新开始"
     terminal.type("/quit\n")
     assert terminal.wait() == 0
     assert b"Traceback" not in terminal.output
+    assert t("console.prompt", "en").encode() not in terminal.output
 
 
 def test_ctrl_c_stops_the_reply_keeps_its_text_and_ctrl_c_at_the_prompt_leaves(fake, terminal):
-    terminal.expect("你 > ")
+    terminal = terminal("en_US.UTF-8")
+    prompt = t("console.prompt", "en")
+    terminal.expect(prompt)
     terminal.type("[[fake:slow:200]]\n")
     terminal.expect("片段1 ")
     terminal.process.send_signal(signal.SIGINT)  # what Ctrl-C sends to the terminal's foreground process
-    terminal.expect("[已停止 / stopped]")
-    terminal.expect("≈ tokens: prompt ")
-    terminal.expect("你 > ")
+    terminal.expect(t("console.stopped", "en"))
+    terminal.expect("[≈ " + words("console.tokens", "en")[0])
+    terminal.expect(prompt)
     terminal.type("还在吗\n")
     terminal.expect("收到：还在吗")
-    terminal.expect("你 > ")
+    terminal.expect(prompt)
     sent = chat_requests(fake)[-1]["body"]["messages"]
     assert sent[-2]["role"] == "assistant" and sent[-2]["content"].startswith("片段0 片段1 ")
     assert len(chat_requests(fake)) == 2
@@ -148,7 +175,20 @@ def test_a_missing_key_is_a_clear_message_and_exit_code_2(env, tmp_path):
     result = subprocess.run(COMMAND, input="你好\n", env=env, cwd=tmp_path, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 2
-    assert "DASHSCOPE_API_KEY" in result.stderr and "Traceback" not in result.stderr + result.stdout
+    assert result.stderr == t("console.missing_key", "en") + "\n"  # LANG=C.UTF-8: English only
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("argv, environ, lang", [
+    ([], {}, "zh"), ([], {"LANG": "C.UTF-8"}, "en"), ([], {"LANG": "zh_TW.UTF-8"}, "zh"),
+    ([], {"LC_ALL": "zh_CN.UTF-8", "LC_MESSAGES": "en_US.UTF-8", "LANG": "C"}, "zh"),
+    ([], {"LC_MESSAGES": "en_GB.UTF-8", "LANG": "zh_CN.UTF-8"}, "en"),
+    ([], {"LC_ALL": "", "LANG": "zh_CN.UTF-8"}, "zh"),  # an empty variable is not set
+    (["--lang", "en"], {"LANG": "zh_CN.UTF-8"}, "en"), (["--lang=zh"], {"LANG": "C"}, "zh"),
+    (["--lang", "fr"], {"LANG": "C"}, "en"),  # not a language: the locale's, and the parser refuses it
+])
+def test_the_language_is_the_flags_else_the_locales_else_chinese(argv, environ, lang):
+    assert chosen_language(argv, environ) == lang
 
 
 def chat(argv, text, environ):
@@ -161,14 +201,28 @@ def test_a_limit_from_the_environment_refuses_the_second_message_without_a_reque
     env["QWENCHAT_MAX_MESSAGES_PER_SESSION"] = "1"
     code, out, _ = chat([], "第一条\n第二条\n", env)
     assert code == 0 and "收到：第一条" in out
-    assert "本次会话已发送 1 条消息" in out and "this app's limit" in out
+    assert t("quota.messages", "en", limit=1) in out and t("quota.messages", "zh", limit=1) not in out
     assert [r["body"]["messages"][-1]["content"] for r in chat_requests(fake)] == ["第一条"]
 
 
 def test_the_limits_outlive_a_reset(fake, env):
     env["QWENCHAT_MAX_MESSAGES_PER_SESSION"] = "1"
-    code, out, _ = chat([], "第一条\n/reset\n第二条\n", env)
-    assert "本次会话已发送 1 条消息" in out and len(chat_requests(fake)) == 1
+    code, out, _ = chat(["--lang", "zh"], "第一条\n/reset\n第二条\n", env)
+    assert t("console.new_conversation", "zh") in out
+    assert t("quota.messages", "zh", limit=1) in out and t("quota.messages", "en", limit=1) not in out
+    assert len(chat_requests(fake)) == 1
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_farewell_too_short_to_tell_is_in_the_consoles_language(fake, env, lang):
+    code, out, _ = chat(["--lang", lang], "bye\n", env)
+    assert code == 0 and out.rstrip().endswith(t("console.bot", lang) + t("farewell", lang))
+    assert chat_requests(fake) == []
+
+
+def test_the_missing_key_in_chinese_when_no_locale_is_set(env):
+    environ = {name: value for name, value in env.items() if name not in ("LANG", "DASHSCOPE_API_KEY")}
+    assert chat([], "你好\n", environ)[1:] == ("", t("console.missing_key", "zh") + "\n")
 
 
 def test_flags_choose_the_model_system_prompt_and_thinking(fake, env):
@@ -177,17 +231,21 @@ def test_flags_choose_the_model_system_prompt_and_thinking(fake, env):
     body = chat_requests(fake)[-1]["body"]
     assert body["model"] == "qwen-turbo" and body["messages"][0] == {"role": "system", "content": "你是营养师。"}
     assert body["enable_thinking"] is True
-    assert "用户在问问题" in out and "想好了：答案是 42。" in out
+    assert "用户在问问题" in out and "想好了：答案是 42。" in out and t("console.thinking", "en") in out
+    assert words("console.completion_reasoning", "en")[0] in out
 
 
 def test_reasoning_is_hidden_unless_asked_for(fake, env):
     code, out, _ = chat([], "[[fake:think]]\n", env)
-    assert "想好了：答案是 42。" in out and "用户在问问题" not in out and "thinking…" in out
+    assert "想好了：答案是 42。" in out and "用户在问问题" not in out and t("console.thinking_hidden", "en") in out
 
 
-def test_a_failed_request_names_the_problem_and_the_chat_goes_on(fake, env):
-    code, out, _ = chat([], "[[fake:invalid_api_key]]\n你好\n", env)
-    assert code == 0 and "API Key 无效" in out and "收到：你好" in out
+@pytest.mark.parametrize("lang, other", [("zh", "en"), ("en", "zh")])
+def test_a_failed_request_names_the_problem_and_the_chat_goes_on(fake, env, lang, other):
+    code, out, _ = chat(["--lang", lang], "[[fake:invalid_api_key]]\n你好\n", env)
+    assert code == 0 and t("error.invalid_key", lang) in out and "收到：你好" in out
+    assert t("console.retry", lang) in out
+    assert t("error.invalid_key", other) not in out and t("console.retry", other) not in out
 
 
 class TerminalOut(io.StringIO):
@@ -205,7 +263,11 @@ def test_colours_only_on_a_terminal_that_wants_them(fake, env, argv, extra, colo
 
 def test_help_and_a_wrong_flag(env):
     code, out, _ = chat(["--help"], "", env)
-    assert code == 0 and "--show-thinking" in out and "/reset" in out
+    assert code == 0 and "--show-thinking" in out and "/reset" in out and t("console.help.thinking", "en") in out
+    code, out, _ = chat(["--lang", "zh", "--help"], "", env)
+    assert code == 0 and "--lang" in out and t("console.help.thinking", "zh") in out
+    code, _, err = chat(["--lang", "fr"], "", env)
+    assert code == 2 and "--lang" in err
     code, _, err = chat(["--colour"], "", env)
     assert code == 2 and "unrecognized arguments" in err
 

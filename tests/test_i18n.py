@@ -114,7 +114,8 @@ CONVERTED = ["app.py", "views/chat.py", "views/usage.py", "components/lang.py", 
              "qwenchat/quotas.py", "qwenchat/chat/engine.py", "qwenchat/access.py", "qwenchat/accounting.py",
              "qwenchat/catalog.py", "qwenchat/errors.py", "qwenchat/config.py", "qwenchat/transfer.py",
              "qwenchat/imports.py", "components/gate.py", "components/session.py", "components/chat_view.py",
-             "components/settings.py", "components/history.py", "views/history.py", "qwenchat/store.py"]
+             "components/settings.py", "components/history.py", "views/history.py", "qwenchat/store.py",
+             "qwenchat/console.py"]
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -1,7 +1,7 @@
 """Every user-facing string of the app: message id -> (Chinese, English).
 
 Templates use `str.format` fields (`{limit:,}`); both languages of an id take the same fields. Ids are
-grouped by the module that shows them. Still outside the catalog: the console's own words (qwenchat/console.py).
+grouped by the module that shows them.
 """
 
 from __future__ import annotations
@@ -489,4 +489,41 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "export.md.status.withdrawn": ("此回复已撤回", "This reply was withdrawn"),
     "export.md.status.failed": ("请求失败", "Request failed"),
     "export.md.note": ("*（{note}{detail}）*", "*({note}{detail})*"),
+
+    # ---- qwenchat/console.py: the console chat (`python -m qwenchat`) --------------------------------------
+    "console.prompt": ("你 > ", "You > "),
+    "console.bot": ("千问 > ", "Qwen > "),
+    "console.commands": ("/reset 新对话 · /quit 退出 · /help 帮助", "/reset new conversation · /quit quit · /help help"),
+    "console.banner": ("通义千问 Qwen Chat · {model} · {commands}", "Qwen Chat · {model} · {commands}"),
+    "console.missing_key": ("未找到 DASHSCOPE_API_KEY：请在 .env 或环境变量中设置你的 DashScope API Key"
+                            "（export DASHSCOPE_API_KEY=sk-...）。",
+                            "DASHSCOPE_API_KEY is not set: put your DashScope API key in .env or the environment "
+                            "(export DASHSCOPE_API_KEY=sk-...)."),
+    "console.no_database": ("无法打开对话数据库（{path}）：{error}", "cannot open the conversation database ({path}): {error}"),
+    "console.stopped": ("[已停止]", "[stopped]"),
+    "console.retry": ("（再发送一次即可重试）", "(send it again to retry)"),
+    "console.new_conversation": ("[新对话]", "[new conversation]"),
+    "console.thinking": ("[思考过程]", "[thinking]"),
+    "console.thinking_hidden": ("（思考中…）", "(thinking…)"),
+    "console.tokens": ("[{mark}Token：输入 {prompt:,} · 输出 {completion} · 合计 {total:,} · 本次会话 {session:,}]",
+                       "[{mark}tokens: prompt {prompt:,} · completion {completion} · total {total:,} · "
+                       "session {session:,}]"),
+    "console.completion": ("{tokens:,}", "{tokens:,}"),
+    "console.completion_reasoning": ("{tokens:,}（其中思考 {reasoning:,}）", "{tokens:,} (reasoning {reasoning:,})"),
+    "console.help.description": ("终端里的 Qwen Chat：多轮对话、流式输出、Token 计数与结束检测。命令：{commands}。",
+                                 "Qwen Chat in the terminal: multi-turn, streamed, with token counts and the end "
+                                 "detector. Commands: {commands}."),
+    "console.help.epilog": ("设置来源与应用相同：.env 与环境变量（DASHSCOPE_API_KEY、DASHSCOPE_BASE_URL、QWEN_MODEL、"
+                            "QWENCHAT_* 限额）。",
+                            "Settings: .env and the environment (DASHSCOPE_API_KEY, DASHSCOPE_BASE_URL, QWEN_MODEL, "
+                            "QWENCHAT_* limits), as in the app."),
+    "console.help.model": ("模型名称（默认：QWEN_MODEL，否则 qwen-plus）", "model name (default: QWEN_MODEL, else qwen-plus)"),
+    "console.help.thinking": ("让模型先思考（enable_thinking）", "ask the model to think first (enable_thinking)"),
+    "console.help.show_thinking": ("以暗色显示模型的思考过程", "print the model's reasoning, dimmed"),
+    "console.help.system": ("系统提示词（默认：应用的）", "the system prompt (default: the app's)"),
+    "console.help.save": ("把对话保存到应用的数据库（QWENCHAT_DB）", "save conversations to the app's database (QWENCHAT_DB)"),
+    "console.help.no_color": ("不使用颜色（设置了 NO_COLOR 时也是）", "no colours (also when NO_COLOR is set)"),
+    "console.help.lang": ("界面语言：zh 或 en（默认取自 LC_ALL、LC_MESSAGES、LANG；都未设置时为 zh）",
+                          "the language it speaks: zh or en (default from LC_ALL, LC_MESSAGES, LANG; zh when none "
+                          "is set)"),
 }
