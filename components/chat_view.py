@@ -61,9 +61,9 @@ def render(conversation: Conversation, options: ChatOptions) -> None:
     action, chat.pending = chat.pending, None
     turn: Iterator[TurnEvent] | None = None
     first: TurnEvent | None = None
+    pace = _Pace()
     if has_key and (prompt is not None or action is not None):
-        engine = _engine(conversation, options)
-        turn = _start(engine, conversation, prompt, action)
+        turn = _start(_engine(conversation, options, pace), prompt, action)
         first = next(turn, None)
 
     show_saving_state(chat.saving.status, conversation)
@@ -76,27 +76,24 @@ def render(conversation: Conversation, options: ChatOptions) -> None:
         show_closed()
     if turn is not None and first is not None:
         try:
-            paint_turn(first, turn)
+            paint_turn(first, turn, pace)
         finally:
             turn.close()
         if not isinstance(first, Refused):  # redraw the sidebar from the conversation; a refusal stays shown
             st.rerun()
 
 
-def _engine(conversation: Conversation, options: ChatOptions) -> ChatEngine:
+def _engine(conversation: Conversation, options: ChatOptions, pace: "_Pace") -> ChatEngine:
     chat = session.state()
-    painter_pace = _Pace()
-    st.session_state["_pace"] = painter_pace
     return ChatEngine(
         conversation, session.client_for(options.settings), session.spending(options.settings), session.saver(),
         TurnOptions(options.settings.model, thinking=options.thinking, budget=options.budget, judge=options.judge,
                     farewell=options.farewell, lang=lang(), params=options.params or {},
                     persona_name=options.persona),
-        pace=painter_pace, verdicts=chat.verdicts)
+        pace=pace, verdicts=chat.verdicts)
 
 
-def _start(engine: ChatEngine, conversation: Conversation, prompt: str | None,
-           action: Action | None) -> Iterator[TurnEvent]:
+def _start(engine: ChatEngine, prompt: str | None, action: Action | None) -> Iterator[TurnEvent]:
     if prompt is not None:
         return engine.send(prompt)
     assert action is not None
@@ -115,9 +112,8 @@ class _Pace:
         return self.interval
 
 
-def paint_turn(first: TurnEvent, turn: Iterator[TurnEvent]) -> None:
+def paint_turn(first: TurnEvent, turn: Iterator[TurnEvent], pace: "_Pace") -> None:
     painter: _Painter | None = None
-    pace: _Pace = st.session_state["_pace"]
     event: TurnEvent | None = first
     while event is not None:
         match event:

@@ -26,8 +26,6 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-FAREWELL_REPLY = "感谢您的咨询，再见！"
-
 WINDOW = 160  # characters read: the head and tail of a longer message (bounds the work; farewells are short)
 LONG = 160  # a message longer than this weighs against ending
 CONFIDENT = 1.5  # |sum| at or above this is far enough from the boundary to skip the judge

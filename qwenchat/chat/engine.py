@@ -38,7 +38,7 @@ from qwenchat.chat.events import (
 )
 from qwenchat.chat.saving import Saver
 from qwenchat.chat.spending import Hold, Spending
-from qwenchat.conversation import FAILED, FAREWELL, STOPPED, Conversation, Message, Part, Usage
+from qwenchat.conversation import FAREWELL, STOPPED, Conversation, Message, Part, Usage
 from qwenchat.ending import Verdict, detect
 from qwenchat.errors import OVER_BUDGET
 from qwenchat.i18n import farewell_for
@@ -261,7 +261,3 @@ class ChatEngine:
 
 # Failures after the request reached the server: its prompt may be billed. (An HTTP error status is not.)
 BILLED_FAILURES = (errors.TIMEOUT, errors.DEADLINE, errors.INTERRUPTED)
-
-
-def failed_reply(message: Message) -> bool:
-    return message.role == "assistant" and message.status == FAILED
