@@ -287,6 +287,8 @@ def _toggle_copy(message_id: str) -> None:
 
 def _switch(message_id: str) -> None:
     conversation = session.conversation()
+    if conversation.find(message_id) is None:  # a stale click (a double click, another tab): nothing to do
+        return
     conversation.switch_to(message_id)
     _closed_by_its_branch(conversation)
     session.save(conversation)
@@ -307,6 +309,8 @@ def _edit(message_id: str) -> None:
 
 def _delete(message_id: str) -> None:
     conversation = session.conversation()
+    if conversation.find(message_id) is None:  # a stale click (a double click, another tab): nothing to do
+        return
     removed = conversation.delete_pair(message_id)
     _closed_by_its_branch(conversation)
     session.saver().delete_messages(conversation, removed)

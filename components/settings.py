@@ -201,9 +201,10 @@ def params_box(conversation: Conversation, model: str, thinking: bool) -> dict:
     defaults = params.model_defaults(model)
     chosen = params.clean(conversation.params, model)  # within this model's bounds before any widget
     # Six number inputs cost every rerun about as much as the rest of the settings: drawn when asked for.
-    if not st.toggle(tr("settings.params"), value=bool(chosen), key=f"show_params_{conversation.id}"):
-        conversation.params = chosen
-        return chosen
+    if not st.toggle(tr("settings.params"), value=bool(chosen), key=f"show_params_{conversation.id}",
+                     help=tr("settings.params_help")):
+        conversation.params = {}  # switched off: the model's own defaults again
+        return {}
     with st.container(border=True):
         for spec in params.SPECS:
             if spec.name == "thinking_budget" and not thinking:

@@ -261,10 +261,15 @@ def is_global_address(address: str) -> bool:
         embedded = _embedded_ipv4(ip)
         if embedded is not None:  # an IPv4 address in IPv6 clothes is judged as itself
             return is_global_address(str(embedded))
+    if any(ip in network for network in _NOT_GLOBAL):
+        return False
     return ip.is_global and not ip.is_multicast
 
 
-_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# Ranges some Python versions call global: site-local IPv6 (deprecated) and IANA's IPv4 special block.
+_NOT_GLOBAL = (ipaddress.ip_network("fec0::/10"), ipaddress.ip_network("192.0.0.0/24"))
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"),
+          ipaddress.IPv6Network("::ffff:0:0:0/96"))  # NAT64, local-use NAT64, IPv4-translated
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -274,6 +279,6 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
         return ip.ipv4_mapped
     if ip.sixtofour is not None:
         return ip.sixtofour
-    if ip in _NAT64 or (int(ip) >> 32 == 0 and int(ip) > 1):
+    if any(ip in network for network in _NAT64) or (int(ip) >> 32 == 0 and int(ip) > 1):
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return None

@@ -397,3 +397,13 @@ def test_actions_on_the_wrong_kind_of_message_send_nothing(fake):
     farewell = s.conversation.messages[-1]
     assert isinstance(next(s.engine.regenerate(farewell.id)), Refused)
     assert len(s.chat_requests()) == 1
+
+
+def test_an_earlier_question_of_a_closed_conversation_can_be_edited(fake):
+    s = Setup(fake)
+    s.send("问题")
+    s.send("好的我知道了，谢谢")
+    assert s.conversation.closed
+    events = list(s.engine.edit(s.conversation.messages[0].id, "换个问题"))
+    assert isinstance(events[-1], ReplyEnded) and not s.conversation.closed
+    assert [m.content for m in s.conversation.messages] == ["换个问题", "收到：换个问题"]

@@ -473,6 +473,11 @@ def test_a_server_that_trickles_bytes_cannot_hold_the_model_list_or_the_judge(mo
         with pytest.raises(ProviderError) as caught:
             provider.complete([{"role": "user", "content": "hi"}], model="m", max_tokens=5, timeout=0.5)
         assert caught.value.error.kind == "timeout"
+        # The connections were shut when time ran out: no call thread is left reading.
+        deadline = _time.monotonic() + 10
+        while any(t.name == "qwenchat-call" for t in threading.enumerate()) and _time.monotonic() < deadline:
+            _time.sleep(0.05)
+        assert not any(t.name == "qwenchat-call" for t in threading.enumerate())
     finally:
         stop.set()
         server.join(5)
@@ -480,7 +485,8 @@ def test_a_server_that_trickles_bytes_cannot_hold_the_model_list_or_the_judge(mo
 
 
 @pytest.mark.parametrize("address", ["64:ff9b::7f00:1", "2002:7f00:1::1", "::127.0.0.1", "::ffff:10.0.0.1",
-                                     "2002:c0a8:0101::1", "64:ff9b::a9fe:a9fe"])
+                                     "2002:c0a8:0101::1", "64:ff9b::a9fe:a9fe", "::ffff:0:7f00:1",
+                                     "64:ff9b:1::7f00:1", "fec0::1", "192.0.0.8"])
 def test_ipv4_addresses_in_ipv6_clothes_are_judged_as_themselves(address):
     from qwenchat.config import is_global_address
 

@@ -126,9 +126,10 @@ class ChatEngine:
         yield from self._reply(trimmed, hold)
 
     def edit(self, message_id: str, raw_text: str) -> Iterator[TurnEvent]:
-        """Ask an earlier question differently: the new one and its reply become a branch of their own."""
+        """Ask an earlier question differently: the new one and its reply become a branch of their own (in a
+        closed conversation too: the new branch has no farewell)."""
         text = sanitize.clean_user_text(raw_text)
-        problem = self._text_problem(text)
+        problem = turns.check_message(text) or self.spending.check_text(text)
         if problem:
             yield Refused(problem, text)
             return

@@ -318,6 +318,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "settings.param.thinking_budget": ("思考预算", "Thinking budget"),
     "settings.param_default": ("默认：{value}", "default: {value}"),
     "settings.param_random": ("随机", "random"),
+    "settings.params_help": ("关闭即恢复模型的默认参数。", "Off: the model's own defaults."),
     "settings.params_reset": ("恢复默认", "Reset to defaults"),
     "settings.key_from": ("🔑 Key：{source}", "🔑 Key: {source}"),
     "settings.key_source.sidebar": ("侧边栏", "sidebar"),

@@ -148,6 +148,7 @@ class OpenAICompatibleProvider:
         box: dict[str, Any] = {}
 
         def run() -> None:
+            self._backend.begin(threading.get_ident())  # so that `abort` below can shut its socket
             try:
                 box["value"] = call()
             except BaseException as exc:  # noqa: BLE001 - handed to the caller below

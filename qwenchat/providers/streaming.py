@@ -143,7 +143,7 @@ class SSEParser:
 
     def feed(self, data: bytes) -> list[bytes]:
         if not self._pending and not self._cr and data[:6] == b"data: " and data.find(b"\n") == len(data) - 2 \
-                and data[-2:] == b"\n\n":
+                and data[-2:] == b"\n\n" and b"\r" not in data:
             return [data[6:-2]]  # the usual read of a fast stream: exactly one one-line event
         if self._cr:
             data, self._cr = b"\r" + data, False
