@@ -114,8 +114,8 @@ def test_invalid_key_shows_a_clear_message_keeps_the_question_and_offers_retry(p
     assert retry.is_visible()
     retry.click()
     assert helpers.wait_for(lambda: len(fake.requests()) == 2), "Retry did not send the question again"
-    alert.wait_for(state="visible")
-    wait_idle(page)
+    wait_idle(page)  # the retry's own reply replaces the failed one on screen (which stays as version 1/2)
+    assert helpers.wait_for(lambda: alert.count() == 1), "one error on screen after the retry"
     assert request_messages(fake)[1][-1] == ("user", question)
     assert [m["role"] for m in chat_messages(page)] == ["user", "assistant"], "Retry duplicated a message"
     no_exception_shown(page)
