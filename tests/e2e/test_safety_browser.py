@@ -125,8 +125,9 @@ def test_a_custom_url_that_redirects_is_not_followed_and_the_chat_says_so(page, 
     question = "这条消息不能被转发"
     send_message(page, question)
     alert = page.locator(f'{CHAT_MESSAGE} [data-testid="stAlert"]')
-    alert.wait_for()
+    alert.first.wait_for()  # the streamed reply's alert, then the same one redrawn by the run after it
     wait_idle(page)
+    assert helpers.wait_for(lambda: alert.count() == 1), "one error on screen"
 
     text = alert.inner_text()
     assert t("error.redirect", "zh") in text, text  # the UI's language, 中文 here
