@@ -18,8 +18,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from qwenchat.config import setting
 from qwenchat.conversation import Conversation
+from qwenchat.settings import read
 from qwenchat.store import ConversationStore
 from qwenchat.transfer import MAX_BYTES, InvalidImport, format_bytes, from_json
 
@@ -40,17 +40,10 @@ class ImportLimits:
 
     @classmethod
     def from_config(cls, secrets: Mapping[str, object], environ: Mapping[str, str]) -> "ImportLimits":
-        """Each limit from secrets, else the environment; a value that is not a positive whole number
-        keeps the default."""
-        default = cls()
-
-        def read(name: str, fallback: int) -> int:
-            text = setting(name, secrets, environ).replace("_", "")
-            return int(text) if text.isdigit() and int(text) > 0 else fallback
-
-        return cls(read(MAX_IMPORT_BYTES_NAME, default.max_import_bytes),
-                   read(MAX_CONVERSATIONS_NAME, default.max_conversations_per_owner),
-                   read(MAX_STORE_BYTES_NAME, default.max_store_bytes))
+        """Each limit from secrets, else the environment, through the one settings table (a value that is
+        not a positive whole number keeps the default)."""
+        return cls(read(MAX_IMPORT_BYTES_NAME, secrets, environ), read(MAX_CONVERSATIONS_NAME, secrets, environ),
+                   read(MAX_STORE_BYTES_NAME, secrets, environ))
 
 
 class ImportRateLimiter:

@@ -144,13 +144,10 @@ def default_path() -> Path:
 
 
 def web_busy_timeout(environ: dict[str, str] | None = None) -> float:
-    """`QWENCHAT_DB_BUSY_TIMEOUT` in seconds (0 to 60), else 2.5."""
-    raw = (os.environ if environ is None else environ).get(BUSY_TIMEOUT_NAME, "").strip()
-    try:
-        value = float(raw) if raw else WEB_BUSY_TIMEOUT_S
-    except ValueError:
-        return WEB_BUSY_TIMEOUT_S
-    return min(max(value, 0.0), 60.0) if math.isfinite(value) else WEB_BUSY_TIMEOUT_S
+    """`QWENCHAT_DB_BUSY_TIMEOUT` in seconds (at most 60), else 2.5, read through the settings table."""
+    from qwenchat.settings import read
+
+    return min(float(read(BUSY_TIMEOUT_NAME, {}, os.environ if environ is None else environ)), 60.0)
 
 
 def open_store(path: str | os.PathLike[str] | None = None, *, busy_timeout: float | None = None) -> "RetryingStore":
