@@ -132,7 +132,7 @@ def _fraction(part: int, whole: int) -> float:
 
 
 def next_request(conversation: Conversation, model: str, budget: int) -> NextRequest:
-    trimmed = fit_to_budget(conversation.api_messages(), model, budget)
+    trimmed = fit_to_budget(conversation.api_messages(lookup(model).vision), model, budget)
     return NextRequest(model, trimmed.prompt_tokens, budget, lookup(model).context_window, trimmed.dropped,
                        trimmed.too_large, is_exact(model))
 

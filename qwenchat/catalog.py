@@ -43,7 +43,10 @@ CATALOG: tuple[ModelInfo, ...] = (
     ModelInfo("deepseek-r1", 131_072, 16_384, THINKING_ALWAYS, note_id="model.reasoning"),
     ModelInfo("qwen-vl-plus", 131_072, 8_192, THINKING_OFF, vision=True, note_id="model.vision"),
     ModelInfo("qwen-vl-max", 131_072, 8_192, THINKING_OFF, vision=True, note_id="model.vision"),
+    ModelInfo("qwen3-vl-plus", 262_144, 32_768, THINKING_OFF, vision=True, note_id="model.vision"),
+    ModelInfo("qwen3-vl-flash", 262_144, 32_768, THINKING_OFF, vision=True, note_id="model.vision"),
 )
+VISION_MODEL = "qwen-vl-plus"  # offered (or switched to, QWENCHAT_AUTO_VISION) when the chosen model cannot see
 
 UNKNOWN_MODEL = ModelInfo("", 131_072, 8_192, THINKING_OFF)
 DEFAULT_MODEL = "qwen-plus"
@@ -65,7 +68,8 @@ def lookup(name: str) -> ModelInfo:
         thinking = THINKING_ON
     else:
         thinking = THINKING_OFF
-    vision = "-vl" in lowered
+    # qwen-vl-*, qwen3-vl-*, and the multimodal Qwen3.5/3.6 "plus" models see images.
+    vision = "-vl" in lowered or lowered.startswith(("qwen3.5-plus", "qwen3.6-plus"))
     return ModelInfo(name, UNKNOWN_MODEL.context_window, UNKNOWN_MODEL.max_output, thinking, vision)
 
 

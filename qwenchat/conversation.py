@@ -69,7 +69,11 @@ class Usage:
 
 
 # "persona": the system prompt changed before this user message (data: {"prompt"}; text: the persona's name).
+# "image": an attached image (text: its file name; data: {"id", "mime", "width", "height", "bytes"}); the
+# pixels are stored once per owner by id (the SHA-256 of the bytes), never in the message.
 PART_TYPES = ("image", "tool_call", "tool_result", "citation", "file", "persona")
+IMAGE_PLACEHOLDER = "[image]"  # what a model that cannot see reads in place of each image
+IMAGE_KEY = "qwenchat_image"   # a planned image part's data in a request (see `Conversation.api_messages`)
 
 
 @dataclass
@@ -111,6 +115,27 @@ class Message:
         known["parts"] = [Part.from_dict(p) for p in data.get("parts") or []]
         known["parent_id"] = data.get("parent_id") or ""
         return cls(**known)
+
+    @property
+    def images(self) -> list[Part]:
+        return [p for p in self.parts if p.type == "image"]
+
+    def api_entry(self, vision: bool = False) -> dict[str, Any]:
+        """This message as a request carries it. A user message with images is, for a vision model, a list:
+        the images planned (their id and size, no pixels: `qwenchat.images.resolve` fills them in once the
+        budget has chosen what goes), then the text; for a model that cannot see, text with a placeholder
+        per image (list content would be a 400)."""
+        pictures = self.images if self.role == "user" else []
+        if not pictures:
+            return {"role": self.role, "content": self.content}
+        if not vision:
+            lines = [IMAGE_PLACEHOLDER] * len(pictures) + ([self.content] if self.content else [])
+            return {"role": self.role, "content": "\n".join(lines)}
+        content: list[dict[str, Any]] = [
+            {"type": "image_url", "image_url": {"url": ""}, IMAGE_KEY: dict(p.data)} for p in pictures]
+        if self.content:
+            content.append({"type": "text", "text": self.content})
+        return {"role": self.role, "content": content}
 
     @property
     def sendable(self) -> bool:
@@ -296,9 +321,9 @@ class Conversation:
 
     # ---- what is sent, and what it cost ----
 
-    def api_messages(self) -> list[dict[str, str]]:
-        """Role and content of the visible branch only, system prompt first. Reasoning, parts, failed and
-        withdrawn replies stay out.
+    def api_messages(self, vision: bool = False) -> list[dict[str, Any]]:
+        """Role and content of the visible branch only, system prompt first. Reasoning, parts other than
+        images, failed and withdrawn replies stay out; images as `Message.api_entry` says for `vision`.
 
         Two user turns in a row (the first one's reply failed) are sent as they are: the model copes,
         and dropping the user's words would lose them.
@@ -306,7 +331,7 @@ class Conversation:
         sent: list[dict[str, str]] = []
         if self.system_prompt.strip():
             sent.append({"role": "system", "content": self.system_prompt})
-        sent.extend({"role": m.role, "content": m.content} for m in self.sendable_messages())
+        sent.extend(m.api_entry(vision) for m in self.sendable_messages())
         return sent
 
     def sendable_messages(self) -> list[Message]:
@@ -334,6 +359,11 @@ class Conversation:
     def history_dicts(self) -> list[dict[str, str]]:
         """Role and content of every user turn and shown reply, for the end-of-conversation detector."""
         return [{"role": m.role, "content": m.content} for m in self.messages if m.status != FAILED]
+
+    def image_bytes(self) -> int:
+        """The size of every distinct image in the conversation, hidden branches included."""
+        sizes = {p.data.get("id"): p.data.get("bytes") for m in self.all_messages() for p in m.images}
+        return sum(n for n in sizes.values() if isinstance(n, int) and n > 0)
 
     def total_usage(self) -> Usage:
         """Everything this conversation cost, hidden branches included: a regenerated reply was paid for."""

@@ -120,3 +120,32 @@ def m003_parameters_and_personas(conn: sqlite3.Connection) -> None:
             PRIMARY KEY (owner, name)
         )"""
     )
+
+
+@migration
+def m005_message_images(conn: sqlite3.Connection) -> None:
+    # Attached images, once per owner by content: `id` is the SHA-256 of `data` (see qwenchat.images).
+    conn.execute(
+        """CREATE TABLE images (
+            owner TEXT NOT NULL,
+            id TEXT NOT NULL,
+            mime TEXT NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (owner, id)
+        )"""
+    )
+    # Which message shows which image, written from the messages' image parts. Deleting a message (or its
+    # conversation, by cascade) drops its links; an image left without links is deleted with it.
+    conn.execute(
+        """CREATE TABLE message_images (
+            message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            owner TEXT NOT NULL,
+            image_id TEXT NOT NULL,
+            PRIMARY KEY (message_id, image_id)
+        )"""
+    )
+    conn.execute("CREATE INDEX message_images_owner_image ON message_images (owner, image_id)")

@@ -45,6 +45,9 @@ PRICES: dict[str, Price] = {
     "qwq-plus": Price((Tier(None, 1.6, 4.0),), "always thinking"),
     "qwen-vl-plus": Price((Tier(None, 0.8, 2.0),)),
     "qwen-vl-max": Price((Tier(None, 1.6, 4.0),)),
+    "qwen3-vl-plus": Price((Tier(32 * K, 1.0, 10.0), Tier(128 * K, 1.5, 15.0), Tier(256 * K, 3.0, 30.0)),
+                           "Beijing list prices, about Dec 2025"),
+    "qwen3-vl-flash": Price((Tier(32 * K, 0.15, 1.5),), "tiers above 32K input not in the table"),
     "deepseek-r1": Price((Tier(None, 4.0, 16.0),), "always thinking"),
 }
 

@@ -30,6 +30,7 @@ SETTING_NAMES = {
     "max_chars_per_message": "QWENCHAT_MAX_CHARS_PER_MESSAGE",
     "daily_token_cap": "QWENCHAT_DAILY_TOKEN_CAP",
     "max_output_tokens": "QWENCHAT_MAX_OUTPUT_TOKENS",
+    "max_image_bytes_per_conversation": "QWENCHAT_MAX_IMAGE_BYTES_PER_CONVERSATION",
 }
 
 
@@ -43,6 +44,8 @@ class Limits:
     # Sent as `max_tokens` on every request the operator pays for, so a reply's cost is bounded before it
     # starts and the daily cap can reserve it (0: the model's own maximum).
     max_output_tokens: int = 4_096
+    # Attached images kept per conversation (after shrinking), whoever pays: they cost the operator's disk.
+    max_image_bytes_per_conversation: int = 20 * 2**20
 
     @classmethod
     def from_config(cls, secrets: Mapping[str, object], environ: Mapping[str, str]) -> "Limits":

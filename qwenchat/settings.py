@@ -46,6 +46,10 @@ _TABLE = (
             "DashScope for *.aliyuncs.com, OpenAI-compatible for anything else."),
     Setting("QWENCHAT_REPLY_DEADLINE_S", float, 300.0, "Seconds one whole reply may take before it is cut "
             "off (the text received is kept).", positive=True),
+    Setting("QWENCHAT_VISION_MODEL", str, "qwen-vl-plus", "The model offered for a message with images when "
+            "the chosen model cannot see them."),
+    Setting("QWENCHAT_AUTO_VISION", bool, False, "Answer a message with images with QWENCHAT_VISION_MODEL "
+            "without asking when the chosen model cannot see."),
     Setting("QWENCHAT_ALLOW_PRIVATE_URLS", bool, False, "Let a base URL typed in the sidebar point at this "
             "server's own network (loopback, private, link-local addresses)."),
     # --- who may use the app ---------------------------------------------------------------------------
@@ -65,6 +69,8 @@ _TABLE = (
     Setting("QWENCHAT_MAX_OUTPUT_TOKENS", int, 4_096, "max_tokens sent with every request on the operator's "
             "key (and the thinking budget while thinking); each request reserves its prompt plus this "
             "first.", minimum=0),
+    Setting("QWENCHAT_MAX_IMAGE_BYTES_PER_CONVERSATION", int, 20 * 1024 * 1024, "Bytes of attached images "
+            "(after shrinking) one conversation may keep; 0: no limit.", minimum=0),
     Setting("QWENCHAT_MAX_IMPORT_BYTES", int, 2 * 1024 * 1024, "The largest conversation file an import "
             "takes.", positive=True),
     Setting("QWENCHAT_MAX_CONVERSATIONS_PER_OWNER", int, 500, "Imports stop when an owner has this many "

@@ -25,6 +25,9 @@ PostgreSQL plugs in later as another class with the same methods and the same ru
 - Search is a case-insensitive (ASCII) substring match over titles and message text (every branch), with
   `%` and `_` taken literally. Withdrawn replies are not searched: their text was hidden from the user.
 - `count_conversations` and `stored_bytes` let imports be capped (see `qwenchat.imports`).
+- Images (`save_images`, `load_image`) are kept once per owner by id (the SHA-256 of their bytes) and only
+  read back by that owner. A message's image parts link it to its images when it is saved; deleting the
+  message or its conversation deletes every image no other message of the owner still shows.
 - No API key is ever stored: `Conversation` has no key field and nothing here adds one.
 - A store that cannot be opened, read or written raises `StoreUnavailable`, whose message names the
   file but never shows its contents.
@@ -136,6 +139,20 @@ class ConversationStore(Protocol):
 
     def delete_persona(self, owner: str, name: str) -> bool: ...
 
+    def save_images(self, owner: str, images: Iterable[StoredImage]) -> None: ...
+
+    def load_image(self, owner: str, image_id: str) -> bytes | None: ...
+
+
+class StoredImage(Protocol):
+    """What the store keeps of an image (`qwenchat.images.PreparedImage` is one)."""
+
+    id: str
+    mime: str
+    width: int
+    height: int
+    data: bytes
+
 
 def default_path() -> Path:
     """`QWENCHAT_DB` if set, else `~/.qwenchat/chats.db`."""
@@ -212,6 +229,30 @@ _UPSERT = f"""INSERT INTO messages ({_MESSAGE_COLUMNS})
 def _row(conversation_id: str, m: Message) -> tuple[object, ...]:
     return (m.id, conversation_id, conversation_id, m.role, m.content, m.reasoning, m.status, m.error, m.model,
             _usage_json(m.usage), m.created_at, m.parent_id, _parts_json(m.parts))
+
+
+def _image_ids(message: Message) -> list[str]:
+    return [str(p.data["id"]) for p in message.images if isinstance(p.data.get("id"), str)]
+
+
+def _link_images(db: sqlite3.Connection, owner: str, messages: Iterable[Message]) -> None:
+    """Record which images each saved message shows (only messages with images cost anything)."""
+    links = [(m.id, owner, image_id) for m in messages for image_id in _image_ids(m)]
+    if links:
+        db.executemany("""INSERT OR IGNORE INTO message_images (message_id, owner, image_id)
+                          SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?1)""", links)
+
+
+def _images_of(db: sqlite3.Connection, where: str, params: tuple[object, ...]) -> list[tuple[str, str]]:
+    """(owner, image id) of the images linked to the messages `where` selects."""
+    return db.execute(f"""SELECT DISTINCT owner, image_id FROM message_images
+                          WHERE message_id IN (SELECT id FROM messages WHERE {where})""", params).fetchall()
+
+
+def _drop_unlinked(db: sqlite3.Connection, candidates: list[tuple[str, str]]) -> None:
+    """Delete those of these images that no message links to any more."""
+    db.executemany("""DELETE FROM images WHERE owner = ?1 AND id = ?2 AND NOT EXISTS
+                      (SELECT 1 FROM message_images WHERE owner = ?1 AND image_id = ?2)""", candidates)
 
 
 class Store:
@@ -329,6 +370,7 @@ class Store:
             if any(home != c.id for home in gone.values()):
                 raise IdConflict("a message id belongs to another conversation")
             db.executemany(_UPSERT, [_row(c.id, m) for m in messages if m.id not in gone])
+            _link_images(db, owner, [m for m in messages if m.id not in gone])
         conversation.version = version
         return SaveResult(version, conflict)
 
@@ -354,6 +396,7 @@ class Store:
                 raise IdConflict("message id belongs to another conversation")
             # A new message goes last and becomes the leaf; an existing one keeps its place.
             db.execute(_UPSERT, _row(conversation_id, message))
+            _link_images(db, owner, [message])
             if home is None:
                 db.execute("UPDATE conversations SET leaf_id = ? WHERE id = ?", (message.id, conversation_id))
 
@@ -434,7 +477,10 @@ class Store:
                        SELECT id, owner, ? FROM conversations WHERE {where}""", (time.time(), *params))
         db.execute(f"""DELETE FROM deleted_messages WHERE conversation_id IN
                        (SELECT id FROM conversations WHERE {where})""", params)
-        return db.execute(f"DELETE FROM conversations WHERE {where}", params).rowcount
+        images = _images_of(db, f"conversation_id IN (SELECT id FROM conversations WHERE {where})", params)
+        count = db.execute(f"DELETE FROM conversations WHERE {where}", params).rowcount
+        _drop_unlinked(db, images)  # the messages went with their conversations, and their links with them
+        return count
 
     def owner_has(self, owner: str, conversation_id: str) -> bool:
         _check_owner(owner)
@@ -464,9 +510,12 @@ class Store:
                           SELECT value, ?, ? FROM json_each(?) WHERE NOT EXISTS
                               (SELECT 1 FROM messages m WHERE m.id = value AND m.conversation_id != ?)""",
                        (conversation_id, time.time(), json.dumps(doomed), conversation_id))
+            images = _images_of(db, "conversation_id = ? AND id IN (SELECT value FROM json_each(?))",
+                                (conversation_id, json.dumps(doomed)))
             removed = db.execute("""DELETE FROM messages WHERE conversation_id = ?
                                     AND id IN (SELECT value FROM json_each(?))""",
                                  (conversation_id, json.dumps(doomed))).rowcount
+            _drop_unlinked(db, images)
             current = leaf[0] if leaf[0] is not None else previous
             gone = set(doomed)
             seen: set[str] = set()
@@ -489,6 +538,24 @@ class Store:
             wal = Path(f"{self.path}-wal")
             return pages + (wal.stat().st_size if wal.exists() else 0)
 
+
+    # ---- images (qwenchat.images) ----
+
+    def save_images(self, owner: str, images: Iterable[StoredImage]) -> None:
+        """Keep these images for `owner` (one row per id: saving the same picture again costs nothing)."""
+        _check_owner(owner)
+        rows = [(owner, i.id, i.mime, i.width, i.height, len(i.data), i.data, time.time()) for i in images]
+        if not rows:
+            return
+        with self._transaction() as db:
+            db.executemany("""INSERT OR IGNORE INTO images (owner, id, mime, width, height, bytes, data, created_at)
+                              VALUES (?, ?, ?, ?, ?, ?, ?, ?)""", rows)
+
+    def load_image(self, owner: str, image_id: str) -> bytes | None:
+        _check_owner(owner)
+        with self._read() as db:
+            row = db.execute("SELECT data FROM images WHERE owner = ? AND id = ?", (owner, image_id)).fetchone()
+        return bytes(row[0]) if row else None
 
     # ---- a user's own personas (qwenchat.personas) ----
 
@@ -610,6 +677,12 @@ class RetryingStore:
     def delete_persona(self, owner: str, name: str) -> bool:
         return self._current().delete_persona(owner, name)
 
+    def save_images(self, owner: str, images: Iterable[StoredImage]) -> None:
+        self._current().save_images(owner, images)
+
+    def load_image(self, owner: str, image_id: str) -> bytes | None:
+        return self._current().load_image(owner, image_id)
+
 
 @dataclass
 class _Entry:
@@ -637,6 +710,7 @@ class MemoryStore:
         self._deleted: dict[str, tuple[str, float]] = {}        # conversation id -> (owner, when)
         self._deleted_messages: dict[str, str] = {}             # message id -> conversation id
         self._personas: dict[str, dict[str, Persona]] = {}      # owner -> name -> persona
+        self._images: dict[tuple[str, str], bytes] = {}         # (owner, image id) -> bytes
 
     def _own(self, owner: str, conversation_id: str) -> _Entry | None:
         _check_owner(owner)
@@ -742,8 +816,15 @@ class MemoryStore:
                 self._drop(cid)
             return len(mine)
 
+    def _drop_unlinked(self, owner: str, candidates: set[str]) -> None:
+        shown = {i for e in self._entries.values() if e.owner == owner for m in e.messages.values()
+                 for i in _image_ids(m)}
+        for image_id in candidates - shown:
+            self._images.pop((owner, image_id), None)
+
     def _drop(self, conversation_id: str) -> None:
         entry = self._entries.pop(conversation_id)
+        self._drop_unlinked(entry.owner, {i for m in entry.messages.values() for i in _image_ids(m)})
         self._deleted[conversation_id] = (entry.owner, time.time())
         for mid in entry.messages:
             del self._message_home[mid]
@@ -762,6 +843,7 @@ class MemoryStore:
                 self._refuse_deleted(owner, conversation_id)
                 raise ConversationNotFound(conversation_id)
             parents = {m.id: m.parent_id for m in entry.messages.values()}
+            images = {i for mid in doomed if mid in entry.messages for i in _image_ids(entry.messages[mid])}
             removed = 0
             for mid in doomed:
                 if self._message_home.get(mid, conversation_id) != conversation_id:
@@ -775,6 +857,7 @@ class MemoryStore:
                 seen.add(current)
                 current = parents.get(current, "")
             entry.leaf_id, entry.updated_at = current, time.time()
+            self._drop_unlinked(owner, images)
             return removed
 
     def count_conversations(self, owner: str) -> int:
@@ -792,7 +875,18 @@ class MemoryStore:
                        sum(size(m.content) + size(m.reasoning) + size(m.model) + size(m.error) + 200 +
                            sum(size(p.text) + size(json.dumps(p.data)) for p in m.parts)
                            for m in e.messages.values())
-                       for e in self._entries.values())
+                       for e in self._entries.values()) + sum(len(d) for d in self._images.values())
+
+    def save_images(self, owner: str, images: Iterable[StoredImage]) -> None:
+        _check_owner(owner)
+        with self._lock:
+            for image in images:
+                self._images.setdefault((owner, image.id), bytes(image.data))
+
+    def load_image(self, owner: str, image_id: str) -> bytes | None:
+        _check_owner(owner)
+        with self._lock:
+            return self._images.get((owner, image_id))
 
     def list_personas(self, owner: str) -> list[Persona]:
         _check_owner(owner)

@@ -5,7 +5,8 @@ Owns the two Qwen BPE vocabularies (built once per process with tiktoken from th
 ChatML arithmetic that turns a list of messages into the `prompt_tokens` DashScope bills.
 
 A local count is the bill only as far as the chat template goes: some model versions add a few template
-tokens of their own, and images in vision messages are not counted (their cost depends on resolution).
+tokens of their own. An image part is estimated from its size by DashScope's patch rule
+(`qwenchat.images.estimate_image_tokens`).
 The API's `usage` is the bill; these counts are for budgets and estimates before the call.
 """
 
@@ -306,10 +307,19 @@ def _message_text(content) -> str:
 
 
 def count_message(message: dict, model: str) -> int:
-    """Tokens of one message in ChatML: `<|im_start|>{role}\\n{content}<|im_end|>\\n`."""
-    return _PER_MESSAGE + _count(
-        vocabulary_for(model), message.get("role") or "user", _message_text(message.get("content"))
-    )
+    """Tokens of one message in ChatML: `<|im_start|>{role}\\n{content}<|im_end|>\\n`, images included."""
+    content = message.get("content")
+    text = _PER_MESSAGE + _count(vocabulary_for(model), message.get("role") or "user", _message_text(content))
+    return text + _image_tokens(content, model) if isinstance(content, list) else text
+
+
+def _image_tokens(content: list, model: str) -> int:
+    parts = [p for p in content if isinstance(p, dict) and p.get("type") == "image_url"]
+    if not parts:
+        return 0
+    from qwenchat import images  # Pillow, only once an image is in a request
+
+    return sum(images.part_tokens(p, model) for p in parts)
 
 
 def count_prompt(messages: list[dict], model: str) -> int:

@@ -11,6 +11,11 @@ What it answers is decided, in order, by:
 Every request is recorded (`requests`, or `GET /_fake/requests`), Authorization header included, so tests
 can check what the app sent and where the key went.
 
+Images: a vision model (`-vl` in its name, or qwen3.5/3.6-plus) takes list content with `image_url` parts
+carrying base64 data URLs; each image is decoded and billed by DashScope's patch rule (28 px patches, 4 to
+1,280 per image, plus 2 markers; 32 px and up to 2,560 for Qwen3-VL), reported in the usage's
+`prompt_tokens_details.image_tokens`. List content sent to any other model is a 400, as DashScope answers.
+
 `GET {base}/models` lists `models` (set the attribute to change it; `GET /models` requests are recorded in
 `model_requests`). `FakeDashScope(api_key=None)` accepts any key or none, like a local Ollama or vLLM.
 A queued streaming reply may be held at a gate: `"hold": {"gate": NAME, "before": K}` stops its stream
@@ -21,7 +26,10 @@ before chunk K until the test opens the gate (`open_gate(NAME)`, or `POST /_fake
 from __future__ import annotations
 
 import argparse
+import base64
+import io
 import json
+import math
 import re
 import threading
 import time
@@ -39,6 +47,9 @@ ERRORS: dict[str, tuple[int, dict[str, Any]]] = {
     "arrearage": (400, {"message": "Access denied, please make sure your account is in good standing. For details, see: https://help.aliyun.com/zh/model-studio/error-code#overdue-payment", "type": "Arrearage", "param": None, "code": "Arrearage"}),
     "context_too_long": (400, {"message": "<400> InternalError.Algo.InvalidParameter: Range of input length should be [1, 129024]", "type": "invalid_request_error", "param": None, "code": "invalid_parameter_error"}),
     "model_not_found": (404, {"message": "The model `qwen-nope` does not exist or you do not have access to it.", "type": "invalid_request_error", "param": None, "code": "model_not_found"}),
+    "list_content": (400, {"message": "<400> InternalError.Algo.InvalidParameter: Input should be a valid string: "
+                           "messages.content", "type": "invalid_request_error", "param": None,
+                           "code": "invalid_parameter_error"}),
     "server_error": (500, {"message": "The server had an error while processing your request.", "type": "internal_error", "param": None, "code": "internal_error"}),
 }
 
@@ -55,11 +66,48 @@ def chunk(delta: dict[str, Any] | None, *, finish: str | None = None, usage: dic
             "created": int(time.time()), "system_fingerprint": None, "model": model, "id": cid}
 
 
-def usage_for(prompt_tokens: int, completion_tokens: int, reasoning_tokens: int = 0) -> dict[str, Any]:
+def usage_for(prompt_tokens: int, completion_tokens: int, reasoning_tokens: int = 0,
+              image_tokens: int = 0) -> dict[str, Any]:
+    details: dict[str, Any] = {"cached_tokens": 0}
+    if image_tokens:
+        details["image_tokens"] = image_tokens
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
             "completion_tokens_details": {"reasoning_tokens": reasoning_tokens},
-            "prompt_tokens_details": {"cached_tokens": 0}}
+            "prompt_tokens_details": details}
+
+
+def sees(model: str) -> bool:
+    lowered = model.lower()
+    return "-vl" in lowered or lowered.startswith(("qwen3.5-plus", "qwen3.6-plus"))
+
+
+def image_tokens(url: str, model: str) -> int:
+    """What DashScope bills for one data-URL image (written here apart from the app's own estimate)."""
+    from PIL import Image
+
+    patch, most = (32, 2560) if model.lower().startswith(("qwen3-vl", "qwen3.5", "qwen3.6")) else (28, 1280)
+    with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as image:
+        width, height = image.size
+    h, w = max(patch, round(height / patch) * patch), max(patch, round(width / patch) * patch)
+    if h * w > most * patch * patch:
+        beta = math.sqrt(height * width / (most * patch * patch))
+        h, w = max(patch, math.floor(height / beta / patch) * patch), max(patch, math.floor(width / beta / patch) * patch)
+    elif h * w < 4 * patch * patch:
+        beta = math.sqrt(4 * patch * patch / (height * width))
+        h, w = math.ceil(height * beta / patch) * patch, math.ceil(width * beta / patch) * patch
+    return h * w // (patch * patch) + 2
+
+
+def body_image_tokens(body: dict[str, Any]) -> int:
+    model = body.get("model", "")
+    return sum(image_tokens(part["image_url"]["url"], model)
+               for message in body.get("messages", []) if isinstance(message.get("content"), list)
+               for part in message["content"] if part.get("type") == "image_url")
+
+
+def has_list_content(body: dict[str, Any]) -> bool:
+    return any(isinstance(m.get("content"), list) for m in body.get("messages", []))
 
 
 def split_pairs(text: str, size: int = 2) -> list[str]:
@@ -70,15 +118,20 @@ def prompt_size(body: dict[str, Any]) -> int:
     """A deterministic stand-in for the prompt's token count: the fake bills characters."""
     total = 3
     for message in body.get("messages", []):
-        content = message.get("content")
-        total += 5 + (len(content) if isinstance(content, str) else 0)
-    return total
+        total += 5 + len(text_of(message.get("content")))
+    return total + body_image_tokens(body)
+
+
+def text_of(content: Any) -> str:
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return content if isinstance(content, str) else ""
 
 
 def last_user_text(body: dict[str, Any]) -> str:
     for message in reversed(body.get("messages", [])):
-        if message.get("role") == "user" and isinstance(message.get("content"), str):
-            return message["content"]
+        if message.get("role") == "user" and isinstance(message.get("content"), (str, list)):
+            return text_of(message["content"])
     return ""
 
 
@@ -270,6 +323,8 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
                 fake.requests.append({"path": self.path, "authorization": self.headers.get("Authorization", ""), "body": body})
             if fake.api_key is not None and self.headers.get("Authorization") != f"Bearer {fake.api_key}":
                 return self._error("invalid_api_key")
+            if has_list_content(body) and not sees(body.get("model", "")):
+                return self._error("list_content")
             spec = fake.next_spec(body)
             if spec.get("first_delay"):
                 time.sleep(spec["first_delay"])
@@ -349,7 +404,7 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
                 self._event(chunk({"content": ""}, finish="stop", model=model))
                 if spec.get("usage", True) is not False and (body.get("stream_options") or {}).get("include_usage"):
                     usage = spec.get("usage") if isinstance(spec.get("usage"), dict) else usage_for(
-                        prompt_size(body), len(chunks) + len(reasoning), len(reasoning))
+                        prompt_size(body), len(chunks) + len(reasoning), len(reasoning), body_image_tokens(body))
                     fake.usages.append(usage)
                     self._event(chunk(None, usage=usage, model=model))
                 self._end_stream()

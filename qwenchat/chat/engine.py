@@ -2,6 +2,7 @@
 
     engine = ChatEngine(conversation, provider, spending, saver, options)
     for event in engine.send(text): ...          # a new message
+    for event in engine.send(text, attachments=[prepared_image, ...]): ...  # with images (qwenchat.images)
     for event in engine.regenerate(reply_id): ...  # the same question again (a retry is one too)
     for event in engine.edit(message_id, text): ...  # an earlier question changed, answered anew
 
@@ -12,19 +13,24 @@ whoever pays; then, for a new message, the end-of-conversation verdict (the judg
 same limits); then the streamed reply, recorded into the conversation as it arrives, saved at most once
 a second, counted and settled when it ends, however it ends.
 
+Images: a message with images needs a model that sees; otherwise the turn is refused with the vision model
+to offer (`image.model_blind`), or, with `auto_vision`, that model answers this turn. Images count against
+the conversation's image cap and, by their size, in the budget and the reservation like text; only those
+the budget keeps are loaded and sent. A model that cannot see gets "[image]" in place of older images.
+
 Nothing here imports Streamlit: the store, the provider, the limits and the clock come in as arguments.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterator, Sequence
 
-from qwenchat import errors, sanitize, turns
+from qwenchat import errors, images, sanitize, turns
 from qwenchat import judge as judge_module
 from qwenchat.budget import Trimmed, fit_to_budget
-from qwenchat.catalog import THINKING_ALWAYS, lookup
+from qwenchat.catalog import THINKING_ALWAYS, VISION_MODEL, lookup
 from qwenchat.chat.events import (
     Closed,
     Judged,
@@ -60,6 +66,8 @@ class TurnOptions:
     lang: str = "zh"  # the UI language: the farewell's when the conversation has too few words to tell
     params: dict[str, Any] = field(default_factory=dict)  # what the user changed (see qwenchat.params)
     persona_name: str = ""  # the chosen persona's name, recorded where its prompt is first used
+    vision_model: str = VISION_MODEL  # offered when the model cannot see the message's images
+    auto_vision: bool = False  # True: that model answers such a turn without asking (QWENCHAT_AUTO_VISION)
 
 
 @dataclass
@@ -73,24 +81,30 @@ class ChatEngine:
     # Seconds between two `ReplyProgress` events; the chat view lengthens it as the reply grows.
     pace: Callable[[], float] = field(default=lambda: 0.05)
     verdicts: list[Verdict] = field(default_factory=list)
+    _attached: dict[str, images.PreparedImage] = field(default_factory=dict, init=False, repr=False)
 
     # ---- the three ways a turn starts ----------------------------------------------------------------
 
-    def send(self, raw_text: str) -> Iterator[TurnEvent]:
+    def send(self, raw_text: str, attachments: Sequence[images.PreparedImage] = ()) -> Iterator[TurnEvent]:
         text = sanitize.clean_user_text(raw_text)
-        problem = self._text_problem(text)
+        problem = self._text_problem(text, with_images=bool(attachments)) or self._image_problem(attachments)
         if problem:
             yield Refused(problem, text)
             return
         history = self.conversation.history_dicts()
-        request = [*self.conversation.api_messages(), {"role": "user", "content": text}]
+        self._attached = {image.id: image for image in attachments}
+        pictures = [image.part() for image in attachments]
+        request = [*self.conversation.api_messages(self.sees),
+                   Message("user", text, parts=pictures).api_entry(self.sees)]
         trimmed, hold = self._admit(request)
         if isinstance(hold, turns.Problem):
             yield Refused(hold, text)
             return
         try:
             user_message = self.conversation.add_user(text)
+            user_message.parts.extend(pictures)
             self._mark_persona(user_message)
+            self.saver.save_images(attachments)
             self.saver.save(self.conversation)
             yield UserAdded(user_message)
             verdict = self._verdict(text, history, user_message)
@@ -117,7 +131,7 @@ class ChatEngine:
             return
         leaf = conversation.messages[-1].id if conversation.messages else ""
         conversation.regenerate_point(reply_id)
-        trimmed, hold = self._admit(conversation.api_messages())
+        trimmed, hold = self._admit(conversation.api_messages(self.sees))
         if isinstance(hold, turns.Problem):
             if leaf:
                 conversation.switch_to(leaf)
@@ -140,7 +154,9 @@ class ChatEngine:
             return
         leaf = conversation.messages[-1].id if conversation.messages else ""
         conversation.branch_from(message_id)
-        trimmed, hold = self._admit([*conversation.api_messages(), {"role": "user", "content": text}])
+        pictures = [replace(p, data=dict(p.data)) for p in target.images]  # the question keeps its images
+        trimmed, hold = self._admit([*conversation.api_messages(self.sees),
+                                     Message("user", text, parts=pictures).api_entry(self.sees)])
         if isinstance(hold, turns.Problem):
             if leaf:
                 conversation.switch_to(leaf)
@@ -149,6 +165,7 @@ class ChatEngine:
         try:
             conversation.closed = False
             user_message = conversation.add_user(text)
+            user_message.parts.extend(pictures)
             self._mark_persona(user_message)
             self.saver.save(conversation)
             yield UserAdded(user_message)
@@ -167,10 +184,41 @@ class ChatEngine:
             user_message.parts.append(Part("persona", self.options.persona_name,
                                            {"prompt": conversation.system_prompt}))
 
-    def _text_problem(self, text: str) -> turns.Problem | None:
+    def _text_problem(self, text: str, with_images: bool = False) -> turns.Problem | None:
         if self.conversation.closed:
             return turns.Problem("closed", "turn.closed")
-        return turns.check_message(text) or self.spending.check_text(text)
+        problem = turns.check_message(text)
+        if problem and problem.kind == "empty" and with_images:  # a picture alone is a question too
+            problem = None
+        return problem or self.spending.check_text(text)
+
+    def _image_problem(self, attachments: Sequence[images.PreparedImage]) -> turns.Problem | None:
+        """The conversation's image cap, then a model that can see (or, with `auto_vision`, the switch to one
+        for this turn)."""
+        if not attachments:
+            return None
+        cap = self.spending.limits.max_image_bytes_per_conversation
+        known = {p.data.get("id") for m in self.conversation.all_messages() for p in m.images}
+        adding = sum({i.id: i.size for i in attachments if i.id not in known}.values())
+        if cap and self.conversation.image_bytes() + adding > cap:
+            return turns.Problem("images_full", "image.conversation_full",
+                                 {"used": images.megabytes(self.conversation.image_bytes()),
+                                  "adding": images.megabytes(adding), "limit": images.megabytes(cap)})
+        if not self.sees:
+            vision = self.options.vision_model or VISION_MODEL
+            if not self.options.auto_vision:
+                return turns.Problem("blind", "image.model_blind", {"model": self.options.model, "vision": vision})
+            self.options = replace(self.options, model=vision)
+        return None
+
+    @property
+    def sees(self) -> bool:
+        """Whether the model of this turn takes images."""
+        return lookup(self.options.model).vision
+
+    def _image_bytes(self, image_id: str) -> bytes | None:
+        attached = self._attached.get(image_id)
+        return attached.data if attached is not None else self.saver.image(image_id)
 
     @property
     def thinking(self) -> bool:
@@ -193,6 +241,8 @@ class ChatEngine:
     def _admit(self, request: list[dict]) -> tuple[Trimmed, Hold | turns.Problem]:
         """The request as it will be sent, and the limits' answer to it."""
         trimmed = fit_to_budget(request, self.options.model, self.options.budget)
+        if self.sees:  # the images the budget kept, loaded now (only these): the request as it is sent
+            trimmed = replace(trimmed, messages=images.resolve(trimmed.messages, self._image_bytes))
         if trimmed.too_large:
             return trimmed, turns.Problem(OVER_BUDGET, "turn.over_budget",
                                           {"prompt_tokens": trimmed.prompt_tokens, "budget": self.options.budget})

@@ -4,14 +4,17 @@ A store that is away (a locked or read-only database, a disk gone) or a conversa
 tab must not lose what the user typed or received: the conversation stays in memory, `status` says why it
 is not saved, and the next save tries again (the whole conversation, so nothing written meanwhile is
 missed). A streaming reply is saved at most once per `every` seconds, so a crash loses about that much.
+Attached images go the same way: kept in `SaveState.unsaved_images` while the store is away (only then do
+their bytes live in the session), written before the next save of the conversation, and read back through
+`image()` whichever place holds them.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
 
 from qwenchat import store as store_module
 from qwenchat.conversation import Conversation, Message
@@ -30,6 +33,7 @@ class SaveState:
 
     status: str = SAVED
     pending: bool = False  # something is not in the store yet
+    unsaved_images: dict[str, Any] = field(default_factory=dict)  # id -> image (qwenchat.images.PreparedImage)
 
 
 class Saver:
@@ -39,9 +43,38 @@ class Saver:
         self.enabled, self.every, self.clock = enabled, every, clock
         self._last = float("-inf")
 
+    def save_images(self, images: Iterable[Any]) -> None:
+        """Keep attached images (before the message that shows them is saved)."""
+        for image in images:
+            self.state.unsaved_images[image.id] = image
+        self._flush_images()
+
+    def _flush_images(self) -> bool:
+        if not self.enabled or not self.state.unsaved_images:
+            return True
+        try:
+            self.store.save_images(self.owner, list(self.state.unsaved_images.values()))
+        except Exception as exc:  # noqa: BLE001 - the images stay in the session until the store is back
+            self._failed(exc)
+            return False
+        self.state.unsaved_images.clear()
+        return True
+
+    def image(self, image_id: str) -> bytes | None:
+        """An image's bytes, from this session's unsaved ones or the store; None when neither has it now."""
+        unsaved = self.state.unsaved_images.get(image_id)
+        if unsaved is not None:
+            return unsaved.data
+        try:
+            return self.store.load_image(self.owner, image_id)
+        except Exception:  # noqa: BLE001 - a store that is away: the request says [image] instead
+            return None
+
     def save(self, conversation: Conversation) -> None:
         """Save the whole conversation (after a turn, a close, a rename); empty ones are not kept."""
         if not self.enabled or not conversation.messages or self.state.status == DELETED:
+            return
+        if not self._flush_images():
             return
         try:
             result = self.store.save_conversation(self.owner, conversation)

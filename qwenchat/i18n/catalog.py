@@ -32,6 +32,34 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "budget per request ({budget:,}), and was not sent. Shorten it, or raise the budget in the "
                          "sidebar."),
 
+    # ---- qwenchat/images.py and the engine: an attached image refused before any request ----------------
+    "image.file_too_large": ("图片 {name} 太大（{size}，上限 {limit}），未发送。",
+                             "The image {name} is too large ({size}; the limit is {limit}) and was not sent."),
+    "image.unsupported": ("{name} 不是可识别的图片（支持 PNG、JPEG、WebP、GIF），未发送。",
+                          "{name} is not an image this app can read (PNG, JPEG, WebP or GIF) and was not sent."),
+    "image.unreadable": ("图片 {name} 已损坏或不完整，无法读取，未发送。",
+                         "The image {name} is damaged or incomplete and cannot be read; it was not sent."),
+    "image.too_many_pixels": ("图片 {name} 的像素过多（上限 {limit:,} 像素），未发送。请先缩小图片。",
+                              "The image {name} has too many pixels (the limit is {limit:,}) and was not sent. "
+                              "Shrink it first."),
+    "image.bad_shape": ("图片 {name}（{width}×{height}）太小或太细长（每边需大于 10 像素，长宽比不超过 200:1），未发送。",
+                        "The image {name} ({width}×{height}) is too small or too narrow (each side over 10 pixels, "
+                        "at most 200:1), and was not sent."),
+    "image.still_too_large": ("图片 {name} 压缩后仍超过 {limit}，未发送。",
+                              "The image {name} is still over {limit} after shrinking and was not sent."),
+    "image.model_blind": ("模型 {model} 看不到图片，未发送。可以让视觉模型 {vision} 回答这一条。",
+                          "The model {model} cannot see images, so nothing was sent. {vision}, a vision model, "
+                          "can answer this one."),
+    "image.conversation_full": ("这个对话的图片已达上限（已有 {used}，再加 {adding} 将超过 {limit}），未发送。"
+                                "请开始新对话。",
+                                "This conversation's images are at their limit ({used} kept; {adding} more would "
+                                "pass {limit}), so nothing was sent. Start a new conversation."),
+    "image.use_vision": ("👁 用 {vision} 回答", "👁 Answer with {vision}"),
+    "image.answered_by": ("👁 由视觉模型 {model} 回答（当前模型看不到图片）。",
+                          "👁 Answered by the vision model {model} (the chosen model cannot see images)."),
+    "image.missing": ("🖼 图片不可用：{name}", "🖼 Image not available: {name}"),
+    "image.tokens": ("🖼 {count} 张图片，约 {tokens:,} 个 Token", "🖼 {count} image(s), about {tokens:,} tokens"),
+
     # ---- qwenchat/quotas.py ----------------------------------------------------------------------------
     "quota.too_long": ("消息太长（{chars:,} 字符，本应用上限 {limit:,}），未发送。请缩短或分几次发送。",
                        "The message is too long ({chars:,} characters; this app allows {limit:,}) and was not sent. "
