@@ -75,14 +75,31 @@ def test_decomposed_accents_count_like_composed_ones():
     assert encode("Cafe\u0301 de\u0301ja\u0300", "qwen-plus") == encode("Café déjà", "qwen-plus")
 
 
-def test_image_parts_are_not_counted():
+def test_an_image_part_counts_by_its_size_and_the_text_beside_it_as_alone():
+    import base64
+    import io
+
+    from PIL import Image
+
+    from qwenchat.images import estimate_image_tokens
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (448, 224)).save(buffer, "PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
     text_only = {"role": "user", "content": "What is in this picture?"}
     with_image = {"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+        {"type": "image_url", "image_url": {"url": url}},
         {"type": "text", "text": "What is in this picture?"},
     ]}
-    assert count_message(with_image, "qwen-vl-max") == count_message(text_only, "qwen-vl-max")
-    assert count_message(with_image, "qwen-vl-max") == 3 + count_text("user\nWhat is in this picture?", "qwen-vl-max")
+    image = estimate_image_tokens(448, 224, "qwen-vl-max")
+    assert image == 130
+    assert count_message(with_image, "qwen-vl-max") == count_message(text_only, "qwen-vl-max") + image
+    assert count_message(text_only, "qwen-vl-max") == 3 + count_text("user\nWhat is in this picture?", "qwen-vl-max")
+
+
+def test_an_image_whose_size_cannot_be_read_counts_as_the_models_maximum():
+    broken = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}
+    assert count_message(broken, "qwen-vl-max") == count_message({"role": "user", "content": ""}, "qwen-vl-max") + 1282
 
 
 def _chatml(messages):
