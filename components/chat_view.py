@@ -3,19 +3,23 @@
 `qwenchat.chat.engine.ChatEngine` runs the turn (checks, limits, end detector, model, saving); this module
 only starts it and paints its events. Model and user text is rendered with `st.markdown`, which never runs
 HTML; images written in any message become links (`images_as_links`), so text cannot make the browser
-fetch a URL.
+fetch a URL. Attached images (`qwenchat.images`) are shown with `st.image` from thumbnail bytes made here
+from the store, never from a URL.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Iterator
 
 import streamlit as st
 
 from components import session
 from components.lang import lang, tr
+from components.session import read_secrets
 from components.settings import ChatOptions
-from qwenchat import errors
+from qwenchat import errors, images, settings
+from qwenchat.catalog import VISION_MODEL, lookup
 from qwenchat.chat import saving
 from qwenchat.chat.engine import ChatEngine, TurnOptions
 from qwenchat.chat.events import (
@@ -28,7 +32,7 @@ from qwenchat.chat.events import (
     UserAdded,
     Waiting,
 )
-from qwenchat.chat.state import Action
+from qwenchat.chat.state import Action, VisionOffer
 from qwenchat.conversation import (
     FAILED,
     FAREWELL,
@@ -56,14 +60,17 @@ def render(conversation: Conversation, options: ChatOptions) -> None:
         placeholder = tr("chat.placeholder.no_key")
     # Read first (it is drawn at the bottom of the page anyway), so the turn can start before the history
     # is painted: a regenerate or an edit changes which messages the history shows.
-    prompt = st.chat_input(placeholder, key="chat_input", submit_mode="stop",
+    prompt = st.chat_input(placeholder, key="chat_input", submit_mode="stop", accept_file="multiple",
+                           file_type=list(images.FILE_TYPES), max_upload_size=images.MAX_UPLOAD_BYTES // 2**20,
                            disabled=not has_key or conversation.closed)
     action, chat.pending = chat.pending, None
     turn: Iterator[TurnEvent] | None = None
     first: TurnEvent | None = None
     pace = _Pace()
     if has_key and (prompt is not None or action is not None):
-        turn = _start(_engine(conversation, options, pace), prompt, action)
+        chat.offer = None  # a new message (or the offer taken) ends an earlier offer
+        engine = _engine(conversation, options, pace, vision=action is not None and action.kind == "vision")
+        turn = _start(engine, prompt, action)
         first = next(turn, None)
 
     show_saving_state(chat.saving.status, conversation)
@@ -83,23 +90,45 @@ def render(conversation: Conversation, options: ChatOptions) -> None:
             st.rerun()
 
 
-def _engine(conversation: Conversation, options: ChatOptions, pace: "_Pace") -> ChatEngine:
+def _engine(conversation: Conversation, options: ChatOptions, pace: "_Pace", *, vision: bool = False) -> ChatEngine:
     chat = session.state()
+    secrets = read_secrets()
     return ChatEngine(
         conversation, session.client_for(options.settings), session.spending(options.settings), session.saver(),
         TurnOptions(options.settings.model, thinking=options.thinking, budget=options.budget, judge=options.judge,
                     farewell=options.farewell, lang=lang(), params=options.params or {},
-                    persona_name=options.persona),
+                    persona_name=options.persona,
+                    vision_model=str(settings.read("QWENCHAT_VISION_MODEL", secrets, os.environ)),
+                    auto_vision=vision or bool(settings.read("QWENCHAT_AUTO_VISION", secrets, os.environ))),
         pace=pace, verdicts=chat.verdicts)
 
 
-def _start(engine: ChatEngine, prompt: str | None, action: Action | None) -> Iterator[TurnEvent]:
+def _start(engine: ChatEngine, prompt, action: Action | None) -> Iterator[TurnEvent]:
     if prompt is not None:
-        return engine.send(prompt)
+        text = prompt if isinstance(prompt, str) else prompt.text
+        files = [] if isinstance(prompt, str) else [(f.name, f.getvalue()) for f in prompt.files]
+        return _send(engine, text or "", files)
     assert action is not None
+    if action.kind == "vision":
+        return engine.send(action.text, attachments=action.images)
     if action.kind == "regenerate":
         return engine.regenerate(action.message_id)
     return engine.edit(action.message_id, action.text)
+
+
+def _send(engine: ChatEngine, text: str, files: list[tuple[str, bytes]]) -> Iterator[TurnEvent]:
+    """Prepare the attached files (refusing the message, text kept, when one cannot be sent), then send."""
+    model = engine.options.model
+    if files and not lookup(model).vision:
+        model = engine.options.vision_model or VISION_MODEL  # the model that would see them
+    prepared, problem = images.prepare_attachments(files, model)
+    if problem is not None:
+        yield Refused(problem, text)
+        return
+    for event in engine.send(text, attachments=prepared):
+        if isinstance(event, Refused) and event.problem.kind == "blind":
+            session.state().offer = VisionOffer(text, tuple(prepared), event.problem.params["vision"])
+        yield event
 
 
 class _Pace:
@@ -119,6 +148,10 @@ def paint_turn(first: TurnEvent, turn: Iterator[TurnEvent], pace: "_Pace") -> No
         match event:
             case Refused(problem, text):
                 st.warning(problem.message(lang()))
+                offer = session.state().offer
+                if problem.kind == "blind" and offer is not None:
+                    st.button(tr("image.use_vision", vision=offer.model), key="use_vision", type="primary",
+                              on_click=_take_offer)
                 if text.strip():
                     with st.expander(tr("chat.unsent")):
                         st.code(text, language=None, wrap_lines=True)
@@ -128,6 +161,8 @@ def paint_turn(first: TurnEvent, turn: Iterator[TurnEvent], pace: "_Pace") -> No
             case Closed(farewell):
                 show_message(farewell)
             case ReplyStarted(message):
+                if not lookup(session.conversation().model).vision and lookup(message.model).vision:
+                    st.caption(tr("image.answered_by", model=message.model))
                 painter = _Painter(st.chat_message("assistant"))
                 painter.paint(message, streaming=True)
             case ReplyProgress(message) if painter is not None:
@@ -138,6 +173,13 @@ def paint_turn(first: TurnEvent, turn: Iterator[TurnEvent], pace: "_Pace") -> No
             case ReplyEnded(message) if painter is not None:
                 painter.paint(message, streaming=False)
         event = next(turn, None)
+
+
+def _take_offer() -> None:
+    chat = session.state()
+    if chat.offer is not None:
+        chat.pending = Action("vision", "", chat.offer.text, chat.offer.images)
+        chat.offer = None
 
 
 def first_painted(first: TurnEvent) -> Message | None:
@@ -228,6 +270,8 @@ def show_message(message: Message, *, conversation: Conversation | None = None, 
         if message.reasoning:
             with st.expander(tr("chat.thinking"), expanded=False):
                 st.markdown(images_as_links(message.reasoning))
+        if message.images:
+            show_images(message)
         if message.status != WITHDRAWN and message.content:
             st.markdown(images_as_links(message.content))
         error = None
@@ -240,6 +284,37 @@ def show_message(message: Message, *, conversation: Conversation | None = None, 
         if conversation is not None and (full_controls or branched):
             _controls(conversation, message, is_last_reply=is_last_reply, error=error, full=full_controls,
                       branched=branched)
+
+
+def show_images(message: Message) -> None:
+    """The message's images as thumbnails, with their token estimate for the model in use."""
+    owner = session.owner()
+    shown, names, missing = [], [], []
+    for part in message.images:
+        try:
+            shown.append(_thumbnail(owner, str(part.data.get("id", ""))))
+            names.append(part.text or None)
+        except LookupError:
+            missing.append(part.text or "?")
+    if shown:
+        st.image(shown, caption=names if any(names) else None, width=160)
+    for name in missing:
+        st.caption(tr("image.missing", name=escape_inline(name)))
+    model = session.conversation().model
+    if lookup(model).vision:
+        tokens = sum(images.estimate_image_tokens(int(p.data.get("width") or 1), int(p.data.get("height") or 1),
+                                                  model) for p in message.images)
+        st.caption(tr("image.tokens", count=len(message.images), tokens=tokens))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _thumbnail(owner: str, image_id: str) -> bytes:
+    """A thumbnail of one of `owner`'s images (cached by owner and id: an image never changes under its id).
+    Raises LookupError when the image is not available now, so nothing missing is cached."""
+    data = session.saver().image(image_id) if owner == session.owner() else None
+    if data is None:
+        raise LookupError(image_id)
+    return images.thumbnail(data)
 
 
 def _controls(conversation: Conversation, message: Message, *, is_last_reply: bool,

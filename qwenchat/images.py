@@ -34,7 +34,7 @@ import io
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -42,6 +42,7 @@ from qwenchat.conversation import IMAGE_KEY, Part
 from qwenchat.turns import Problem
 
 MAX_UPLOAD_BYTES = 20 * 2**20         # a file larger than this is refused before it is read as an image
+MAX_PER_MESSAGE = 10                  # images attached to one message
 MAX_SOURCE_PIXELS = 50_000_000        # a header claiming more is refused before decoding (a bomb)
 MAX_DATA_URL_BYTES = 10 * 2**20       # DashScope: a base64 image in a request must stay under 10 MB
 MIN_SIDE = 10                         # DashScope refuses images with a side of 10 px or less
@@ -173,6 +174,30 @@ def prepare_image(data: bytes, name: str = "", model: str = "") -> PreparedImage
             encoded = _encode(pixels, output)
     return PreparedImage(hashlib.sha256(encoded).hexdigest(), _MIME[output], pixels.width, pixels.height,
                          encoded, name)
+
+
+def prepare_attachments(files: Sequence[tuple[str, bytes]], model: str) -> tuple[list[PreparedImage], Problem | None]:
+    """Every file attached to one message, prepared; the first problem stops them all (the user fixes one
+    file and sends again). A document attached the same way will be one more branch here."""
+    if len(files) > MAX_PER_MESSAGE:
+        return [], Problem("too_many", "image.too_many", {"count": len(files), "limit": MAX_PER_MESSAGE})
+    prepared = []
+    for name, data in files:
+        result = prepare_image(data, name, model)
+        if isinstance(result, Problem):
+            return [], result
+        prepared.append(result)
+    return prepared, None
+
+
+def thumbnail(data: bytes, side: int = 320) -> bytes:
+    """A small PNG or JPEG of stored image bytes, for the chat's history (the page carries no full images)."""
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        output = "JPEG" if image.format == "JPEG" else "PNG"
+        small = _normalised(image, output)
+    small.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return _encode(small, output)
 
 
 def megabytes(count: int) -> str:

@@ -14,7 +14,6 @@ from qwenchat.images import PreparedImage, estimate_image_tokens, prepare_image
 from qwenchat.turns import Problem
 from tests.images_helpers import animated_gif, opened, photo_with_gps, png
 
-
 # ---- the estimate, against DashScope's documented rule and examples ----------------------------------
 
 def test_an_image_already_on_the_patch_grid_costs_one_token_per_patch_plus_two_markers():

@@ -16,11 +16,23 @@ from qwenchat.quotas import SessionQuota
 
 @dataclass(frozen=True)
 class Action:
-    """A request from a button, carried to the next run: regenerate | edit | delete."""
+    """A request from a button, carried to the next run: regenerate | edit | delete | vision (send `text` and
+    `images` again, answered by a model that sees)."""
 
     kind: str
     message_id: str
     text: str = ""
+    images: tuple = ()  # qwenchat.images.PreparedImage, for "vision"
+
+
+@dataclass(frozen=True)
+class VisionOffer:
+    """A message with images refused because the model cannot see: kept until the user takes the offer or
+    sends something else (the only time image bytes sit in the session)."""
+
+    text: str
+    images: tuple  # qwenchat.images.PreparedImage
+    model: str
 
 
 @dataclass
@@ -35,6 +47,7 @@ class ChatSession:
     copying: str = ""  # the id of the reply whose Markdown source is shown to copy
     all_controls: bool = False  # the controls of every message, not only the newest ones
     notes: list[str] = field(default_factory=list)
+    offer: VisionOffer | None = None
 
     def open(self, conversation: Conversation) -> None:
         """Show another conversation: its own verdicts, its own saving state, no half-done action."""
@@ -44,3 +57,4 @@ class ChatSession:
         self.pending = None
         self.editing = ""
         self.copying = ""
+        self.offer = None
