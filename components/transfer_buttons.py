@@ -3,7 +3,8 @@ the history page.
 
 The files are built only when a button is clicked (`st.download_button` with a callable), so a history
 list of two hundred conversations costs nothing until one is downloaded. What goes into them is decided
-by `qwenchat.transfer`, which never writes an API key.
+by `qwenchat.transfer`, which never writes an API key; the JSON carries the conversation's images, read from
+this owner's store.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
+from components import session
 from components.lang import tr
 from qwenchat.conversation import Conversation
 from qwenchat.transfer import file_stem, to_json, to_markdown
@@ -42,7 +44,7 @@ def buttons(load: Callable[[], Conversation | None], title: str, *, key: str) ->
 
     def json() -> str:
         conversation = load()
-        return to_json(conversation) if conversation else ""
+        return to_json(conversation, session.saver().image) if conversation else ""
 
     left, right = st.columns(2)
     left.download_button("⬇️ Markdown", data=markdown, file_name=f"{stem}.md", mime="text/markdown",

@@ -21,7 +21,7 @@ from typing import Callable, Mapping
 from qwenchat.conversation import Conversation
 from qwenchat.settings import read
 from qwenchat.store import ConversationStore
-from qwenchat.transfer import MAX_BYTES, InvalidImport, format_bytes, from_json
+from qwenchat.transfer import MAX_BYTES, InvalidImport, format_bytes, from_json_with_images
 
 MAX_IMPORT_BYTES_NAME = "QWENCHAT_MAX_IMPORT_BYTES"
 MAX_CONVERSATIONS_NAME = "QWENCHAT_MAX_CONVERSATIONS_PER_OWNER"
@@ -90,11 +90,12 @@ def import_conversation(store: ConversationStore, owner: str, data: bytes | str,
     pace, a bad file included: parsing one costs the server as much as a good one.
     """
     limiter.acquire(owner)
-    conversation = from_json(data, max_bytes=limits.max_import_bytes)
+    conversation, images = from_json_with_images(data, max_bytes=limits.max_import_bytes)
     if store.count_conversations(owner) >= limits.max_conversations_per_owner:
         raise ImportRefused("import.too_many_conversations", limit=limits.max_conversations_per_owner)
     size = len(data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data)
     if store.stored_bytes() + size > limits.max_store_bytes:
         raise ImportRefused("import.storage_full", limit=format_bytes(limits.max_store_bytes))
+    store.save_images(owner, images)  # first: the messages that show them link to them as they are saved
     store.save_conversation(owner, conversation)
     return conversation

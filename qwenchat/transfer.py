@@ -3,15 +3,18 @@
 The JSON file is an envelope, and every key in it is listed below (nothing else is written or
 accepted):
 
-    {"format": "qwenchat.conversation", "version": 2, "exported_at": "2025-01-31T08:00:00Z",
+    {"format": "qwenchat.conversation", "version": 3, "exported_at": "2025-01-31T08:00:00Z",
      "conversation": {"title", "model", "system_prompt", "closed", "created_at", "leaf", "messages": [
          {"role", "content", "status", "reasoning", "error", "model", "usage", "created_at",
-          "parent", "parts": [{"type", "text", "data"}]}]}}
+          "parent", "parts": [{"type", "text", "data"}]}],
+         "images": [{"id", "mime", "data"}]}}
 
 Version 2 carries the whole tree: `messages` lists every branch, each message after its parent;
 `parent` is the index of the parent in that list (null for a root) and `leaf` the index of the last
-message of the visible branch (null when none is shown). Version 1 files (no `leaf`, `parent` or
-`parts`) still import, as one linear chain.
+message of the visible branch (null when none is shown). Version 3 adds `images`: the pixels of the
+messages' image parts, base64 (`data`), once each; on import each is decoded as its `mime` says, its id
+is recomputed from its bytes (the parts follow), and its size is read from it, never from the file.
+Version 1 files (no `leaf`, `parent` or `parts`) and version 2 files still import.
 
 Times inside the conversation are seconds since the epoch, as in the model, and must fall in the years
 2000 to 2099, as must `exported_at`; `usage` is null or an object with the `Usage` fields, each a whole
@@ -21,16 +24,20 @@ overwrites an existing one. A withdrawn reply's text, reasoning and parts are ne
 the limits on that).
 
 Imported text is treated like model text: the Markdown export shows the visible branch with every
-image as a link (`rendering.images_as_links`), for every role.
+image as a link (`rendering.images_as_links`), for every role; an attached image is a note with its name
+and size (its pixels are in the JSON export).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
 import re
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timezone, tzinfo
-from typing import Any
+from typing import Any, Callable
 
 from qwenchat.conversation import (
     FAILED,
@@ -51,11 +58,12 @@ from qwenchat.rendering import images_as_links
 from qwenchat.sanitize import clean_user_text
 
 FORMAT = "qwenchat.conversation"
-VERSION = 2
-VERSIONS = (1, 2)
+VERSION = 3
+VERSIONS = (1, 2, 3)
 MAX_BYTES = 2 * 1024 * 1024  # the default; QWENCHAT_MAX_IMPORT_BYTES changes it (see qwenchat.imports)
 MAX_MESSAGES = 5000
 MAX_PARTS = 50
+MAX_IMAGES = 200
 MAX_LABEL = 200  # characters of a model name or an error kind
 MAX_TOKENS = 10**12
 EARLIEST = 946684800.0  # 2000-01-01T00:00:00Z
@@ -64,7 +72,9 @@ MAX_NUMBER_IN_DATA = 10**15
 ROLES = ("user", "assistant")
 
 ENVELOPE_KEYS = ("format", "version", "exported_at", "conversation")
-CONVERSATION_KEYS = ("title", "model", "system_prompt", "closed", "created_at", "leaf", "messages")
+CONVERSATION_KEYS = ("title", "model", "system_prompt", "closed", "created_at", "leaf", "messages", "images")
+CONVERSATION_KEYS_V2 = CONVERSATION_KEYS[:-1]
+IMAGE_KEYS = ("id", "mime", "data")
 MESSAGE_KEYS = ("role", "content", "status", "reasoning", "error", "model", "usage", "created_at", "parent",
                 "parts")
 PART_KEYS = ("type", "text", "data")
@@ -137,6 +147,10 @@ def to_markdown(conversation: Conversation, tz: tzinfo = timezone.utc, lang: str
             lines += ["<details>", f"<summary>{t('export.md.reasoning', lang)}</summary>", "",
                       images_as_links(message.reasoning),
                       "", "</details>", ""]
+        for part in message.parts:
+            if part.type == "image":
+                lines += [t("export.md.image", lang, name=images_as_links(" ".join(part.text.split())) or "?",
+                            width=part.data.get("width", "?"), height=part.data.get("height", "?")), ""]
         if message.content:
             lines += [images_as_links(message.content), ""]
         note = _STATUS_NOTES.get(message.status)
@@ -169,7 +183,8 @@ def _parents_first(messages: list[Message]) -> list[Message]:
     return ordered
 
 
-def to_json(conversation: Conversation) -> str:
+def to_json(conversation: Conversation, image: Callable[[str], bytes | None] | None = None) -> str:
+    """The file to import again; `image(id)` gives an image's bytes (the store's), else none are included."""
     c = conversation
     everything = _parents_first(c.all_messages())
     index = {m.id: i for i, m in enumerate(everything)}
@@ -189,10 +204,35 @@ def to_json(conversation: Conversation) -> str:
         "conversation": {
             "title": c.title, "model": c.model, "system_prompt": c.system_prompt, "closed": c.closed,
             "created_at": c.created_at, "leaf": index[c.messages[-1].id] if c.messages else None,
-            "messages": messages,
+            "messages": messages, "images": _images_out(map(_shown, everything), image),
         },
     }
     return json.dumps(envelope, ensure_ascii=False, indent=2)
+
+
+def _images_out(messages: Any, image: Callable[[str], bytes | None] | None) -> list[dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for message in messages:
+        for part in message.images:
+            image_id = part.data.get("id")
+            if image is None or not isinstance(image_id, str) or image_id in out:
+                continue
+            data = image(image_id)
+            if data is not None:
+                out[image_id] = {"id": image_id, "mime": str(part.data.get("mime", "")),
+                                 "data": base64.b64encode(data).decode("ascii")}
+    return list(out.values())
+
+
+@dataclass(frozen=True)
+class ImportedImage:
+    """An image read from an export, checked: what the store keeps (`qwenchat.store.StoredImage`)."""
+
+    id: str
+    mime: str
+    width: int
+    height: int
+    data: bytes
 
 
 def _reject_constant(name: str) -> Any:
@@ -200,7 +240,13 @@ def _reject_constant(name: str) -> Any:
 
 
 def from_json(data: bytes | str, max_bytes: int = MAX_BYTES) -> Conversation:
-    """Parse an exported file (version 1 or 2) into a new Conversation with fresh ids, or raise InvalidImport."""
+    """Parse an exported file (version 1, 2 or 3) into a new Conversation with fresh ids, or raise
+    InvalidImport. Its images are checked and dropped: `from_json_with_images` keeps them."""
+    return from_json_with_images(data, max_bytes)[0]
+
+
+def from_json_with_images(data: bytes | str, max_bytes: int = MAX_BYTES) -> tuple[Conversation, list[ImportedImage]]:
+    """The conversation and the images its parts show, each checked (see the module docstring)."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     if len(raw) > max_bytes:
         raise InvalidImport("import.too_large", size=format_bytes(max_bytes))
@@ -219,7 +265,8 @@ def from_json(data: bytes | str, max_bytes: int = MAX_BYTES) -> Conversation:
     _exported_at(_typed(envelope, "exported_at", str, the_file))
 
     conv = _typed(envelope, "conversation", dict, the_file)
-    _exact_keys(conv, CONVERSATION_KEYS if version == 2 else CONVERSATION_KEYS_V1, the_conversation)
+    _exact_keys(conv, {1: CONVERSATION_KEYS_V1, 2: CONVERSATION_KEYS_V2, 3: CONVERSATION_KEYS}[version],
+                the_conversation)
     for key in ("title", "model", "system_prompt"):
         _typed(conv, key, str, the_conversation)
     _label(conv["model"], "model", the_conversation)
@@ -231,7 +278,7 @@ def from_json(data: bytes | str, max_bytes: int = MAX_BYTES) -> Conversation:
 
     messages: list[Message] = []
     for number, item in enumerate(items, 1):
-        message = _message(item, number, version)
+        message = _message(item, number, min(version, 2))
         if version == 1:
             message.parent_id = messages[-1].id if messages else ""
         else:
@@ -241,7 +288,7 @@ def from_json(data: bytes | str, max_bytes: int = MAX_BYTES) -> Conversation:
             message.parent_id = messages[parent].id if parent is not None else ""
         messages.append(message)
     leaf: str | None = None  # version 1: the last message
-    if version == 2:
+    if version >= 2:
         index = conv["leaf"]
         if index is not None and (type(index) is not int or not 0 <= index < len(messages)):
             raise InvalidImport("import.bad_leaf")
@@ -253,7 +300,48 @@ def from_json(data: bytes | str, max_bytes: int = MAX_BYTES) -> Conversation:
         created_at=float(conv["created_at"]), id=new_id(),
     )
     conversation.show_tree(messages, leaf)
-    return conversation
+    imported = _images_in(conv["images"]) if version >= 3 else {}
+    _follow_images(messages, imported)
+    return conversation, list({i.id: i for i in imported.values()}.values())
+
+
+def _images_in(value: Any) -> dict[str, ImportedImage]:
+    """The file's images by the id the file gives them, each decoded and re-identified by its bytes."""
+    from qwenchat import images  # Pillow, only for files that carry images
+
+    if type(value) is not list:
+        raise InvalidImport("import.wrong_type", where=Msg("import.where.conversation"), key="images",
+                            kind=Msg("import.kind.list"))
+    if len(value) > MAX_IMAGES:
+        raise InvalidImport("import.too_many_images", limit=MAX_IMAGES)
+    found: dict[str, ImportedImage] = {}
+    for number, item in enumerate(value, 1):
+        where = Msg("import.where.image", {"number": number})
+        if not isinstance(item, dict):
+            raise InvalidImport("import.not_object", where=where)
+        _exact_keys(item, IMAGE_KEYS, where)
+        for key in IMAGE_KEYS:
+            _typed(item, key, str, where)
+        try:
+            data = base64.b64decode(item["data"], validate=True)
+        except (binascii.Error, ValueError):
+            data = b""
+        size = images.verify_stored(data, item["mime"]) if data else None
+        if size is None:
+            raise InvalidImport("import.bad_image", where=where, mime=item["mime"][:40])
+        found[item["id"]] = ImportedImage(hashlib.sha256(data).hexdigest(), item["mime"], size[0], size[1], data)
+    return found
+
+
+def _follow_images(messages: list[Message], imported: dict[str, ImportedImage]) -> None:
+    """Image parts take their image's real id, type and size; a part whose image is not in the file keeps
+    only what it says about itself (it shows as "not available")."""
+    for message in messages:
+        for part in message.images:
+            known = imported.get(str(part.data.get("id")))
+            if known is not None:
+                part.data = {"id": known.id, "mime": known.mime, "width": known.width, "height": known.height,
+                             "bytes": len(known.data)}
 
 
 def _message(item: Any, number: int, version: int) -> Message:

@@ -107,7 +107,7 @@ def test_markdown_headings_follow_the_conversations_language():
 def test_json_envelope_has_exactly_the_documented_keys():
     data = json.loads(to_json(sample()))
     assert list(data) == list(transfer.ENVELOPE_KEYS)
-    assert data["format"] == "qwenchat.conversation" and data["version"] == 2
+    assert data["format"] == "qwenchat.conversation" and data["version"] == 3
     assert data["exported_at"].endswith("Z")
     assert list(data["conversation"]) == list(transfer.CONVERSATION_KEYS)
     for m in data["conversation"]["messages"]:
@@ -198,7 +198,7 @@ BAD_FILES = {
     "a string": '"qwenchat.conversation"',
     "wrong format": edited(setitem(("format",), "chatgpt.export")),
     "no format": edited(delitem(("format",))),
-    "version 3": edited(setitem(("version",), 3)),
+    "version 4": edited(setitem(("version",), 4)),
     "version as string": edited(setitem(("version",), "1")),
     "version true": edited(setitem(("version",), True)),
     "no exported_at": edited(delitem(("exported_at",))),
@@ -245,7 +245,7 @@ def test_the_messages_say_what_is_wrong():
         return refused.value.message("zh") + "\n" + refused.value.message("en")
 
     assert reason(BAD_FILES["not json"]) == "导入失败：文件不是有效的 JSON\nImport failed: not valid JSON"
-    assert "版本" in reason(BAD_FILES["version 3"]) and "unsupported version 3" in reason(BAD_FILES["version 3"])
+    assert "版本" in reason(BAD_FILES["version 4"]) and "unsupported version 4" in reason(BAD_FILES["version 4"])
     assert "'system'" in reason(BAD_FILES["unknown role"]) and "第 1 条消息" in reason(BAD_FILES["unknown role"])
     assert "2 MB" in reason(BAD_FILES["too large"])
     assert "5000" in reason(BAD_FILES["too many messages"])

@@ -487,6 +487,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "import.bad_exported_at": ("文件的 exported_at 不是 2000 至 2099 年之间的时间（如 2025-01-31T08:00:00Z）",
                                "exported_at in the file is not a time in the years 2000 to 2099 "
                                "(like 2025-01-31T08:00:00Z)"),
+    "import.bad_image": ("{where}不是有效的 {mime} 图片", "{where} is not a valid {mime} image"),
+    "import.too_many_images": ("图片超过 {limit} 张", "more than {limit} images"),
+    "import.where.image": ("第 {number} 张图片", "image {number}"),
     "import.where.file": ("文件", "the file"),
     "import.where.conversation": ("对话", "the conversation"),
     "import.where.message": ("第 {number} 条消息", "message {number}"),
@@ -520,6 +523,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "export.md.status.withdrawn": ("此回复已撤回", "This reply was withdrawn"),
     "export.md.status.failed": ("请求失败", "Request failed"),
     "export.md.note": ("*（{note}{detail}）*", "*({note}{detail})*"),
+    "export.md.image": ("*🖼 图片：{name}（{width}×{height}，见 JSON 导出）*",
+                        "*🖼 Image: {name} ({width}×{height}; in the JSON export)*"),
 
     # ---- qwenchat/console.py: the console chat (`python -m qwenchat`) --------------------------------------
     "console.prompt": ("你 > ", "You > "),
