@@ -161,9 +161,10 @@ def paint_turn(first: TurnEvent, turn: Iterator[TurnEvent], pace: "_Pace") -> No
             case Closed(farewell):
                 show_message(farewell)
             case ReplyStarted(message):
-                if not lookup(session.conversation().model).vision and lookup(message.model).vision:
-                    st.caption(tr("image.answered_by", model=message.model))
                 painter = _Painter(st.chat_message("assistant"))
+                if _answered_by_vision(message):
+                    with painter.note:
+                        st.caption(tr("image.answered_by", model=message.model))
                 painter.paint(message, streaming=True)
             case ReplyProgress(message) if painter is not None:
                 painter.paint(message, streaming=message.status == STREAMING)
@@ -272,6 +273,8 @@ def show_message(message: Message, *, conversation: Conversation | None = None, 
                 st.markdown(images_as_links(message.reasoning))
         if message.images:
             show_images(message)
+        if message.role == "assistant" and _answered_by_vision(message):
+            st.caption(tr("image.answered_by", model=message.model))
         if message.status != WITHDRAWN and message.content:
             st.markdown(images_as_links(message.content))
         error = None
@@ -284,6 +287,12 @@ def show_message(message: Message, *, conversation: Conversation | None = None, 
         if conversation is not None and (full_controls or branched):
             _controls(conversation, message, is_last_reply=is_last_reply, error=error, full=full_controls,
                       branched=branched)
+
+
+def _answered_by_vision(message: Message) -> bool:
+    """A reply from a vision model standing in for the chosen model, which cannot see."""
+    chosen = session.conversation().model
+    return bool(message.model) and lookup(message.model).vision and not lookup(chosen).vision
 
 
 def show_images(message: Message) -> None:
@@ -301,10 +310,10 @@ def show_images(message: Message) -> None:
     for name in missing:
         st.caption(tr("image.missing", name=escape_inline(name)))
     model = session.conversation().model
-    if lookup(model).vision:
-        tokens = sum(images.estimate_image_tokens(int(p.data.get("width") or 1), int(p.data.get("height") or 1),
-                                                  model) for p in message.images)
-        st.caption(tr("image.tokens", count=len(message.images), tokens=tokens))
+    model = model if lookup(model).vision else VISION_MODEL  # the model that would see them
+    tokens = sum(images.estimate_image_tokens(int(p.data.get("width") or 1), int(p.data.get("height") or 1), model)
+                 for p in message.images)
+    st.caption(tr("image.tokens", count=len(message.images), tokens=tokens))
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -414,6 +423,7 @@ class _Painter:
 
     def __init__(self, container) -> None:
         with container:
+            self.note = st.container()
             self._thinking_slot = st.empty()
             self._frozen = st.container()
             self._tail = st.empty()
