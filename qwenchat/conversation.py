@@ -405,6 +405,7 @@ class Conversation:
 
 def api_messages_of(message: Message) -> list[dict[str, Any]]:
     """The API messages one sendable message stands for (see `Conversation.api_messages`)."""
+    from qwenchat.providers.base import call_for_api  # the providers import this module
     if message.role != "assistant" or not any(p.type == "tool_call" for p in message.parts):
         return [{"role": message.role, "content": message.content}]
     results = {p.data.get("id"): p for p in message.parts
@@ -425,9 +426,7 @@ def api_messages_of(message: Message) -> list[dict[str, Any]]:
         at = calls[0].data.get("at", written)
         at = min(max(at if type(at) is int else written, written), len(content))
         sent.append({"role": "assistant", "content": content[written:at],
-                     "tool_calls": [{"id": c.data["id"], "type": "function",
-                                     "function": {"name": c.data["name"], "arguments": c.data["arguments"]}}
-                                    for c in calls]})
+                     "tool_calls": [call_for_api(c.data["id"], c.data["name"], c.data["arguments"]) for c in calls]})
         for c in calls:
             output = results[c.data["id"]].data.get("output")
             sent.append({"role": "tool", "tool_call_id": c.data["id"],

@@ -18,6 +18,7 @@ pieces): the caller only ever sees whole calls, in one `ToolCallsReady` before t
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Iterator, Protocol, runtime_checkable
 
@@ -51,7 +52,18 @@ class ToolCall:
 
     def to_api(self) -> dict[str, Any]:
         """The call as the assistant message of the next request carries it."""
-        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+        return call_for_api(self.id, self.name, self.arguments)
+
+
+def call_for_api(call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    """A `tool_calls` item of an assistant message sent back. Arguments that are not a JSON object (the model
+    wrote them badly, and was told so by the tool's result) go back as `{}`: DashScope refuses a history
+    whose `function.arguments` is not JSON."""
+    try:
+        valid = isinstance(json.loads(arguments), dict)
+    except (ValueError, RecursionError):
+        valid = False
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments if valid else "{}"}}
 
 
 @dataclass(frozen=True)
