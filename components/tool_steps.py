@@ -60,7 +60,7 @@ def _pretty(arguments) -> str:
     if not isinstance(arguments, str):
         return ""
     try:
-        return json.dumps(json.loads(arguments), ensure_ascii=False, indent=1)
+        return json.dumps(json.loads(arguments), ensure_ascii=False)
     except (ValueError, RecursionError):
         return arguments  # as the model wrote it (the step's error says it was not JSON)
 

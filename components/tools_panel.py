@@ -17,7 +17,8 @@ from components.secrets import read_secrets
 from qwenchat.catalog import lookup
 from qwenchat.conversation import Conversation
 from qwenchat.rendering import escape_inline
-from qwenchat.tools import REGISTRY, ToolContext
+from qwenchat.settings import read
+from qwenchat.tools import REGISTRY, ToolContext, registry
 from qwenchat.tools.runner import ToolLimits
 
 
@@ -34,14 +35,18 @@ def context(conversation: Conversation) -> ToolContext:
 
 
 def render(model: str) -> tuple[str, ...]:
-    """The tools switched on (none for a model that cannot call them)."""
+    """The tools switched on (none for a model that cannot call them, or when the operator offers none)."""
+    offered = registry.offered(str(read("QWENCHAT_TOOLS", read_secrets(), os.environ)))
+    if not offered:
+        return ()
     chosen = []
     with st.expander(tr("tools.title")):
         st.caption(tr("tools.help"))
         able = lookup(model).tools
         if not able:
             st.caption(tr("tools.unsupported", model=escape_inline(model)))
-        for name, tool in REGISTRY.items():
+        for name in offered:
+            tool = REGISTRY[name]
             label = tr(tool.label_id) if tool.label_id else name
             if st.toggle(label, value=tool.default_on, key=f"tool_{name}", disabled=not able):
                 chosen.append(name)

@@ -65,6 +65,9 @@ _TABLE = (
     Setting("QWENCHAT_MAX_OUTPUT_TOKENS", int, 4_096, "max_tokens sent with every request on the operator's "
             "key (and the thinking budget while thinking); each request reserves its prompt plus this "
             "first.", minimum=0),
+    Setting("QWENCHAT_TOOLS", str, "", "The tools the model may be offered, comma-separated (calculator, "
+            "current_time); empty: every built-in tool; none: no tools. Each is switched on or off in the "
+            "settings; their schemas count in every request's prompt."),
     Setting("QWENCHAT_MAX_TOOL_ROUNDS", int, 8, "Model requests one turn may make while tools are on (each "
             "request passes the limits above); the turn ends with a note when they are used.", positive=True),
     Setting("QWENCHAT_TOOL_TIMEOUT_S", float, 10.0, "Seconds one tool call may run before it is reported as "

@@ -85,6 +85,15 @@ def schemas(names: list[str] | tuple[str, ...], context: ToolContext | None = No
     return [tool.schema() for tool in chosen(names, context).values()]
 
 
+def offered(setting: str) -> list[str]:
+    """The registered tools an operator's `QWENCHAT_TOOLS` value allows: "" for all, "none" for none."""
+    text = (setting or "").strip().lower()
+    if not text:
+        return list(REGISTRY)
+    wanted = {name.strip() for name in text.split(",")}
+    return [name for name in REGISTRY if name in wanted]
+
+
 def defaults() -> list[str]:
     """The tools on until the user says otherwise."""
     return [name for name, tool in REGISTRY.items() if tool.default_on]
