@@ -261,3 +261,20 @@ def test_the_time_tool_runs_in_a_turn(fake):
     s.send("现在几点？[[fake:time]]")
     output = [p.data["output"] for p in s.conversation.messages[-1].parts if p.type == "tool_result"][0]
     assert json.dumps(output) and "time zone" in output and s.conversation.messages[-1].content.startswith("结果：")
+
+
+def test_a_tight_budget_leaves_a_tool_turn_out_whole_and_marks_where_the_context_starts(fake):
+    s = with_tools(fake)
+    s.send("[[fake:calc:393*285]]")
+    s.send("第二个问题")
+    conversation = s.conversation
+    sent = conversation.api_messages()
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool", "assistant", "user", "assistant"]
+    # a budget with room for the second turn only: the tool turn (four API messages) goes out as one
+    conversation.mark_context_start(4)
+    assert conversation.context_start == conversation.messages[2].id  # the second question
+    s.engine.options = TurnOptions("qwen-plus", tools=TOOLS, budget=count_prompt(
+        [sent[0], *sent[5:], {"role": "user", "content": "第三个"}], "qwen-plus", schemas(TOOLS)) + 5)
+    s.send("第三个")
+    assert [m["role"] for m in last_history(s)] == ["system", "user", "assistant", "user"]
+    assert conversation.context_start == conversation.messages[2].id
