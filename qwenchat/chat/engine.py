@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Generator, Iterator
 
 from qwenchat import errors, sanitize, turns
 from qwenchat import judge as judge_module
@@ -311,8 +311,8 @@ class ChatEngine:
             self.saver.save(conversation)
         yield ReplyEnded(message)
 
-    def _stream_round(self, message: Message, recorder: ReplyRecorder, turn: "_Round") \
-            -> Iterator[TurnEvent] | Any:
+    def _stream_round(self, message: Message, recorder: ReplyRecorder,
+                      turn: "_Round") -> Generator[TurnEvent, None, list[ToolCall]]:
         """One request, streamed into `message`; returns the tool calls it ended with (empty for none)."""
         turn.schemas = self.schemas
         calls: tuple[ToolCall, ...] = ()
@@ -334,7 +334,7 @@ class ChatEngine:
             elif type(event).__name__ == "Heartbeat":
                 yield Waiting()
         turn.close()
-        return list(calls) if recorder.finish_reason == "tool_calls" or calls else []
+        return list(calls)
 
     def _tools_refused(self, recorder: ReplyRecorder, turn: "_Round") -> bool:
         """A server that answered 400 to a request with tools, before writing anything: it takes no tools."""
@@ -343,7 +343,8 @@ class ChatEngine:
             and error.kind in (errors.BAD_REQUEST, errors.UNKNOWN) and error.status in (400, 422) \
             and recorder.round_usage is None
 
-    def _run_tool(self, message: Message, call: ToolCall, number: int) -> Iterator[TurnEvent] | Any:
+    def _run_tool(self, message: Message, call: ToolCall,
+                  number: int) -> Generator[TurnEvent, None, runner.ToolResult]:
         """Run one call, painting-friendly: `Waiting` while it runs, so a Stop can act; returns its result."""
         call_part = next(p for p in message.parts if p.type == "tool_call" and p.data.get("id") == call.id)
         yield ToolStarted(message, call_part)
