@@ -14,20 +14,24 @@ from typing import Iterator
 
 import streamlit as st
 
-from components import session
+from components import session, tools_panel
 from components.lang import lang, tr
 from components.session import read_secrets
 from components.settings import ChatOptions
+from components.tool_steps import has_steps, show_tool_steps
 from qwenchat import errors, images, settings
 from qwenchat.catalog import VISION_MODEL, lookup
 from qwenchat.chat import saving
 from qwenchat.chat.engine import ChatEngine, TurnOptions
 from qwenchat.chat.events import (
     Closed,
+    Noticed,
     Refused,
     ReplyEnded,
     ReplyProgress,
     ReplyStarted,
+    ToolFinished,
+    ToolStarted,
     TurnEvent,
     UserAdded,
     Waiting,
@@ -97,7 +101,8 @@ def _engine(conversation: Conversation, options: ChatOptions, pace: "_Pace", *, 
         conversation, session.client_for(options.settings), session.spending(options.settings), session.saver(),
         TurnOptions(options.settings.model, thinking=options.thinking, budget=options.budget, judge=options.judge,
                     farewell=options.farewell, lang=lang(), params=options.params or {},
-                    persona_name=options.persona,
+                    persona_name=options.persona, tools=options.tools, tool_limits=tools_panel.limits(),
+                    tool_context=tools_panel.context(conversation),
                     vision_model=str(settings.read("QWENCHAT_VISION_MODEL", secrets, os.environ)),
                     auto_vision=vision or bool(settings.read("QWENCHAT_AUTO_VISION", secrets, os.environ))),
         pace=pace, verdicts=chat.verdicts)
@@ -171,6 +176,8 @@ def paint_turn(first: TurnEvent, turn: Iterator[TurnEvent], pace: "_Pace") -> No
                 pace.interval = painter.interval
             case Waiting() if painter is not None:
                 painter.touch()
+            case ToolStarted(message, _) | ToolFinished(message, _) | Noticed(message, _) if painter is not None:
+                painter.paint_steps(message)
             case ReplyEnded(message) if painter is not None:
                 painter.paint(message, streaming=False)
         event = next(turn, None)
@@ -275,6 +282,8 @@ def show_message(message: Message, *, conversation: Conversation | None = None, 
             show_images(message)
         if message.role == "assistant" and _answered_by_vision(message):
             st.caption(tr("image.answered_by", model=message.model))
+        if message.status != WITHDRAWN and has_steps(message):
+            show_tool_steps(message)
         if message.status != WITHDRAWN and message.content:
             st.markdown(images_as_links(message.content))
         error = None
@@ -425,6 +434,7 @@ class _Painter:
         with container:
             self.note = st.container()
             self._thinking_slot = st.empty()
+            self._steps = st.empty()
             self._frozen = st.container()
             self._tail = st.empty()
             self._status = st.empty()
@@ -433,12 +443,18 @@ class _Painter:
         self._last_tail = ""
         self.interval = 0.05
 
+    def paint_steps(self, message: Message) -> None:
+        """The tool steps so far, in their block before the answer."""
+        with self._steps.container():
+            show_tool_steps(message, running=message.status == STREAMING)
+
     def touch(self) -> None:
         """Nothing new arrived: redraw the tail, which lets Streamlit act on a Stop pressed meanwhile."""
         self._tail.markdown(self._last_tail + CURSOR)
 
     def paint(self, message: Message, *, streaming: bool) -> None:
         if message.status == WITHDRAWN:  # moderation withdrew it: the text must not stay on screen
+            self._steps.empty()
             self._frozen.empty()
             self._tail.empty()
             self._show_status(message)

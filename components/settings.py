@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from components import session
+from components import session, tools_panel
 from components.lang import lang, tr
 from components.session import read_secrets
 from qwenchat import access, config, params, personas, sanitize
@@ -29,6 +29,7 @@ class ChatOptions:
     budget: int = 32_000
     params: dict | None = None  # what the user changed from the model's defaults
     persona: str = ""  # the name of the persona whose prompt the conversation has ("" for a custom one)
+    tools: tuple[str, ...] = ()  # the tools the model may call (see components.tools_panel)
 
 
 def _region_label(region: str, ui: str) -> str:
@@ -129,6 +130,7 @@ def render(conversation: Conversation) -> ChatOptions:
 
     persona = persona_box(conversation)
     chosen_params = params_box(conversation, model, thinking)
+    tools = tools_panel.render(model)
 
     with st.expander(tr("settings.end_detection")):
         farewell = st.text_input(tr("settings.farewell"), value="", key="farewell",
@@ -140,7 +142,8 @@ def render(conversation: Conversation) -> ChatOptions:
     conversation.model = settings.model
     if settings.has_key:
         st.caption(tr("settings.key_from", source=Msg(f"settings.key_source.{settings.key_source}")))
-    return ChatOptions(settings, thinking, farewell, judge and settings.ready, int(budget), chosen_params, persona)
+    return ChatOptions(settings, thinking, farewell, judge and settings.ready, int(budget), chosen_params, persona,
+                       tools)
 
 
 def _saved_personas() -> list[personas.Persona]:

@@ -13,6 +13,7 @@ from qwenchat import accounting
 from qwenchat.conversation import Conversation, Usage
 from qwenchat.pricing import CURRENCY, PRICES_AS_OF
 from qwenchat.rendering import escape_inline
+from qwenchat.tools import schemas
 
 # The table's rows: the catalog id of the label, and the Usage field.
 ROWS = (("usage.row.prompt", "prompt_tokens"), ("usage.row.completion", "completion_tokens"),
@@ -22,7 +23,8 @@ ROWS = (("usage.row.prompt", "prompt_tokens"), ("usage.row.completion", "complet
 
 def render(conversation: Conversation, options: ChatOptions) -> None:
     st.subheader(tr("usage.title"))
-    show_next_request(accounting.next_request(conversation, options.settings.model, options.budget))
+    show_next_request(accounting.next_request(conversation, options.settings.model, options.budget,
+                                              schemas(options.tools)))
     show_usage(accounting.last_reply(conversation), accounting.totals(conversation))
 
 

@@ -21,7 +21,7 @@ from qwenchat.judge import (
     JUDGE_MODEL,  # a judge's tokens are priced as the model it asks
 )
 from qwenchat.pricing import estimate_cost
-from qwenchat.tokens import is_exact
+from qwenchat.tokens import count_tools, is_exact
 
 # ---------------------------------------------------------------------------------------------------------
 # Cost
@@ -131,10 +131,13 @@ def _fraction(part: int, whole: int) -> float:
     return min(1.0, part / whole) if whole > 0 else 1.0
 
 
-def next_request(conversation: Conversation, model: str, budget: int) -> NextRequest:
-    trimmed = fit_to_budget(conversation.api_messages(lookup(model).vision), model, budget)
-    return NextRequest(model, trimmed.prompt_tokens, budget, lookup(model).context_window, trimmed.dropped,
-                       trimmed.too_large, is_exact(model))
+def next_request(conversation: Conversation, model: str, budget: int, tools: list[dict] | None = None) -> NextRequest:
+    """The next request's prompt as the engine will count it: the tools' schemas (when the model takes
+    them) are part of it."""
+    schema_tokens = count_tools(tools, model) if tools and lookup(model).tools else 0
+    trimmed = fit_to_budget(conversation.api_messages(lookup(model).vision), model, max(0, budget - schema_tokens))
+    return NextRequest(model, trimmed.prompt_tokens + schema_tokens, budget, lookup(model).context_window,
+                       trimmed.dropped, trimmed.too_large, is_exact(model))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,7 +1,10 @@
 """The model catalog: the Qwen models the sidebar offers, their context window, output cap and thinking mode.
 
 Figures from DashScope's model list (about Nov 2025). A model not listed here can still be typed in by
-name; it then gets `UNKNOWN_MODEL`'s conservative limits.
+name; it then gets `UNKNOWN_MODEL`'s conservative limits. `tools` says whether the model takes function
+calls (DashScope's function-calling page lists the Qwen text models, QwQ and DeepSeek-R1; the Qwen2.5-VL
+models are not listed); a server that still refuses `tools` is retried once without them (see
+`qwenchat.chat.engine`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ class ModelInfo:
     max_output: int
     thinking: str = THINKING_OFF
     vision: bool = False
-    note_id: str = ""  # the catalog id of what the model is for ("" for a model not listed)
+    note_id: str = ""
+    tools: bool = True  # takes `tools` (function calling)  # the catalog id of what the model is for ("" for a model not listed)
 
     @property
     def thinks_by_default(self) -> bool:
@@ -41,8 +45,9 @@ CATALOG: tuple[ModelInfo, ...] = (
     ModelInfo("qwen3-max", 262_144, 65_536, THINKING_OFF, note_id="model.flagship"),
     ModelInfo("qwq-plus", 131_072, 8_192, THINKING_ALWAYS, note_id="model.reasoning"),
     ModelInfo("deepseek-r1", 131_072, 16_384, THINKING_ALWAYS, note_id="model.reasoning"),
-    ModelInfo("qwen-vl-plus", 131_072, 8_192, THINKING_OFF, vision=True, note_id="model.vision"),
-    ModelInfo("qwen-vl-max", 131_072, 8_192, THINKING_OFF, vision=True, note_id="model.vision"),
+    ModelInfo("qwen-vl-plus", 131_072, 8_192, THINKING_OFF, vision=True, note_id="model.vision",
+              tools=False),
+    ModelInfo("qwen-vl-max", 131_072, 8_192, THINKING_OFF, vision=True, note_id="model.vision", tools=False),
     ModelInfo("qwen3-vl-plus", 262_144, 32_768, THINKING_OFF, vision=True, note_id="model.vision"),
     ModelInfo("qwen3-vl-flash", 262_144, 32_768, THINKING_OFF, vision=True, note_id="model.vision"),
 )
@@ -60,7 +65,8 @@ def lookup(name: str) -> ModelInfo:
         return by_name[name]
     for info in sorted(CATALOG, key=lambda m: -len(m.name)):
         if name.startswith(info.name + "-") and name[len(info.name) + 1:][:1].isdigit():
-            return ModelInfo(name, info.context_window, info.max_output, info.thinking, info.vision, info.note_id)
+            return ModelInfo(name, info.context_window, info.max_output, info.thinking, info.vision, info.note_id,
+                             info.tools)
     lowered = name.lower()
     if "thinking" in lowered or lowered.startswith(("qwq", "deepseek-r1")):
         thinking = THINKING_ALWAYS
@@ -70,7 +76,8 @@ def lookup(name: str) -> ModelInfo:
         thinking = THINKING_OFF
     # qwen-vl-*, qwen3-vl-*, and the multimodal Qwen3.5/3.6 "plus" models see images.
     vision = "-vl" in lowered or lowered.startswith(("qwen3.5-plus", "qwen3.6-plus"))
-    return ModelInfo(name, UNKNOWN_MODEL.context_window, UNKNOWN_MODEL.max_output, thinking, vision)
+    tools = not vision or lowered.startswith(("qwen3-vl", "qwen3.5", "qwen3.6"))
+    return ModelInfo(name, UNKNOWN_MODEL.context_window, UNKNOWN_MODEL.max_output, thinking, vision, tools=tools)
 
 
 def thinking_flag(info: ModelInfo, want_thinking: bool) -> bool | None:

@@ -71,9 +71,15 @@ class Usage:
 # "persona": the system prompt changed before this user message (data: {"prompt"}; text: the persona's name).
 # "image": an attached image (text: its file name; data: {"id", "mime", "width", "height", "bytes"}); the
 # pixels are stored once per owner by id (the SHA-256 of the bytes), never in the message.
-PART_TYPES = ("image", "tool_call", "tool_result", "citation", "file", "persona")
 IMAGE_PLACEHOLDER = "[image]"  # what a model that cannot see reads in place of each image
 IMAGE_KEY = "qwenchat_image"   # a planned image part's data in a request (see `Conversation.api_messages`)
+# "tool_call" / "tool_result": one step of a reply that called tools, on the assistant message (text: the
+#   tool's name). tool_call data: {"id", "name", "arguments" (the JSON text as the model wrote it), "round",
+#   "at" (how much of the message's content had been written when the call was made)}. tool_result data:
+#   {"id" (the call's), "name", "output" (what the model read), "error" ("" or a kind, see
+#   qwenchat.tools.runner), "seconds", "truncated", "round"}.
+# "notice": a note about the reply (text: a catalog id under "tools.note."; data: its parameters).
+PART_TYPES = ("image", "tool_call", "tool_result", "citation", "file", "persona", "notice")
 
 
 @dataclass
@@ -322,25 +328,40 @@ class Conversation:
     # ---- what is sent, and what it cost ----
 
     def api_messages(self, vision: bool = False) -> list[dict[str, Any]]:
-        """Role and content of the visible branch only, system prompt first. Reasoning, parts other than
-        images, failed and withdrawn replies stay out; images as `Message.api_entry` says for `vision`.
+        """Role and content of the visible branch only, system prompt first. Reasoning, failed and withdrawn
+        replies stay out; images as `Message.api_entry` says for `vision`.
+
+        A reply that called tools is sent as the model made it (`api_messages_of`): for each round, the
+        assistant message with its `tool_calls` and one `tool` message per call, then the final text. A
+        round whose calls did not all get a result, and every round of a reply without final text, are
+        left out, so the history is always one the API accepts; the reply's text then goes as a plain
+        assistant message.
 
         Two user turns in a row (the first one's reply failed) are sent as they are: the model copes,
         and dropping the user's words would lose them.
         """
-        sent: list[dict[str, str]] = []
+        sent: list[dict[str, Any]] = []
         if self.system_prompt.strip():
             sent.append({"role": "system", "content": self.system_prompt})
-        sent.extend(m.api_entry(vision) for m in self.sendable_messages())
+        for message in self.sendable_messages():
+            sent.extend(api_messages_of(message, vision))
         return sent
 
     def sendable_messages(self) -> list[Message]:
         return [m for m in self.messages if m.sendable]
 
     def mark_context_start(self, dropped: int) -> None:
-        """Remember where the sent context began after the budget left `dropped` old messages out."""
-        sendable = self.sendable_messages()
-        self.context_start = sendable[dropped].id if 0 < dropped < len(sendable) else ""
+        """Remember where the sent context began after the budget left `dropped` old API messages out (a
+        reply that called tools is several of them)."""
+        self.context_start = ""
+        if dropped <= 0:
+            return
+        seen = 0
+        for message in self.sendable_messages():
+            if seen == dropped:
+                self.context_start = message.id
+                return
+            seen += len(api_messages_of(message))
 
     def last_user_message(self) -> Message | None:
         for message in reversed(self.messages):
@@ -410,6 +431,40 @@ class Conversation:
             version=int(data.get("version", 0) or 0),
             params=dict(data["params"]) if isinstance(data.get("params"), dict) else {},
         )
+
+
+def api_messages_of(message: Message, vision: bool = False) -> list[dict[str, Any]]:
+    """The API messages one sendable message stands for (see `Conversation.api_messages`)."""
+    from qwenchat.providers.base import call_for_api  # the providers import this module
+    if message.role != "assistant" or not any(p.type == "tool_call" for p in message.parts):
+        return [message.api_entry(vision)]
+    results = {p.data.get("id"): p for p in message.parts
+               if p.type == "tool_result" and isinstance(p.data.get("id"), str)}
+    rounds: dict[int, list[Part]] = {}
+    for part in message.parts:
+        data = part.data
+        if part.type == "tool_call" and isinstance(data.get("id"), str) and isinstance(data.get("name"), str) \
+                and isinstance(data.get("arguments"), str) and type(data.get("round", 0)) is int:
+            rounds.setdefault(data.get("round", 0), []).append(part)
+    content = message.content
+    sent: list[dict[str, Any]] = []
+    written = 0
+    for number in sorted(rounds):
+        calls = rounds[number]
+        if not all(c.data["id"] in results for c in calls):
+            break  # stopped before every call had its result: this round and later ones stay out
+        at = calls[0].data.get("at", written)
+        at = min(max(at if type(at) is int else written, written), len(content))
+        sent.append({"role": "assistant", "content": content[written:at],
+                     "tool_calls": [call_for_api(c.data["id"], c.data["name"], c.data["arguments"]) for c in calls]})
+        for c in calls:
+            output = results[c.data["id"]].data.get("output")
+            sent.append({"role": "tool", "tool_call_id": c.data["id"],
+                         "content": output if isinstance(output, str) else ""})
+        written = at
+    if not sent or not content[written:]:
+        return [{"role": "assistant", "content": content}]  # no final text: the reply's words alone
+    return [*sent, {"role": "assistant", "content": content[written:]}]
 
 
 def _age(message: Message) -> tuple[float, str]:

@@ -3,6 +3,10 @@
 The chat view feeds every event to a `ReplyRecorder` and calls `flush()` at each batch, so the message in
 session state always holds what was received. If the run is cut short (Stop, a rerun, a crash), the
 caller's `finally` calls `finish()`, which keeps the text and marks it stopped.
+
+A reply that calls tools is several requests (rounds) written into one message: `begin_round()` opens the
+next one, the usage reported by each round adds up in `message.usage`, and `round_usage` is the current
+round's own (for settling that round's reservation).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ class ReplyRecorder:
         self._reasoning: list[str] = [message.reasoning] if message.reasoning else []
         self.error: errors.ChatError | None = None
         self.finish_reason = ""
+        self.earlier: Usage | None = message.usage  # what the rounds before this one used
+        self.round_usage: Usage | None = None
 
     @property
     def done(self) -> bool:
@@ -48,7 +54,8 @@ class ReplyRecorder:
             case ReasoningDelta(text):
                 self._reasoning.append(text)
             case UsageReport(usage):
-                self.message.usage = usage
+                self.round_usage = usage
+                self.message.usage = self.earlier + usage if self.earlier else usage
             case Finished(reason):
                 self.finish_reason = reason
                 self.flush()
@@ -63,6 +70,21 @@ class ReplyRecorder:
                     self.message.status = INTERRUPTED
                 else:
                     self.message.status = FAILED
+
+    def begin_round(self) -> None:
+        """The next request of the same reply (after its tool calls ran): streaming again, usage adding up."""
+        self.flush()
+        self.earlier = self.message.usage
+        self.round_usage = None
+        self.finish_reason = ""
+        self.error = None
+        self.message.status = STREAMING
+        self.message.error = ""
+
+    def add_round_usage(self, usage: Usage) -> None:
+        """A round that ended without the API's usage: count the local estimate instead."""
+        self.round_usage = usage
+        self.message.usage = self.earlier + usage if self.earlier else usage
 
     def flush(self) -> None:
         """Join what arrived since the last flush into the message (cheap: joins happen per batch)."""

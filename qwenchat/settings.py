@@ -71,6 +71,15 @@ _TABLE = (
             "first.", minimum=0),
     Setting("QWENCHAT_MAX_IMAGE_BYTES_PER_CONVERSATION", int, 20 * 1024 * 1024, "Bytes of attached images "
             "(after shrinking) one conversation may keep; 0: no limit.", minimum=0),
+    Setting("QWENCHAT_TOOLS", str, "", "The tools the model may be offered, comma-separated (calculator, "
+            "current_time); empty: every built-in tool; none: no tools. Each is switched on or off in the "
+            "settings; their schemas count in every request's prompt."),
+    Setting("QWENCHAT_MAX_TOOL_ROUNDS", int, 8, "Model requests one turn may make while tools are on (each "
+            "request passes the limits above); the turn ends with a note when they are used.", positive=True),
+    Setting("QWENCHAT_TOOL_TIMEOUT_S", float, 10.0, "Seconds one tool call may run before it is reported as "
+            "timed out.", positive=True),
+    Setting("QWENCHAT_TOOL_OUTPUT_CHARS", int, 8_000, "Characters of one tool call's output sent back to the "
+            "model; the rest is cut, with a note.", positive=True),
     Setting("QWENCHAT_MAX_IMPORT_BYTES", int, 2 * 1024 * 1024, "The largest conversation file an import "
             "takes.", positive=True),
     Setting("QWENCHAT_MAX_CONVERSATIONS_PER_OWNER", int, 500, "Imports stop when an owner has this many "

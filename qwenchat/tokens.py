@@ -28,6 +28,7 @@ __all__ = [
     "count_message",
     "count_prompt",
     "count_text",
+    "count_tools",
     "encode",
     "is_exact",
     "vocabulary_for",
@@ -306,11 +307,32 @@ def _message_text(content) -> str:
     )
 
 
+def _tool_calls_text(calls) -> str:
+    """An assistant message's tool calls as Qwen's template writes them after its content."""
+    if not isinstance(calls, list):
+        return ""
+    pieces = []
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            pieces.append(f'\n<tool_call>\n{{"name": "{function.get("name") or ""}", "arguments": '
+                          f'{function.get("arguments") or "{}"}}}\n</tool_call>')
+    return "".join(pieces)
+
+
 def count_message(message: dict, model: str) -> int:
-    """Tokens of one message in ChatML: `<|im_start|>{role}\\n{content}<|im_end|>\\n`, images included."""
+    """Tokens of one message in ChatML: `<|im_start|>{role}\\n{content}<|im_end|>\\n`, images included. An
+    assistant's tool calls follow its content as `<tool_call>` blocks; a tool message is a user turn in
+    `<tool_response>` (as Qwen's chat template writes them: an estimate, the API's usage is the bill)."""
+    role = message.get("role") or "user"
     content = message.get("content")
-    text = _PER_MESSAGE + _count(vocabulary_for(model), message.get("role") or "user", _message_text(content))
-    return text + _image_tokens(content, model) if isinstance(content, list) else text
+    text = _message_text(content)
+    if role == "tool":
+        role, text = "user", f"<tool_response>\n{text}\n</tool_response>"
+    elif message.get("tool_calls"):
+        text += _tool_calls_text(message["tool_calls"])
+    tokens = _PER_MESSAGE + _count(vocabulary_for(model), role, text)
+    return tokens + _image_tokens(content, model) if isinstance(content, list) else tokens
 
 
 def _image_tokens(content: list, model: str) -> int:
@@ -322,6 +344,25 @@ def _image_tokens(content: list, model: str) -> int:
     return sum(images.part_tokens(p, model) for p in parts)
 
 
-def count_prompt(messages: list[dict], model: str) -> int:
-    """The prompt as the API bills it: every message in ChatML plus the generation prompt."""
-    return sum(count_message(m, model) for m in messages) + _GENERATION_PROMPT
+_TOOLS_HEADER = ("\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are "
+                 "provided with function signatures within <tools></tools> XML tags:\n<tools>")
+_TOOLS_FOOTER = ("\n</tools>\n\nFor each function call, return a json object with function name and arguments "
+                 "within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
+                 "\"arguments\": <args-json-object>}\n</tool_call>")
+
+
+def count_tools(tools: list[dict] | None, model: str) -> int:
+    """Tokens the `tools` of a request add to its prompt (the schemas, in the system message, as Qwen's
+    template lists them)."""
+    if not tools:
+        return 0
+    import json
+
+    listed = "".join("\n" + json.dumps(tool, ensure_ascii=False) for tool in tools)
+    return count_text(_TOOLS_HEADER + listed + _TOOLS_FOOTER, model)
+
+
+def count_prompt(messages: list[dict], model: str, tools: list[dict] | None = None) -> int:
+    """The prompt as the API bills it: every message in ChatML plus the generation prompt, plus the tools'
+    schemas when the request offers tools."""
+    return sum(count_message(m, model) for m in messages) + _GENERATION_PROMPT + count_tools(tools, model)

@@ -62,7 +62,7 @@ VERSION = 3
 VERSIONS = (1, 2, 3)
 MAX_BYTES = 2 * 1024 * 1024  # the default; QWENCHAT_MAX_IMPORT_BYTES changes it (see qwenchat.imports)
 MAX_MESSAGES = 5000
-MAX_PARTS = 50
+MAX_PARTS = 300  # a reply that called tools has two parts per call: up to 8 rounds of 16 calls
 MAX_IMAGES = 200
 MAX_LABEL = 200  # characters of a model name or an error kind
 MAX_TOKENS = 10**12
@@ -151,6 +151,7 @@ def to_markdown(conversation: Conversation, tz: tzinfo = timezone.utc, lang: str
             if part.type == "image":
                 lines += [t("export.md.image", lang, name=images_as_links(" ".join(part.text.split())) or "?",
                             width=part.data.get("width", "?"), height=part.data.get("height", "?")), ""]
+        lines += _tool_steps(message, lang)
         if message.content:
             lines += [images_as_links(message.content), ""]
         note = _STATUS_NOTES.get(message.status)
@@ -158,6 +159,29 @@ def to_markdown(conversation: Conversation, tz: tzinfo = timezone.utc, lang: str
             detail = f" ({message.error})" if message.error and message.status != WITHDRAWN else ""
             lines += [t("export.md.note", lang, note=Msg(note), detail=detail), ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+STEP_CHARS = 200  # of a step's arguments or result in the Markdown export
+
+
+def _brief(text: object) -> str:
+    line = " ".join(str(text or "").split()).replace("`", "'")
+    return images_as_links(line if len(line) <= STEP_CHARS else line[:STEP_CHARS - 1] + "…")
+
+
+def _tool_steps(message: Message, lang: str) -> list[str]:
+    """One line per tool call: the tool, its arguments and its result (or error), briefly."""
+    results = {p.data.get("id"): p.data for p in message.parts if p.type == "tool_result"}
+    lines = []
+    for part in message.parts:
+        if part.type != "tool_call":
+            continue
+        result = results.get(part.data.get("id")) or {}
+        outcome = t("export.md.tool_error", lang, kind=_brief(result["error"])) if result.get("error") \
+            else _brief(result.get("output", ""))
+        lines.append(t("export.md.tool_step", lang, name=_brief(part.data.get("name")),
+                       arguments=_brief(part.data.get("arguments")), result=outcome))
+    return [*lines, ""] if lines else []
 
 
 # ---- JSON ----

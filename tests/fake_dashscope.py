@@ -15,6 +15,12 @@ Images: a vision model (`-vl` in its name, or qwen3.5/3.6-plus) takes list conte
 carrying base64 data URLs; each image is decoded and billed by DashScope's patch rule (28 px patches, 4 to
 1,280 per image, plus 2 markers; 32 px and up to 2,560 for Qwen3-VL), reported in the usage's
 `prompt_tokens_details.image_tokens`. List content sent to any other model is a 400, as DashScope answers.
+Tool calls are streamed as DashScope streams them (see `tool_call_chunks`): a queued spec
+`{"kind": "tool_calls", "calls": [{"name", "arguments"}], "split": 3}`, or the triggers `calc`, `parallel`,
+`bad_json`, `forever`, `time` and `no_tools` (`reply_for_trigger`), which answer with text once the request
+carries the tool results. Every request's history is checked like DashScope checks it: an assistant
+message's `tool_calls` must be answered by one `tool` message per `tool_call_id`, right after it, and a
+`tool` message must answer a call; otherwise the answer is DashScope's 400 (`tool_history_problem`).
 
 `GET {base}/models` lists `models` (set the attribute to change it; `GET /models` requests are recorded in
 `model_requests`). `FakeDashScope(api_key=None)` accepts any key or none, like a local Ollama or vLLM.
@@ -50,6 +56,9 @@ ERRORS: dict[str, tuple[int, dict[str, Any]]] = {
     "list_content": (400, {"message": "<400> InternalError.Algo.InvalidParameter: Input should be a valid string: "
                            "messages.content", "type": "invalid_request_error", "param": None,
                            "code": "invalid_parameter_error"}),
+    "tools_unsupported": (400, {"message": "<400> InternalError.Algo.InvalidParameter: The model does not support "
+                                "tools (function calling).", "type": "invalid_request_error", "param": None,
+                                "code": "invalid_parameter_error"}),
     "server_error": (500, {"message": "The server had an error while processing your request.", "type": "internal_error", "param": None, "code": "internal_error"}),
 }
 
@@ -135,12 +144,108 @@ def last_user_text(body: dict[str, Any]) -> str:
     return ""
 
 
-def reply_for_trigger(text: str) -> dict[str, Any] | None:
+def tool_results_since_user(body: dict[str, Any]) -> list[str]:
+    """The contents of the `tool` messages after the last user message (this turn's tool results)."""
+    results: list[str] = []
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") == "user":
+            break
+        if message.get("role") == "tool":
+            results.insert(0, str(message.get("content")))
+    return results
+
+
+def calc_call(expression: str) -> dict[str, Any]:
+    return {"name": "calculator", "arguments": json.dumps({"expression": expression}, ensure_ascii=False)}
+
+
+def tool_reply_for_trigger(name: str, arg: str | None, body: dict[str, Any]) -> dict[str, Any] | None:
+    """The tool triggers: a call (or calls) first; once the request carries results, a text answer with them
+    (`结果：` and the results joined by `；`)."""
+    results = tool_results_since_user(body)
+    answer = {"kind": "text", "chunks": split_pairs("结果：" + "；".join(results))}
+    if name == "calc":  # [[fake:calc:393*285]] -> calculator, its arguments in 3-character pieces
+        return answer if results else {"kind": "tool_calls", "calls": [calc_call(arg or "1+1")], "split": 3}
+    if name == "parallel":  # [[fake:parallel:393*285|2**10]] -> two calls in one response
+        expressions = (arg or "393*285|2**10").split("|")
+        return answer if results else {"kind": "tool_calls", "calls": [calc_call(e) for e in expressions],
+                                       "split": 4}
+    if name == "time":
+        return answer if results else {"kind": "tool_calls", "calls": [{"name": "current_time", "arguments": "{}"}]}
+    if name == "bad_json":  # malformed arguments first; after the error, a good call; then the answer
+        if not results:
+            return {"kind": "tool_calls", "calls": [{"name": "calculator", "arguments": '{"expression": "6*7"'}],
+                    "split": 5}
+        if len(results) == 1:
+            return {"kind": "tool_calls", "calls": [calc_call("6*7")]}
+        return answer
+    if name == "forever":  # a model that never stops calling
+        return {"kind": "tool_calls", "content": "再算一次。", "calls": [calc_call(f"{len(results)}+1")]}
+    if name == "no_tools":  # a server that refuses `tools` with a 400
+        if body.get("tools"):
+            return {"kind": "error", "code": "tools_unsupported"}
+        return {"kind": "text", "chunks": split_pairs("没有工具也能聊。")}
+    return None
+
+
+def tool_history_problem(body: dict[str, Any]) -> str:
+    """What DashScope would refuse in this request's tool calls and results ("" when it is valid)."""
+    tools = body.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list) or not all(
+                isinstance(t, dict) and t.get("type") == "function" and isinstance(t.get("function"), dict)
+                and isinstance(t["function"].get("name"), str) for t in tools):
+            return "tools must be a list of {\"type\": \"function\", \"function\": {...}}"
+    messages = body.get("messages", [])
+    answered: set[str] = set()
+    i = 0
+    while i < len(messages):
+        message = messages[i]
+        role = message.get("role")
+        if role == "tool":
+            return f"a tool message (tool_call_id {message.get('tool_call_id')!r}) does not follow an assistant " \
+                   "message with tool_calls"
+        calls = message.get("tool_calls") if role == "assistant" else None
+        i += 1
+        if not calls:
+            continue
+        ids = []
+        for call in calls:
+            function = call.get("function") if isinstance(call, dict) else None
+            if not (isinstance(call.get("id"), str) and call["id"] and call.get("type") == "function"
+                    and isinstance(function, dict) and isinstance(function.get("name"), str)
+                    and isinstance(function.get("arguments"), str)):
+                return "each tool_calls item needs an id, type \"function\", function.name and function.arguments"
+            try:
+                arguments = json.loads(function["arguments"])
+            except ValueError:
+                arguments = None
+            if not isinstance(arguments, dict):
+                return 'The "function.arguments" parameter must be in JSON format.'
+            ids.append(call["id"])
+        if len(set(ids)) != len(ids) or answered & set(ids):
+            return "tool_call ids must be unique"
+        replies = []
+        while i < len(messages) and messages[i].get("role") == "tool":
+            replies.append(messages[i])
+            i += 1
+        got = [r.get("tool_call_id") for r in replies]
+        if sorted(map(str, got)) != sorted(ids) or not all(isinstance(r.get("content"), str) for r in replies):
+            return ('An assistant message with "tool_calls" must be followed by tool messages responding to each '
+                    f'"tool_call_id". Expected {ids}, got {got}.')
+        answered.update(ids)
+    return ""
+
+
+def reply_for_trigger(text: str, body: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Turn `[[fake:NAME:ARG]]` in the user's text into a reply spec."""
     match = re.search(r"\[\[fake:([a-z_]+)(?::([^\]]*))?\]\]", text)
     if not match:
         return None
     name, arg = match.group(1), match.group(2)
+    tool_reply = tool_reply_for_trigger(name, arg, body or {})
+    if tool_reply is not None:
+        return tool_reply
     if name in ERRORS:
         return {"kind": "error", "code": name}
     if name == "long":  # [[fake:long:8000]] -> 8000 chunks of two characters
@@ -235,7 +340,7 @@ class FakeDashScope:
             if self._queue:
                 return self._queue.pop(0)
         text = last_user_text(body)
-        return reply_for_trigger(text) or {"kind": "text", "chunks": split_pairs("收到：" + text)}
+        return reply_for_trigger(text, body) or {"kind": "text", "chunks": split_pairs("收到：" + text)}
 
     def start(self) -> "FakeDashScope":
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -325,6 +430,11 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
                 return self._error("invalid_api_key")
             if has_list_content(body) and not sees(body.get("model", "")):
                 return self._error("list_content")
+            problem = tool_history_problem(body)
+            if problem:
+                return self._error_body(400, {"message": f"<400> InternalError.Algo.InvalidParameter: {problem}",
+                                              "type": "invalid_request_error", "param": None,
+                                              "code": "invalid_parameter_error"})
             spec = fake.next_spec(body)
             if spec.get("first_delay"):
                 time.sleep(spec["first_delay"])
@@ -344,6 +454,9 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             if kind == "json" or not body.get("stream"):
                 return self._completion(spec, body)
             self._stream(spec, body)
+
+        def _error_body(self, status: int, error: dict[str, Any]) -> None:
+            self._json(status, {"error": error, "id": "chatcmpl-fake", "request_id": f"req-{uuid.uuid4().hex[:12]}"})
 
         def _error(self, code: str) -> None:
             status, error = ERRORS[code]
@@ -373,6 +486,8 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
                     self._event(chunk({"content": None, "reasoning_content": piece}, model=model))
                     if delay:
                         time.sleep(delay)
+                if kind == "tool_calls":
+                    return self._tool_calls(spec, body, model, delay)
                 for index, piece in enumerate(chunks):
                     if hold and index == hold.get("before"):
                         gate = fake.gate(str(hold["gate"]))
@@ -411,7 +526,45 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client went away (a Stop in the app): nothing to do
 
+        def _tool_calls(self, spec: dict[str, Any], body: dict[str, Any], model: str, delay: float) -> None:
+            if spec.get("content"):
+                for piece in split_pairs(spec["content"]):
+                    self._event(chunk({"content": piece}, model=model))
+            pieces = tool_call_chunks(spec["calls"], int(spec.get("split", 0)), bool(spec.get("interleave")))
+            for delta in pieces:
+                self._event(chunk({"content": None, "tool_calls": [delta]}, model=model))
+                if delay:
+                    time.sleep(delay)
+            self._event(chunk({}, finish="tool_calls", model=model))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                written = sum(len(c["arguments"]) for c in spec["calls"]) // 2 + 5 * len(spec["calls"])
+                usage = usage_for(prompt_size(body), written)
+                fake.usages.append(usage)
+                self._event(chunk(None, usage=usage, model=model))
+            self._end_stream()
+
     return Handler
+
+
+def tool_call_chunks(calls: list[dict[str, Any]], split: int = 0, interleave: bool = False) -> list[dict[str, Any]]:
+    """The `delta.tool_calls` items DashScope streams for `calls`: per call a first piece with index, id, type,
+    name and empty arguments, then the arguments in pieces of `split` characters (whole when 0) that carry
+    only the index. Calls follow each other, or alternate piece by piece with `interleave`."""
+    per_call = []
+    for index, call in enumerate(calls):
+        call_id = call.get("id") or f"call_{uuid.uuid4().hex[:24]}"
+        first = {"index": index, "id": call_id, "type": "function",
+                 "function": {"name": call["name"], "arguments": ""}}
+        text = call["arguments"]
+        size = split or max(1, len(text))
+        rest = [{"index": index, "function": {"arguments": text[i:i + size]}} for i in range(0, len(text), size)]
+        per_call.append([first, *rest])
+    if not interleave:
+        return [piece for pieces in per_call for piece in pieces]
+    out = []
+    for row in range(max(len(p) for p in per_call)):
+        out.extend(pieces[row] for pieces in per_call if row < len(pieces))
+    return out
 
 
 def main() -> None:

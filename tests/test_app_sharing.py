@@ -78,6 +78,7 @@ def test_a_reset_does_not_reset_the_quota(app_env, fake):
 def test_the_token_quota_uses_the_apis_usage(app_env, fake):
     app_env.setenv("QWENCHAT_MAX_TOKENS_PER_SESSION", "100")
     app_env.setenv("QWENCHAT_MAX_OUTPUT_TOKENS", "5")  # each request reserves its prompt plus this
+    app_env.setenv("QWENCHAT_TOOLS", "none")  # their schemas alone would be over this tiny quota
     at = start()
     fake.enqueue({"kind": "text", "chunks": ["好"], "usage": {"prompt_tokens": 90, "completion_tokens": 20,
                                                              "total_tokens": 110}})

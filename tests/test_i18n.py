@@ -115,7 +115,8 @@ CONVERTED = ["app.py", "views/chat.py", "views/usage.py", "components/lang.py", 
              "qwenchat/catalog.py", "qwenchat/errors.py", "qwenchat/config.py", "qwenchat/transfer.py",
              "qwenchat/imports.py", "components/gate.py", "components/session.py", "components/chat_view.py",
              "components/settings.py", "components/history.py", "views/history.py", "qwenchat/store.py",
-             "qwenchat/console.py"]
+             "qwenchat/console.py", "components/tools_panel.py", "components/tool_steps.py",
+             "qwenchat/tools/calculator.py", "qwenchat/tools/clock.py", "qwenchat/tools/runner.py"]
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -154,6 +154,7 @@ def fresh_daily_counter():
 def test_in_the_app_one_sessions_spending_closes_the_daily_cap_for_the_next(app_env, fake, fresh_daily_counter):
     app_env.setenv("QWENCHAT_DAILY_TOKEN_CAP", "60")  # the fake bills characters: one short turn is ~70
     app_env.setenv("QWENCHAT_MAX_OUTPUT_TOKENS", "5")  # each request reserves its prompt plus this
+    app_env.setenv("QWENCHAT_TOOLS", "none")  # their schemas alone would be over this tiny cap
     first = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     first.run()
     send(first, "一")

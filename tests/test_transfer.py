@@ -409,7 +409,8 @@ TREE_FILES = {
     "part of unknown type": edited(setitem((*M0, "parts"), [{"type": "script", "text": "", "data": {}}])),
     "part with an extra field": edited(setitem((*M0, "parts"), [{"type": "file", "text": "", "data": {}, "x": 1}])),
     "part with a huge number": edited(setitem((*M0, "parts"), [{"type": "file", "text": "", "data": {"n": 10**16}}])),
-    "too many parts": edited(setitem((*M0, "parts"), [{"type": "file", "text": "", "data": {}}] * 51)),
+    "too many parts": edited(setitem((*M0, "parts"),
+                                     [{"type": "file", "text": "", "data": {}}] * (transfer.MAX_PARTS + 1))),
 }
 
 

@@ -59,10 +59,12 @@ def test_the_next_request_estimate_counts_the_conversation_as_it_will_be_sent(ap
     send(app, "第一句")
     send(app, "第二句")
     conversation = app.session_state["chat"].conversation
-    # What went out last, plus the reply to it: that is the history the next request carries.
-    sent = fake.requests[-1]["body"]["messages"] + [{"role": "assistant", "content": "收到：第二句"}]
-    assert estimate_in_sidebar(app) == count_prompt(sent, "qwen-plus") == \
-        count_prompt(conversation.api_messages(), "qwen-plus")
+    # What went out last, plus the reply to it: that is the history the next request carries (with the
+    # tools' schemas: the tools are on by default).
+    body = fake.requests[-1]["body"]
+    sent = body["messages"] + [{"role": "assistant", "content": "收到：第二句"}]
+    assert estimate_in_sidebar(app) == count_prompt(sent, "qwen-plus", body["tools"]) == \
+        count_prompt(conversation.api_messages(), "qwen-plus", body["tools"])
     window, budget = bar(app, "usage.window"), bar(app, "usage.budget")
     assert window.text == t("usage.window", "zh", share="<0.1%", window=1_000_000)
     assert window.value == 0  # under 0.5% of a 1M window
@@ -73,7 +75,8 @@ def test_the_next_request_estimate_counts_the_conversation_as_it_will_be_sent(ap
 def test_a_cut_reply_shows_a_local_estimate_marked_as_such(app, fake):
     send(app, "[[fake:cut]]")
     assert not fake.usages  # the API never reported this reply's usage
-    prompt = count_prompt(fake.requests[-1]["body"]["messages"], "qwen-plus")
+    body = fake.requests[-1]["body"]
+    prompt = count_prompt(body["messages"], "qwen-plus", body["tools"])
     completion = count_completion("这段回答说到一半，", "qwen-plus")
     text = sidebar_text(app)
     assert row("usage.row.prompt", f"≈{prompt:,}", f"≈{prompt:,}") in text
@@ -82,6 +85,8 @@ def test_a_cut_reply_shows_a_local_estimate_marked_as_such(app, fake):
 
 
 def test_a_tiny_budget_leaves_older_turns_out_and_says_so(app, fake):
+    for tool in ("calculator", "current_time"):  # their schemas alone are more than 256 tokens
+        app.sidebar.toggle(key=f"tool_{tool}").set_value(False)
     app.sidebar.number_input(key="budget_qwen-plus").set_value(256).run()
     for i in range(3):
         send(app, f"第{i}段：" + "长城是中国古代的军事防御工程，" * 8)

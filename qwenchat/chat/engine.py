@@ -18,6 +18,14 @@ to offer (`image.model_blind`), or, with `auto_vision`, that model answers this 
 the conversation's image cap and, by their size, in the budget and the reservation like text; only those
 the budget keeps are loaded and sent. A model that cannot see gets "[image]" in place of older images.
 
+With tools on, the reply is a loop of rounds: when the model asks for tool calls, each runs (a timeout and
+an output cap each, see `qwenchat.tools.runner`), its call and result are saved as parts of the reply, and
+the next request carries the assistant's `tool_calls` and one `tool` message per call. Each round is a
+request like the first: it reserves its real prompt plus its maximum output before it is sent and settles
+what it used, so every round counts in the totals, the quotas and the cost. At most `max_rounds` requests
+per turn; then the turn ends with a notice. A model the catalog marks as without function calling gets no
+tools; a server that answers 400 to a request with tools is asked once more without them, with a notice.
+
 Nothing here imports Streamlit: the store, the provider, the limits and the clock come in as arguments.
 """
 
@@ -25,7 +33,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Generator, Iterator, Sequence
 
 from qwenchat import errors, images, sanitize, turns
 from qwenchat import judge as judge_module
@@ -34,24 +42,29 @@ from qwenchat.catalog import THINKING_ALWAYS, VISION_MODEL, lookup
 from qwenchat.chat.events import (
     Closed,
     Judged,
+    Noticed,
     Refused,
     ReplyEnded,
     ReplyProgress,
     ReplyStarted,
+    ToolFinished,
+    ToolStarted,
     TurnEvent,
     UserAdded,
     Waiting,
 )
 from qwenchat.chat.saving import Saver
 from qwenchat.chat.spending import Hold, Spending
-from qwenchat.conversation import FAREWELL, STOPPED, Conversation, Message, Part, Usage
+from qwenchat.conversation import COMPLETE, FAILED, FAREWELL, STOPPED, Conversation, Message, Part, Usage
 from qwenchat.ending import Verdict, detect
 from qwenchat.errors import OVER_BUDGET
 from qwenchat.i18n import farewell_for
-from qwenchat.providers import GenerationParams
+from qwenchat.providers import GenerationParams, ToolCall, ToolCallsReady
 from qwenchat.quotas import QuotaProblem
-from qwenchat.reply import ReplyRecorder, estimated_usage
-from qwenchat.tokens import count_prompt
+from qwenchat.reply import ReplyRecorder
+from qwenchat.tokens import count_completion, count_prompt, count_tools
+from qwenchat.tools import ToolContext, registry, runner, steps
+from qwenchat.tools.runner import ToolLimits
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,9 @@ class TurnOptions:
     persona_name: str = ""  # the chosen persona's name, recorded where its prompt is first used
     vision_model: str = VISION_MODEL  # offered when the model cannot see the message's images
     auto_vision: bool = False  # True: that model answers such a turn without asking (QWENCHAT_AUTO_VISION)
+    tools: tuple[str, ...] = ()  # the tools the model may call (names in qwenchat.tools.registry)
+    tool_limits: ToolLimits = field(default_factory=ToolLimits)
+    tool_context: ToolContext = field(default_factory=ToolContext)
 
 
 @dataclass
@@ -82,6 +98,7 @@ class ChatEngine:
     pace: Callable[[], float] = field(default=lambda: 0.05)
     verdicts: list[Verdict] = field(default_factory=list)
     _attached: dict[str, images.PreparedImage] = field(default_factory=dict, init=False, repr=False)
+    _tools: dict[str, registry.Tool] | None = field(default=None, init=False, repr=False)
 
     # ---- the three ways a turn starts ----------------------------------------------------------------
 
@@ -239,17 +256,37 @@ class ChatEngine:
                                 presence_penalty=wanted.get("presence_penalty"), thinking_budget=thinking_budget)
 
     def _admit(self, request: list[dict]) -> tuple[Trimmed, Hold | turns.Problem]:
-        """The request as it will be sent, and the limits' answer to it."""
-        trimmed = fit_to_budget(request, self.options.model, self.options.budget)
+        """The request as it will be sent (the tools' schemas count in its prompt), and the limits' answer."""
+        schema_tokens = count_tools(self.schemas, self.options.model)
+        trimmed = fit_to_budget(request, self.options.model, max(0, self.options.budget - schema_tokens))
+        trimmed = replace(trimmed, prompt_tokens=trimmed.prompt_tokens + schema_tokens)
         if self.sees:  # the images the budget kept, loaded now (only these): the request as it is sent
             trimmed = replace(trimmed, messages=images.resolve(trimmed.messages, self._image_bytes))
         if trimmed.too_large:
             return trimmed, turns.Problem(OVER_BUDGET, "turn.over_budget",
                                           {"prompt_tokens": trimmed.prompt_tokens, "budget": self.options.budget})
+        return trimmed, self.spending.reserve(trimmed.prompt_tokens, self._reserve_output())
+
+    def _reserve_output(self) -> int:
         generation = self.generation()
         # A thinking model may also think up to its budget before writing: reserve that too.
-        reserve_output = (generation.max_tokens or 0) + (generation.thinking_budget or 0)
-        return trimmed, self.spending.reserve(trimmed.prompt_tokens, reserve_output)
+        return (generation.max_tokens or 0) + (generation.thinking_budget or 0)
+
+    # ---- tools ---------------------------------------------------------------------------------------------
+
+    @property
+    def tools(self) -> dict[str, registry.Tool]:
+        """The tools offered this turn: none for a model without function calling, or once a server refused
+        them."""
+        if self._tools is None:
+            names = self.options.tools
+            self._tools = registry.chosen(names, self.options.tool_context) \
+                if names and lookup(self.options.model).tools else {}
+        return self._tools
+
+    @property
+    def schemas(self) -> list[dict[str, Any]]:
+        return [tool.schema() for tool in self.tools.values()]
 
     def _verdict(self, text: str, history: list[dict], user_message: Message) -> Verdict:
         """The rules' verdict; the judge's when the rules are unsure, the judge is on, and its request passes
@@ -275,39 +312,158 @@ class ChatEngine:
         message = conversation.start_reply(options.model)
         conversation.mark_context_start(trimmed.dropped)
         recorder = ReplyRecorder(message)
-        events = None
-        sent = False
+        turn = _Round(trimmed.messages, trimmed.prompt_tokens, hold)
         try:
             yield ReplyStarted(message)
-            events = self.provider.stream_chat(trimmed.messages, **self._request_options())
-            last = self.clock()
-            sent = True  # from here the request is on its way: a stop still costs its prompt
-            for event in events:
-                recorder.feed(event)
-                now = self.clock()
-                if recorder.done or now - last >= self.pace():
-                    recorder.flush()
-                    self.saver.save_message(conversation, message)
-                    yield ReplyProgress(message)
-                    last = now
-                elif type(event).__name__ == "Heartbeat":
-                    yield Waiting()
+            number = 1
+            while True:
+                calls = yield from self._stream_round(message, recorder, turn)
+                if self._tools_refused(recorder, turn):  # once: the same request without `tools`, same hold
+                    self._tools = {}
+                    message.parts.append(steps.notice("tools.note.refused", model=options.model))
+                    recorder.begin_round()
+                    turn = _Round(turn.request, turn.prompt_tokens - count_tools(turn.schemas, options.model),
+                                  turn.hold)
+                    yield Noticed(message, message.parts[-1])
+                    continue
+                self._settle_round(message, recorder, turn)
+                if not calls or message.status != COMPLETE:
+                    break
+                at = len(message.content)
+                message.parts.extend(steps.call_part(call, number, at) for call in calls)
+                if number >= options.tool_limits.max_rounds:
+                    steps.close_unanswered(message, runner.ROUND_LIMIT)
+                    message.parts.append(steps.notice("tools.note.round_limit", rounds=number))
+                    yield Noticed(message, message.parts[-1])
+                    break
+                recorder.begin_round()
+                results = []
+                for call in calls:
+                    result = yield from self._run_tool(message, call, number)
+                    results.append(result)
+                request = [*turn.request, *steps.round_messages(message.content[turn.text_from:at], calls, results)]
+                next_hold = self._reserve_round(request)
+                if isinstance(next_hold, turns.Problem):
+                    message.status = COMPLETE
+                    message.parts.append(steps.notice("tools.note.limits", reason=next_hold.id,
+                                                      **dict(next_hold.params)))
+                    yield Noticed(message, message.parts[-1])
+                    break
+                number += 1
+                turn = _Round(request, next_hold.prompt_tokens, next_hold.hold, text_from=at,
+                              reasoning_from=len(message.reasoning))
         finally:
-            if events is not None:
-                events.close()
+            turn.close()
+            steps.close_unanswered(message, runner.STOPPED)
             recorder.finish()
-            if message.usage is None and (message.content or message.reasoning):
-                message.usage = estimated_usage(trimmed.messages, message)
-            elif message.usage is None and sent and (message.status == STOPPED or message.error in BILLED_FAILURES):
-                # Nothing came back, but the server may have read (and billed) the prompt: count it.
-                message.usage = Usage(trimmed.prompt_tokens, 0, trimmed.prompt_tokens, estimated=True)
-            self.spending.settle(hold, message.usage.total_tokens if message.usage else 0)
+            self._settle_round(message, recorder, turn)
             self.saver.save_message(conversation, message, force=True)
             self.saver.save(conversation)
         yield ReplyEnded(message)
 
-    def _request_options(self) -> dict[str, Any]:
-        return {"model": self.options.model, "thinking": self.thinking, "params": self.generation()}
+    def _stream_round(self, message: Message, recorder: ReplyRecorder,
+                      turn: "_Round") -> Generator[TurnEvent, None, list[ToolCall]]:
+        """One request, streamed into `message`; returns the tool calls it ended with (empty for none)."""
+        turn.schemas = self.schemas
+        calls: tuple[ToolCall, ...] = ()
+        turn.events = self.provider.stream_chat(turn.request, **self._request_options(turn.schemas))
+        last = self.clock()
+        turn.sent = True  # from here the request is on its way: a stop still costs its prompt
+        for event in turn.events:
+            if isinstance(event, ToolCallsReady):
+                calls = event.calls
+                turn.call_text = "".join(c.name + c.arguments for c in calls)
+                continue
+            recorder.feed(event)
+            now = self.clock()
+            if recorder.done or now - last >= self.pace():
+                recorder.flush()
+                self.saver.save_message(self.conversation, message)
+                yield ReplyProgress(message)
+                last = now
+            elif type(event).__name__ == "Heartbeat":
+                yield Waiting()
+        turn.close()
+        return list(calls)
+
+    def _tools_refused(self, recorder: ReplyRecorder, turn: "_Round") -> bool:
+        """A server that answered 400 to a request with tools, before writing anything: it takes no tools."""
+        error = recorder.error
+        return bool(turn.schemas) and error is not None and recorder.message.status == FAILED \
+            and error.kind in (errors.BAD_REQUEST, errors.UNKNOWN) and error.status in (400, 422) \
+            and recorder.round_usage is None
+
+    def _run_tool(self, message: Message, call: ToolCall,
+                  number: int) -> Generator[TurnEvent, None, runner.ToolResult]:
+        """Run one call, painting-friendly: `Waiting` while it runs, so a Stop can act; returns its result."""
+        call_part = next(p for p in message.parts if p.type == "tool_call" and p.data.get("id") == call.id)
+        yield ToolStarted(message, call_part)
+        handle = runner.start(call, self.tools, self.options.tool_context, self.options.tool_limits)
+        while not handle.wait(0.25):
+            yield Waiting()
+        result = handle.result()
+        message.parts.append(steps.result_part(result, number))
+        self.saver.save_message(self.conversation, message, force=True)
+        yield ToolFinished(message, message.parts[-1])
+        return result
+
+    def _reserve_round(self, request: list[dict]) -> "_Admitted | turns.Problem":
+        """The next round's reservation: its real prompt (history, tool calls and results, the schemas)."""
+        prompt = count_prompt(request, self.options.model, self.schemas)
+        hold = self.spending.reserve(prompt, self._reserve_output())
+        return hold if isinstance(hold, turns.Problem) else _Admitted(prompt, hold)
+
+    def _settle_round(self, message: Message, recorder: ReplyRecorder, turn: "_Round") -> None:
+        """Count what this round used (the API's usage, else a local estimate) and settle its reservation."""
+        if turn.hold.settled:
+            return
+        if recorder.round_usage is None:
+            text = message.content[turn.text_from:]
+            reasoning = message.reasoning[turn.reasoning_from:]
+            if text or reasoning or turn.call_text:
+                model = message.model
+                thought = count_completion(reasoning, model) if reasoning else 0
+                written = count_completion(text + turn.call_text, model) + thought
+                recorder.add_round_usage(Usage(turn.prompt_tokens, written, turn.prompt_tokens + written,
+                                               reasoning_tokens=thought, estimated=True))
+            elif turn.sent and (message.status == STOPPED or message.error in BILLED_FAILURES):
+                # Nothing came back, but the server may have read (and billed) the prompt: count it.
+                recorder.add_round_usage(Usage(turn.prompt_tokens, 0, turn.prompt_tokens, estimated=True))
+        used = recorder.round_usage.total_tokens if recorder.round_usage else 0
+        self.spending.settle(turn.hold, used)
+
+    def _request_options(self, schemas: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        options: dict[str, Any] = {"model": self.options.model, "thinking": self.thinking,
+                                   "params": self.generation()}
+        if schemas:
+            options["tools"] = schemas
+        return options
+
+
+@dataclass
+class _Round:
+    """One request of a reply: what was sent, its reservation, and where its text began in the message."""
+
+    request: list[dict]
+    prompt_tokens: int
+    hold: Hold
+    text_from: int = 0
+    reasoning_from: int = 0
+    schemas: list[dict[str, Any]] = field(default_factory=list)
+    events: Any = None
+    sent: bool = False
+    call_text: str = ""  # the names and arguments of its tool calls, for an estimate of what it wrote
+
+    def close(self) -> None:
+        if self.events is not None:
+            self.events.close()
+            self.events = None
+
+
+@dataclass(frozen=True)
+class _Admitted:
+    prompt_tokens: int
+    hold: Hold
 
 
 # Failures after the request reached the server: its prompt may be billed. (An HTTP error status is not.)

@@ -526,6 +526,44 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "export.md.image": ("*🖼 图片：{name}（{width}×{height}，见 JSON 导出）*",
                         "*🖼 Image: {name} ({width}×{height}; in the JSON export)*"),
 
+    "export.md.tool_step": ("- 🔧 `{name}`（{arguments}）→ {result}", "- 🔧 `{name}`({arguments}) → {result}"),
+    "export.md.tool_error": ("错误：{kind}", "error: {kind}"),
+
+    # ---- qwenchat/tools and components/tools_panel.py: tools the model may call --------------------------
+    "tools.title": ("🔧 工具", "🔧 Tools"),
+    "tools.help": ("打开的工具可由模型在回答时调用；每一步（工具、参数、结果、耗时）都显示在回答之前。每一轮调用都是一次"
+                   "模型请求，计入用量。",
+                   "The model may call the tools switched on while it answers; every step (tool, arguments, result, "
+                   "time) is shown before the answer. Each round is a model request and counts in the usage."),
+    "tools.name.calculator": ("计算器（精确计算）", "Calculator (exact arithmetic)"),
+    "tools.name.current_time": ("当前时间", "Current time"),
+    "tools.name.search_knowledge_base": ("搜索知识库", "Search the knowledge base"),
+    "tools.unsupported": ("{model} 不支持工具调用：与它对话时不使用工具。",
+                          "{model} does not call tools: its replies are written without them."),
+    "tools.limits": ("每轮对话最多 {rounds} 次模型请求；每次工具调用最长 {seconds:g} 秒。",
+                     "At most {rounds} model requests per turn; each tool call may run {seconds:g} s."),
+    "tools.steps": ("🔧 工具调用 · {count} 步", "🔧 Tool calls · {count} steps"),
+    "tools.step": ("**{name}** · {seconds:.2f} 秒", "**{name}** · {seconds:.2f} s"),
+    "tools.step_running": ("**{name}** · 运行中…", "**{name}** · running…"),
+    "tools.arguments": ("参数", "Arguments"),
+    "tools.result": ("结果", "Result"),
+    "tools.truncated": ("输出过长，只有前面部分交给了模型。", "The output was long: only its beginning went to the model."),
+    "tools.error.unknown_tool": ("模型调用了不存在的工具", "The model called a tool that does not exist"),
+    "tools.error.bad_arguments": ("参数无效（已告诉模型，它可以改正）",
+                                  "Invalid arguments (the model was told and may correct them)"),
+    "tools.error.tool_error": ("工具报错（已告诉模型）", "The tool reported an error (the model was told)"),
+    "tools.error.crashed": ("工具出错", "The tool failed"),
+    "tools.error.timeout": ("工具超时", "The tool timed out"),
+    "tools.error.stopped": ("已停止：未运行完", "Stopped before it finished"),
+    "tools.error.round_limit": ("未运行：已达到工具调用轮数上限", "Not run: the limit of tool rounds was reached"),
+    "tools.note.refused": ("服务器不接受工具调用（{model}）：这次回答没有使用工具。",
+                           "The server does not take tool calls ({model}): this reply was written without tools."),
+    "tools.note.round_limit": ("已达到每轮对话的工具调用上限（{rounds} 次模型请求），回答到此为止。可以继续提问让它接着做。",
+                               "This turn reached its limit of {rounds} model requests with tools, so the reply ends "
+                               "here. Ask again to let it go on."),
+    "tools.note.limits": ("用量上限不允许再请求一次模型，工具调用到此为止：{reason}",
+                          "The usage limits allow no further model request, so the tool calls end here: {reason}"),
+
     # ---- qwenchat/console.py: the console chat (`python -m qwenchat`) --------------------------------------
     "console.prompt": ("你 > ", "You > "),
     "console.bot": ("千问 > ", "Qwen > "),

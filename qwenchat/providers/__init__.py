@@ -19,6 +19,8 @@ from qwenchat.providers.base import (
     ProviderError,
     ReasoningDelta,
     TextDelta,
+    ToolCall,
+    ToolCallsReady,
     UsageReport,
     frame_failure,
     usage_from,
@@ -29,7 +31,7 @@ from qwenchat.providers.openai_compatible import DEFAULT_DEADLINE_S, DEFAULT_TIM
 __all__ = [
     "Completion", "DEFAULT_DEADLINE_S", "DEFAULT_TIMEOUT", "DashScopeProvider", "Event", "Failed", "Finished",
     "GenerationParams", "Heartbeat", "OpenAICompatibleProvider", "Provider", "ProviderError", "ReasoningDelta",
-    "TextDelta", "UsageReport", "frame_failure", "provider_for", "usage_from",
+    "TextDelta", "ToolCall", "ToolCallsReady", "UsageReport", "frame_failure", "provider_for", "usage_from",
 ]
 
 

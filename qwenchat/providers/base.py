@@ -6,15 +6,19 @@ completion, and the `Provider` protocol that DashScope and any OpenAI-compatible
             case TextDelta(text): ...
             case ReasoningDelta(text): ...
             case UsageReport(usage): ...
+            case ToolCallsReady(calls): ...  # the model asks for these calls (`finish_reason == "tool_calls"`)
             case Heartbeat(): ...        # nothing arrived for a moment: touch the page so a Stop can act
             case Finished(reason): ...
             case Failed(error): ...
 
-Every stream ends with exactly one `Finished` or one `Failed`; nothing is raised to the caller.
+Every stream ends with exactly one `Finished` or one `Failed`; nothing is raised to the caller. Tool calls
+are assembled inside the stream (from deltas that carry an index, the id and name first, the arguments in
+pieces): the caller only ever sees whole calls, in one `ToolCallsReady` before the `Finished`.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Iterator, Protocol, runtime_checkable
 
@@ -38,6 +42,36 @@ class UsageReport:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """One function call the model asked for, complete. `arguments` is the JSON text as the model wrote it:
+    parsing it (and telling the model when it is not JSON) is the tool runner's job."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def to_api(self) -> dict[str, Any]:
+        """The call as the assistant message of the next request carries it."""
+        return call_for_api(self.id, self.name, self.arguments)
+
+
+def call_for_api(call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    """A `tool_calls` item of an assistant message sent back. Arguments that are not a JSON object (the model
+    wrote them badly, and was told so by the tool's result) go back as `{}`: DashScope refuses a history
+    whose `function.arguments` is not JSON."""
+    try:
+        valid = isinstance(json.loads(arguments), dict)
+    except (ValueError, RecursionError):
+        valid = False
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments if valid else "{}"}}
+
+
+@dataclass(frozen=True)
+class ToolCallsReady:
+    calls: tuple[ToolCall, ...]
+
+
+@dataclass(frozen=True)
 class Heartbeat:
     """Nothing arrived for a short while. Carries nothing; it exists so that a Streamlit page gets a chance
     to make an `st.*` call, where a Stop or a rerun takes effect, while the server is silent."""
@@ -53,7 +87,7 @@ class Failed:
     error: errors.ChatError
 
 
-Event = TextDelta | ReasoningDelta | UsageReport | Heartbeat | Finished | Failed
+Event = TextDelta | ReasoningDelta | UsageReport | ToolCallsReady | Heartbeat | Finished | Failed
 
 
 @dataclass(frozen=True)
@@ -97,7 +131,8 @@ class Provider(Protocol):
 
     def stream_chat(self, messages: list[dict[str, Any]], *, model: str, thinking: bool = False,
                     params: GenerationParams | None = None, max_tokens: int | None = None,
-                    deadline_s: float | None = None) -> Iterator[Event]: ...
+                    deadline_s: float | None = None, tools: list[dict[str, Any]] | None = None) -> Iterator[Event]:
+        """`tools`: the functions the model may call, as OpenAI `tools` entries (JSON schemas)."""
 
     def complete(self, messages: list[dict[str, Any]], *, model: str, max_tokens: int, temperature: float = 0,
                  timeout: float) -> Completion: ...

@@ -87,7 +87,7 @@ class OpenAICompatibleProvider:
     # --- the protocol ---------------------------------------------------------------------------------
     def stream_chat(self, messages: list[dict[str, Any]], *, model: str, thinking: bool = False,
                     params: GenerationParams | None = None, max_tokens: int | None = None,
-                    deadline_s: float | None = None) -> Iterator[Event]:
+                    deadline_s: float | None = None, tools: list[dict[str, Any]] | None = None) -> Iterator[Event]:
         if self._sdk is None:
             return iter([Failed(errors.ChatError(errors.BAD_URL))])
         kwargs: dict[str, Any] = params.request_fields() if params is not None else {}
@@ -97,6 +97,8 @@ class OpenAICompatibleProvider:
         if extra:
             kwargs["extra_body"] = extra
         kwargs.update(model=model, messages=messages, stream=True)
+        if tools:
+            kwargs.update(tools=tools, tool_choice="auto")
         options = self.stream_options()
         if options:
             kwargs["stream_options"] = options

@@ -28,10 +28,12 @@ from qwenchat.providers.base import (
     Heartbeat,
     ReasoningDelta,
     TextDelta,
+    ToolCallsReady,
     UsageReport,
     frame_failure,
     usage_from,
 )
+from qwenchat.providers.tool_calls import ToolCallAssembler
 
 HEARTBEAT_S = 0.3
 POLL_S = 0.02        # the consumer looks for waiting events at least this often
@@ -189,6 +191,8 @@ class ChunkReader:
         self.received = False  # text or reasoning arrived: a later drop is an interruption
         self.finish_reason = ""
         self.done = False      # `[DONE]` arrived
+        self.tool_calls = ToolCallAssembler()
+        self.calls_sent = False  # the assembled calls went out in a `ToolCallsReady`
 
     def events(self, payloads: list[bytes], out: list[Event]) -> Failed | None:
         """Append the events of these payloads to `out`; a failure frame ends the stream and is returned.
@@ -197,6 +201,7 @@ class ChunkReader:
         for payload in payloads:
             if payload == b"[DONE]":
                 self.done = True
+                self._release_calls(out)  # calls of a server that sent no finish reason
                 return None
             try:
                 chunk = loads(payload.decode())  # str, not bytes: json skips its encoding sniffing
@@ -227,16 +232,28 @@ class ChunkReader:
                 if content and type(content) is str:
                     self.received = True
                     out.append(TextDelta(content))
+                pieces = delta.get("tool_calls")
+                if pieces:
+                    self.received = True
+                    self.tool_calls.feed(pieces)
             finish = choice.get("finish_reason")
             if finish:
                 self.finish_reason = str(finish)
+                self._release_calls(out)
         return None
+
+    def _release_calls(self, out: list[Event]) -> None:
+        """The calls are complete once the choice finishes: `tool_calls` as DashScope says, or `stop` as some
+        local servers say. A reply cut at `length` or by a filter leaves its calls unfinished: none go out."""
+        if self.tool_calls and not self.calls_sent and self.finish_reason not in ("length", "content_filter"):
+            self.calls_sent = True
+            out.append(ToolCallsReady(self.tool_calls.calls()))
 
     def ending(self) -> Event:
         """The last event of a body that ended normally."""
         if self.finish_reason:
             return Finished(self.finish_reason)
         if self.done:  # `[DONE]` without a finish reason: some local servers leave it out
-            return Finished("stop")
+            return Finished("tool_calls" if self.calls_sent else "stop")
         # The body ended without a finish reason or `[DONE]`: the server or a proxy cut the answer short.
         return Failed(errors.ChatError(errors.INTERRUPTED if self.received else errors.CONNECTION))

@@ -1,0 +1,51 @@
+"""The tool switches and the steps on the chat page, driven by AppTest against the fake DashScope."""
+
+from __future__ import annotations
+
+from qwenchat.i18n import t
+from tests.apptest import send, start
+
+
+def tools_sent(fake) -> list[str]:
+    return [tool["function"]["name"] for tool in fake.requests[-1]["body"].get("tools", [])]
+
+
+def test_a_tool_switched_off_is_not_offered_to_the_model(app_env, fake):
+    at = start()
+    at.sidebar.toggle(key="tool_calculator").set_value(False).run()
+    send(at, "几点了？")
+    assert tools_sent(fake) == ["current_time"]
+
+
+def test_the_operator_can_offer_no_tools_at_all(app_env, fake):
+    app_env.setenv("QWENCHAT_TOOLS", "none")
+    at = start()
+    assert not [w for w in at.sidebar.toggle if w.key.startswith("tool_")]
+    send(at, "你好")
+    assert "tools" not in fake.requests[-1]["body"]
+
+
+def test_a_model_without_function_calling_says_so_and_chats_without_tools(app_env, fake):
+    at = start()
+    at.sidebar.selectbox(key="model_choice").set_value("qwen-vl-plus").run()
+    assert t("tools.unsupported", "zh", model="qwen-vl-plus") in [c.value for c in at.sidebar.caption]
+    assert at.sidebar.toggle(key="tool_calculator").disabled
+    send(at, "你好")
+    assert "tools" not in fake.requests[-1]["body"] and not at.error
+
+
+def test_the_steps_and_the_answer_are_on_the_page_after_the_turn(app_env, fake):
+    at = start()
+    send(at, "393 × 285 [[fake:calc:393*285]]")
+    reply = at.chat_message[-1]
+    assert reply.expander[0].label == t("tools.steps", "zh", count=1)
+    assert [c.value for c in reply.expander[0].code] == ['{"expression": "393*285"}', "112005"]
+    assert "结果：112005" in [md.value for md in reply.markdown]
+
+
+def test_the_round_limit_notice_stays_with_the_reply(app_env, fake):
+    app_env.setenv("QWENCHAT_MAX_TOOL_ROUNDS", "2")
+    at = start()
+    send(at, "[[fake:forever]]")
+    assert len(fake.requests) == 2
+    assert t("tools.note.round_limit", "zh", rounds=2) in [c.value for c in at.chat_message[-1].caption]
