@@ -52,7 +52,7 @@ class PostgresDailyCounter(DailyCounter):
     def close(self) -> None:
         self._pool.close(timeout=1.0)
 
-    def _day(self) -> date:
+    def _date(self) -> date:
         return datetime.fromtimestamp(self._clock()).date()  # local time, as DailyCounter
 
     def _write(self, work):
@@ -86,12 +86,12 @@ class PostgresDailyCounter(DailyCounter):
 
     def used(self) -> int:
         """Tokens spent today by every server, counting reservations still in flight (0 if unknown)."""
-        day = self._day()
+        day = self._date()
         row = self._write(lambda c: c.execute("SELECT used FROM daily_tokens WHERE day = %s", (day,)).fetchone())
         return int(row[0]) if row else 0
 
     def add(self, tokens: int) -> int:
-        day, tokens = self._day(), max(0, int(tokens or 0))
+        day, tokens = self._date(), max(0, int(tokens or 0))
         row = self._write(lambda c: c.execute(
             """INSERT INTO daily_tokens (day, used) VALUES (%s, %s)
                ON CONFLICT (day) DO UPDATE SET used = daily_tokens.used + excluded.used RETURNING used""",
@@ -103,7 +103,7 @@ class PostgresDailyCounter(DailyCounter):
         return int(row[0])
 
     def reserve(self, cap: int, tokens: int) -> "Reservation | QuotaProblem":
-        day, tokens = self._day(), max(0, int(tokens or 0))
+        day, tokens = self._date(), max(0, int(tokens or 0))
 
         def work(conn: psycopg.Connection):
             conn.execute("INSERT INTO daily_tokens (day, used) VALUES (%s, 0) ON CONFLICT (day) DO NOTHING", (day,))
@@ -126,7 +126,7 @@ class PostgresDailyCounter(DailyCounter):
             if reservation.settled:
                 return
             reservation.settled = True
-        tokens, today = max(0, int(tokens or 0)), self._day()
+        tokens, today = max(0, int(tokens or 0)), self._date()
         if reservation.day == today:
             changes = [(today, tokens - reservation.tokens)]
         else:

@@ -21,12 +21,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 from contextlib import contextmanager
 from typing import Iterable, Iterator
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from qwenchat import personas
 from qwenchat.conversation import WITHDRAWN, Conversation, Message, Part, Usage
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 
 POOL_MAX_NAME = "QWENCHAT_DB_POOL_MAX"
 OPEN_TIMEOUT_S = 10.0  # a PostgresStore opened directly (scripts, tests)
+RETRY_EVERY_S = 2.0    # after the server was found away, calls fail at once for this long
 
 _ESC = "\ue000"
 _UNESCAPE = re.compile("\ue000(.)", re.DOTALL)
@@ -76,6 +78,15 @@ def _reason(exc: BaseException, url: str) -> str:
     """The driver's own words, first line only (no row data from a DETAIL line), without the password."""
     first = (str(exc).strip().splitlines() or [""])[0]
     return scrub(first, url)[:160] or type(exc).__name__
+
+
+def _connection_lost(exc: BaseException) -> bool:
+    """The server is away or the connection broke (not a statement the server refused)."""
+    if isinstance(exc, (PoolTimeout, psycopg.InterfaceError, OSError)):
+        return True
+    state = getattr(exc, "sqlstate", None)
+    return isinstance(exc, psycopg.OperationalError) and (state is None or state[:2] == "08" or
+                                                          state in ("57P01", "57P02", "57P03"))
 
 
 def pool_max(environ: dict[str, str] | None = None) -> int:
@@ -116,18 +127,16 @@ class PostgresStore:
     """Conversations on a PostgreSQL server (see the module docstring). Opening connects, migrates under
     the advisory lock, and raises `StoreUnavailable` (or `SchemaTooNew`) if either fails."""
 
-    def __init__(self, url: str, *, timeout: float = OPEN_TIMEOUT_S, min_size: int = 1, max_size: int = 10):
+    def __init__(self, url: str, *, timeout: float = OPEN_TIMEOUT_S, min_size: int = 1, max_size: int = 10,
+                 retry_every: float = RETRY_EVERY_S):
         self._url = url
         self.path = redact(url)  # what messages show
+        self._timeout, self._sizes, self._retry_every = timeout, (min_size, max(min_size, max_size)), retry_every
         self._pool: ConnectionPool | None = None
+        self._lost: tuple[float, str] | None = None  # (when, why) the server was last found away
+        self._lost_lock = threading.Lock()
         try:
-            self._pool = ConnectionPool(
-                url, min_size=min_size, max_size=max(min_size, max_size), open=False, timeout=timeout,
-                kwargs={"autocommit": True, "connect_timeout": max(1, round(timeout)),
-                        "application_name": "qwenchat"},
-                # A connection is checked before it is lent: after a server restart every idle one is dead.
-                check=ConnectionPool.check_connection, name="qwenchat", reconnect_timeout=max(timeout, 60.0))
-            self._pool.open(wait=True, timeout=timeout)
+            self._pool = self._new_pool()
             with self._pool.connection() as conn:
                 migrate(conn)
         except UnknownMigrations as exc:
@@ -136,6 +145,42 @@ class PostgresStore:
         except (psycopg.Error, OSError) as exc:
             self._close_pool()
             raise StoreUnavailable(self.path, _reason(exc, url)) from None
+
+    def _new_pool(self) -> ConnectionPool:
+        pool = ConnectionPool(
+            self._url, min_size=self._sizes[0], max_size=self._sizes[1], open=False, timeout=self._timeout,
+            kwargs={"autocommit": True, "connect_timeout": max(1, round(self._timeout)),
+                    "application_name": "qwenchat"},
+            # A connection is checked before it is lent: after a server restart every idle one is dead.
+            check=ConnectionPool.check_connection, name="qwenchat")
+        try:
+            pool.open(wait=True, timeout=self._timeout)
+        except BaseException:
+            pool.close(timeout=1.0)
+            raise
+        return pool
+
+    def _ensure_reachable(self) -> None:
+        """While the server was found away less than `retry_every` seconds ago, fail at once (a streaming
+        reply must not wait on every flush); after that, try one direct connection, and if it works start
+        a fresh pool (the old one's reconnection back-off could otherwise keep it waiting long after the
+        server is back)."""
+        with self._lost_lock:
+            if self._lost is None:
+                return
+            when, why = self._lost
+            if time.monotonic() - when < self._retry_every:
+                raise StoreUnavailable(self.path, why)
+            try:
+                psycopg.connect(self._url, connect_timeout=max(1, round(self._timeout)),
+                                application_name="qwenchat").close()
+                old, self._pool = self._pool, self._new_pool()
+            except (psycopg.Error, OSError) as exc:
+                self._lost = (time.monotonic(), _reason(exc, self._url))
+                raise StoreUnavailable(self.path, self._lost[1]) from None
+            self._lost = None
+            if old is not None:
+                old.close(timeout=0.5)
 
     def _close_pool(self) -> None:
         if self._pool is not None:
@@ -160,11 +205,15 @@ class PostgresStore:
             with self._pool.connection() as conn:
                 yield conn
         except (psycopg.Error, OSError) as exc:
-            raise StoreUnavailable(self.path, _reason(exc, self._url)) from None
+            away = StoreUnavailable(self.path, _reason(exc, self._url))
+            away.lost = _connection_lost(exc)
+            away.retry = away.lost or getattr(exc, "sqlstate", None) in ("40001", "40P01")  # serialization, deadlock
+            raise away from None
 
     def _run(self, work, *, write: bool = True):
         """Run `work(conn)` in one transaction; once more on a fresh connection if the first one broke
         (a server restart closes every pooled connection)."""
+        self._ensure_reachable()
         for attempt in (1, 2):
             try:
                 with self._connection() as conn:
@@ -172,8 +221,11 @@ class PostgresStore:
                         if not write:
                             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                         return work(conn)
-            except StoreUnavailable:
-                if attempt == 2:
+            except StoreUnavailable as exc:
+                if attempt == 2 or not getattr(exc, "retry", False):
+                    if getattr(exc, "lost", False):
+                        with self._lost_lock:
+                            self._lost = (time.monotonic(), exc.reason)
                     raise
                 log.info("database connection lost; trying once more: %s", self.path)
 

@@ -75,7 +75,7 @@ def store(request, tmp_path):
 
 @pytest.fixture
 def pg_url():
-    """The URL of a fresh, empty database on the session's PostgreSQL server."""
+    """The URL of a fresh, empty schema (as good as a database for the store) on the session's PostgreSQL."""
     from tests import pg
 
-    return pg.fresh_database()
+    return pg.fresh_schema()
