@@ -173,6 +173,9 @@ def _shared_daily(url: str) -> DailyCounter:
     return DailyCounter()
 
 
+daily.clear = _shared_daily.clear  # reset like the cached resource it used to be (tests do)
+
+
 def spending(settings: Settings) -> Spending:
     from qwenchat import config
 
