@@ -1,8 +1,10 @@
 """How fast the stores are: one saved message, one streaming flush, one long conversation loaded.
 
-    .venv/bin/python benchmarks/store_speed.py [--dir DIR]
+    .venv/bin/python benchmarks/store_speed.py [--dir DIR] [--postgres URL]
 
-Prints medians (SQLite file in DIR, default a temporary folder, against MemoryStore) and their ratio.
+Prints medians for a SQLite file in DIR (default a temporary folder), a PostgreSQL server (a local pgserver
+in the same folder, PostgreSQL 16 on a Unix socket, or --postgres URL) and MemoryStore, measured in one run,
+and PostgreSQL's ratio to SQLite.
 """
 
 from __future__ import annotations
@@ -65,44 +67,57 @@ def streaming_flush(store, chars: int) -> float:
     return median_ms(flush, chars // 40)
 
 
+def measure(store, searched_mb: Callable[[], float]) -> list[tuple[str, float]]:
+    rows = [("save one new message", save_one_message(store)),
+            ("streaming flush, reply up to 4k chars", streaming_flush(store, 4000)),
+            ("streaming flush, reply up to 20k chars", streaming_flush(store, 20000))]
+    big = long_conversation(500)  # 1,000 messages
+    store.save_conversation(OWNER, big)
+    rows.append(("save_conversation, 1,000 messages", median_ms(lambda: store.save_conversation(OWNER, big), 7)))
+    rows.append(("load 1,000 messages", median_ms(lambda: store.load(OWNER, big.id), 15)))
+    for n in range(1000):  # a heavy user's history: 1,000 conversations of 4 messages
+        c = long_conversation(2)
+        c.title = f"对话 {n}"
+        store.save_conversation(OWNER, c)
+    rows.append(("list 1,000 of 1,004 conversations", median_ms(lambda: store.list_conversations(OWNER, limit=1000), 9)))
+    rows.append((f"search, no match in {searched_mb():.1f} MB of text",
+                 median_ms(lambda: store.list_conversations(OWNER, search="不存在的词"), 7)))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", help="folder for the SQLite file (default: a temporary one)")
+    parser.add_argument("--dir", help="folder for the SQLite file and the PostgreSQL data (default: a temporary one)")
+    parser.add_argument("--postgres", help="a postgresql:// URL of an empty database to use instead of a local "
+                                           "pgserver (its tables are created)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         sqlite, memory = Store(Path(folder) / "bench.db"), MemoryStore()
-        rows: list[tuple[str, float, float]] = []
+        server, url = None, args.postgres
+        if url is None:  # PostgreSQL 16 from the pgserver wheel, default (durable) settings, on a Unix socket
+            import pgserver
 
-        rows.append(("save one new message", save_one_message(sqlite), save_one_message(memory)))
-        rows.append(("streaming flush, reply up to 4k chars", streaming_flush(sqlite, 4000),
-                     streaming_flush(memory, 4000)))
-        rows.append(("streaming flush, reply up to 20k chars", streaming_flush(sqlite, 20000),
-                     streaming_flush(memory, 20000)))
+            server = pgserver.get_server(Path(folder) / "pg", cleanup_mode="stop")
+            url = server.get_uri()
+        from qwenchat.store_postgres import PostgresStore
 
-        big = long_conversation(500)  # 1,000 messages
-        for store in (sqlite, memory):
-            store.save_conversation(OWNER, big)
-        rows.append(("save_conversation, 1,000 messages", median_ms(lambda: sqlite.save_conversation(OWNER, big), 7),
-                     median_ms(lambda: memory.save_conversation(OWNER, big), 7)))
-        rows.append(("load 1,000 messages", median_ms(lambda: sqlite.load(OWNER, big.id), 15),
-                     median_ms(lambda: memory.load(OWNER, big.id), 15)))
+        postgres = PostgresStore(url)
 
-        for n in range(200):  # a heavy user's history: 200 conversations of 20 messages
-            c = long_conversation(10)
-            c.title = f"对话 {n}"
-            for store in (sqlite, memory):
-                store.save_conversation(OWNER, c)
-        rows.append(("list 200 of 204 conversations", median_ms(lambda: sqlite.list_conversations(OWNER), 15),
-                     median_ms(lambda: memory.list_conversations(OWNER), 15)))
-        searched = sqlite._conn.execute("SELECT SUM(LENGTH(CAST(content AS BLOB))) FROM messages").fetchone()[0]
-        rows.append((f"search, no match in {searched / 2**20:.1f} MB of text", median_ms(lambda: sqlite.list_conversations(
-            OWNER, search="不存在的词"), 7), median_ms(lambda: memory.list_conversations(OWNER, search="不存在的词"), 7)))
+        def sqlite_mb() -> float:
+            return sqlite._conn.execute("SELECT SUM(LENGTH(CAST(content AS BLOB))) FROM messages").fetchone()[0] / 2**20
+
+        results = {"SQLite": measure(sqlite, sqlite_mb), "PostgreSQL": measure(postgres, sqlite_mb),
+                   "memory": measure(memory, sqlite_mb)}
         sqlite.close()
+        postgres.close()
+        if server is not None:
+            server.cleanup()
 
-    print(f"{'median, ms':42} {'SQLite':>9} {'memory':>9} {'ratio':>7}")
-    for name, on_disk, in_memory in rows:
-        print(f"{name:42} {on_disk:9.3f} {in_memory:9.3f} {on_disk / in_memory:6.1f}x")
+    print(f"{'median, ms':42} {'SQLite':>9} {'PostgreSQL':>10} {'memory':>9} {'PG/SQLite':>9}")
+    for i, (name, lite) in enumerate(results["SQLite"]):
+        post, mem = results["PostgreSQL"][i][1], results["memory"][i][1]
+        print(f"{name:42} {lite:9.3f} {post:10.3f} {mem:9.3f} {post / lite:8.1f}x")
 
 
 if __name__ == "__main__":

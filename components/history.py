@@ -61,7 +61,7 @@ def unavailable(exc: StoreUnavailable) -> None:
 
 def store_problem(exc: StoreUnavailable) -> str:
     """The store's failure in the UI language: the file and the reason, never its contents."""
-    return tr("store.unavailable", path=exc.path, reason=exc.reason)
+    return tr(getattr(exc, "message_id", "store.unavailable"), path=exc.path, reason=exc.reason)
 
 
 def list_or_stop(store: ConversationStore, owner: identity.Owner, search: str) -> list[Summary]:

@@ -21,9 +21,10 @@ from qwenchat.chat.spending import Spending
 from qwenchat.chat.state import ChatSession
 from qwenchat.config import Settings
 from qwenchat.conversation import Conversation
+from qwenchat.database_url import is_postgres_url
 from qwenchat.providers import Provider, provider_for
 from qwenchat.quotas import DailyCounter, Limits, SessionQuota
-from qwenchat.store import ConversationStore, MemoryStore, open_store
+from qwenchat.store import ConversationStore, MemoryStore, open_store, web_busy_timeout
 
 SAVE_EVERY = 1.0  # seconds between saves of a streaming reply
 
@@ -157,10 +158,22 @@ def quota() -> SessionQuota:
     return state().quota
 
 
-@st.cache_resource(show_spinner=False)
 def daily() -> DailyCounter:
-    """Tokens spent today by the whole server: the one counter shared on purpose."""
+    """Tokens spent today by the whole server (every server, on PostgreSQL): the one counter shared on purpose."""
+    options = identity.storage_options(read_secrets(), os.environ)
+    return _shared_daily(options.path if options.saving and is_postgres_url(options.path) else "")
+
+
+@st.cache_resource(show_spinner=False)
+def _shared_daily(url: str) -> DailyCounter:
+    if url:
+        from qwenchat.quota_postgres import PostgresDailyCounter
+
+        return PostgresDailyCounter(url, timeout=web_busy_timeout())
     return DailyCounter()
+
+
+daily.clear = _shared_daily.clear  # reset like the cached resource it used to be (tests do)
 
 
 def spending(settings: Settings) -> Spending:

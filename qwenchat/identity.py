@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Mapping
 
 from qwenchat import settings as table
+from qwenchat.database_url import from_secrets, is_postgres_url
 from qwenchat.store import default_path
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{22,64}")
@@ -168,6 +169,10 @@ def secret_for(secrets_: Mapping[str, object], environ: Mapping[str, str], optio
         return configured.encode("utf-8")
     if options.saving:
         try:
+            if is_postgres_url(options.path):
+                from qwenchat.store_postgres import shared_secret
+
+                return shared_secret(options.path)  # one for every server on the database
             return server_secret(options.path)
         except OSError:
             pass
@@ -186,6 +191,8 @@ class StorageOptions:
 
 
 def storage_options(secrets_: Mapping[str, object], environ: Mapping[str, str]) -> StorageOptions:
-    path = table.raw("QWENCHAT_DB", secrets_, environ) or str(default_path())
+    """`QWENCHAT_DB` (secrets, then the environment), else `[connections.qwenchat]` in secrets.toml, else
+    the default file. A `postgresql://` URL is kept as it is (its password included: never show it)."""
+    path = table.raw("QWENCHAT_DB", secrets_, environ) or from_secrets(secrets_) or str(default_path())
     saving = bool(table.read("QWENCHAT_SAVE", secrets_, environ))
-    return StorageOptions(str(Path(path).expanduser()), saving)
+    return StorageOptions(path if is_postgres_url(path) else str(Path(path).expanduser()), saving)

@@ -12,6 +12,15 @@ import time
 from typing import Callable, Sequence
 
 Migration = Callable[[sqlite3.Connection], None]
+
+
+class UnknownMigrations(Exception):
+    """The database records migrations this code does not know: a newer version of the app wrote it.
+    Nothing is written; the store refuses to open (`qwenchat.store.SchemaTooNew`)."""
+
+    def __init__(self, names: Sequence[str]):
+        self.names = list(names)
+        super().__init__("unknown migrations: " + ", ".join(self.names))
 MIGRATIONS: list[Migration] = []
 
 
@@ -24,12 +33,16 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIO
     """Apply the migrations not yet recorded; return their names. `conn` must be in autocommit mode.
 
     All pending ones run in one IMMEDIATE transaction: a second process opening a fresh file at the
-    same moment waits for the write lock, then finds them recorded and applies nothing.
+    same moment waits for the write lock, then finds them recorded and applies nothing. A file that records
+    a migration not in `migrations` raises `UnknownMigrations` and is left as it is.
     """
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
         done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+        unknown = sorted(done - {fn.__name__ for fn in migrations})
+        if unknown:
+            raise UnknownMigrations(unknown)
         applied = []
         for fn in migrations:
             if fn.__name__ not in done:

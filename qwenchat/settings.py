@@ -87,7 +87,13 @@ _TABLE = (
     Setting("QWENCHAT_MAX_STORE_BYTES", int, 1024 ** 3, "Imports stop when the database is this large.",
             positive=True),
     # --- storage and identity --------------------------------------------------------------------------
-    Setting("QWENCHAT_DB", str, "~/.qwenchat/chats.db", "Where conversations are saved (SQLite)."),
+    Setting("QWENCHAT_DB", str, "~/.qwenchat/chats.db", "Where conversations are saved: a file path (SQLite), "
+            "or a postgresql://user:password@host:5432/dbname URL (PostgreSQL, shared by several servers; also "
+            "read from [connections.qwenchat] in secrets.toml). A URL carries a password: show it only through "
+            "qwenchat.database_url.redact.", secret=True),
+    Setting("QWENCHAT_DB_POOL_MAX", int, 10, "PostgreSQL only: the most connections one server opens for "
+            "conversations (Streamlit runs each session in its own thread); the daily counter uses up to 4 "
+            "more.", positive=True),
     Setting("QWENCHAT_SAVE", bool, True, "Save conversations; off: keep them in this server's memory only."),
     Setting("QWENCHAT_SINGLE_USER", bool, False, "One user on one's own machine: every tab sees every "
             "conversation, no owner tokens."),

@@ -54,7 +54,8 @@ from typing import Callable, Iterable, Iterator, Protocol
 
 from qwenchat import personas
 from qwenchat.conversation import WITHDRAWN, Conversation, Message, Part, Usage
-from qwenchat.migrations import migrate
+from qwenchat.database_url import is_postgres_url
+from qwenchat.migrations import UnknownMigrations, migrate
 from qwenchat.personas import Persona
 
 BUSY_TIMEOUT_S = 10.0          # a Store opened directly (scripts, tests, a second process)
@@ -102,10 +103,24 @@ class StoreUnavailable(Exception):
     """The store cannot be opened, read or written now (a bad path, a read-only or locked file, a full disk).
     The message names the file and the reason, never its contents."""
 
+    message_id = "store.unavailable"
+
     def __init__(self, path: object, reason: str):
         self.path, self.reason = str(path), reason
-        # For logs; the UI says it in its language with the catalog's "store.unavailable".
+        # For logs; the UI says it in its language with the catalog's `message_id`.
         super().__init__(f"The conversation store is unavailable: {path} ({reason})")
+
+
+class SchemaTooNew(StoreUnavailable):
+    """The database was migrated by a newer version of the app (it records migrations this one does not
+    know): this server refuses to read or write it rather than corrupt it. Upgrade the app, or point
+    `QWENCHAT_DB` elsewhere. The UI says it with the catalog's `message_id`."""
+
+    message_id = "store.schema_too_new"
+
+    def __init__(self, path: object, unknown: Iterable[str]):
+        self.unknown = list(unknown)
+        super().__init__(path, "written by a newer version of qwenchat (" + ", ".join(self.unknown) + ")")
 
 
 class ConversationStore(Protocol):
@@ -155,7 +170,7 @@ class StoredImage(Protocol):
 
 
 def default_path() -> Path:
-    """`QWENCHAT_DB` if set, else `~/.qwenchat/chats.db`."""
+    """`QWENCHAT_DB` if set, else `~/.qwenchat/chats.db` (a `postgresql://` URL is no path: see `open_store`)."""
     configured = os.environ.get("QWENCHAT_DB", "").strip()
     return Path(configured).expanduser() if configured else Path.home() / ".qwenchat" / "chats.db"
 
@@ -168,10 +183,18 @@ def web_busy_timeout(environ: dict[str, str] | None = None) -> float:
 
 
 def open_store(path: str | os.PathLike[str] | None = None, *, busy_timeout: float | None = None) -> "RetryingStore":
-    """The app's store: never raises here; each call raises `StoreUnavailable` while the file cannot be
-    opened, and the file is tried again every few seconds."""
-    return RetryingStore(path if path is not None else default_path(),
-                         busy_timeout=web_busy_timeout() if busy_timeout is None else busy_timeout)
+    """The app's store: never raises here; each call raises `StoreUnavailable` while the database cannot be
+    opened, and it is tried again every few seconds. `path` (default `QWENCHAT_DB`) is a SQLite file, or a
+    `postgresql://` URL for a PostgreSQL server (`qwenchat.store_postgres`)."""
+    if path is None:
+        configured = os.environ.get("QWENCHAT_DB", "").strip()
+        path = configured if is_postgres_url(configured) else default_path()
+    timeout = web_busy_timeout() if busy_timeout is None else busy_timeout
+    if is_postgres_url(str(path)):
+        from qwenchat.store_postgres import open_postgres
+
+        return open_postgres(str(path), timeout=timeout)
+    return RetryingStore(path, busy_timeout=timeout)
 
 
 def _check_owner(owner: str) -> None:
@@ -282,6 +305,9 @@ class Store:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate(conn)
+        except UnknownMigrations as exc:
+            conn.close()
+            raise SchemaTooNew(self.path, exc.names) from None
         except (sqlite3.Error, OSError) as exc:
             if conn is not None:
                 conn.close()
@@ -593,18 +619,21 @@ class RetryingStore:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = WEB_BUSY_TIMEOUT_S,
-                 retry_every: float = RETRY_EVERY_S, clock: Callable[[], float] = time.monotonic):
-        self.path = Path(path).expanduser()
+                 retry_every: float = RETRY_EVERY_S, clock: Callable[[], float] = time.monotonic,
+                 opener: Callable[[], ConversationStore] | None = None):
+        # With `opener` (another backend, e.g. PostgreSQL), `path` is only a name to show: a redacted URL.
+        self.path = Path(path).expanduser() if opener is None else path
+        self._opener = opener or (lambda: Store(self.path, busy_timeout=self._busy_timeout))
         self._busy_timeout, self._retry_every, self._clock = busy_timeout, retry_every, clock
         self._lock = threading.Lock()
-        self._store: Store | None = None
+        self._store: ConversationStore | None = None
         self._error: StoreUnavailable | None = None
         self._failed_at = 0.0
         self._open()
 
     def _open(self) -> None:
         try:
-            self._store = Store(self.path, busy_timeout=self._busy_timeout)
+            self._store = self._opener()
             self._error = None
         except StoreUnavailable as exc:
             self._error, self._failed_at = exc, self._clock()
@@ -614,13 +643,16 @@ class RetryingStore:
         """Whether the file is open now (without trying to open it)."""
         return self._store is not None
 
-    def _current(self) -> Store:
+    def _current(self) -> ConversationStore:
         with self._lock:
             if self._store is None and self._clock() - self._failed_at >= self._retry_every:
                 self._open()
             if self._store is None:
                 assert self._error is not None
-                raise StoreUnavailable(self._error.path, self._error.reason)
+                error = self._error
+                if isinstance(error, SchemaTooNew):
+                    raise SchemaTooNew(error.path, error.unknown)
+                raise StoreUnavailable(error.path, error.reason)
             return self._store
 
     def close(self) -> None:
@@ -905,3 +937,11 @@ class MemoryStore:
         _check_owner(owner)
         with self._lock:
             return self._personas.get(owner, {}).pop(name, None) is not None
+
+
+if __name__ == "__main__":  # python -m qwenchat.store copy --from A --to B (see qwenchat.store_copy)
+    import sys
+
+    from qwenchat.store_copy import main
+
+    sys.exit(main(sys.argv[1:]))

@@ -53,14 +53,30 @@ def app(app_env) -> AppTest:
     return at
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
 def store(request, tmp_path):
-    """Each store backend, empty: the store and persona tests run against every one."""
+    """Each store backend, empty: the store and persona tests run against every one (PostgreSQL: a fresh
+    database on the session's one server, see tests/pg.py)."""
     from qwenchat.store import MemoryStore, Store
 
     if request.param == "memory":
         yield MemoryStore()
+    elif request.param == "postgres":
+        from qwenchat.store_postgres import PostgresStore
+        from tests import pg
+
+        s = PostgresStore(pg.fresh_schema(), max_size=4)
+        yield s
+        s.close()
     else:
         s = Store(tmp_path / "chats.db")
         yield s
         s.close()
+
+
+@pytest.fixture
+def pg_url():
+    """The URL of a fresh, empty schema (as good as a database for the store) on the session's PostgreSQL."""
+    from tests import pg
+
+    return pg.fresh_schema()

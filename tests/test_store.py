@@ -38,6 +38,7 @@ from qwenchat.store import (
     MemoryStore,
     RetryingStore,
     SaveResult,
+    SchemaTooNew,
     Store,
     StoreUnavailable,
     Summary,
@@ -351,8 +352,13 @@ def test_a_migration_added_at_the_end_runs_once(tmp_path):
     conn.close()
     assert calls == [1]
     assert applied(path)[-1] == "m999_pinned"
-    with Store(path) as s:  # older code still opens a newer file
-        assert s.load("alice", c.id) == c
+    with pytest.raises(SchemaTooNew) as refused:  # older code refuses a newer file instead of writing into it
+        Store(path)
+    assert refused.value.unknown == ["m999_pinned"] and refused.value.message_id == "store.schema_too_new"
+    assert isinstance(refused.value, StoreUnavailable)  # so the app carries on in memory, "not saved"
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM conversations").fetchone()[0] == 1  # left as it was
+    conn.close()
 
 
 def test_a_failing_migration_leaves_nothing_behind(tmp_path):

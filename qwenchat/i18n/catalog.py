@@ -87,6 +87,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "本应用今天的 Token 额度已用完（{used:,} / {limit:,}），明天（服务器时间零点后）再来，或使用你自己的 API Key。",
         "This app has used today's token allowance ({used:,} of {limit:,}). Come back tomorrow (after midnight, "
         "server time), or use your own API key."),
+    "quota.daily_unavailable": (
+        "暂时无法核对本应用今天的 Token 额度（共享数据库连接不上），这次请求未发送。请稍后再试，或使用你自己的 API Key。",
+        "This app's daily token allowance cannot be checked right now (the shared database is unreachable), so "
+        "nothing was sent. Try again in a moment, or use your own API key."),
     "quota.row.messages": ("本次会话消息", "Messages this session"),
     "quota.row.session_tokens": ("本次会话 Token", "Tokens this session"),
     "quota.row.daily_tokens": ("今日全站 Token", "Tokens today (whole app)"),
@@ -431,6 +435,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
                             "History is kept in memory only (`QWENCHAT_SAVE=0`) until the server restarts."),
     "store.unavailable": ("历史记录存储暂时不可用：{path}（{reason}）",
                           "The conversation store is unavailable: {path} ({reason})"),
+    "store.schema_too_new": ("数据库 {path} 已被更新版本的 qwenchat 升级（{reason}），本服务器不会读写它。请升级本应用，"
+                             "或把 QWENCHAT_DB 指向另一个数据库。",
+                             "The database {path} was upgraded by a newer version of qwenchat ({reason}); this server "
+                             "will not read or write it. Upgrade this app, or point QWENCHAT_DB at another database."),
     "history.try_again": ("请稍后再试。", "Please try again in a moment."),
     "history.no_match": ("没有匹配的对话。", "No conversation matches."),
     "history.empty": ("还没有保存的对话。在聊天页发一条消息，它就会出现在这里。",

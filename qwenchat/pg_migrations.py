@@ -1,0 +1,108 @@
+"""The PostgreSQL schema, as an append-only list of migrations recorded by name (as `qwenchat.migrations`
+is for SQLite).
+
+Each function decorated `@migration` runs once, in order, and its name goes into `_migrations`. All pending
+ones run in one transaction holding `pg_advisory_xact_lock(MIGRATION_LOCK)`: servers started at the same
+moment queue on the lock, the first applies them, the others find them recorded and apply nothing. A database
+that records a migration this code does not know was written by a newer version of the app: `migrate`
+raises `UnknownMigrations` before writing anything, and the store refuses to open (`SchemaTooNew`).
+
+A schema change is a new function at the bottom; an applied one is never edited or renamed. The first
+migration creates in one step what SQLite reached through its m001-m003, with the same table and column
+names, so `qwenchat.store_copy` can move rows between the two.
+
+Text columns hold text exactly as the app gives it, except NUL (which PostgreSQL text cannot hold): see
+`qwenchat.store_postgres`. JSON values (usage, parts, params) are stored as text, as in SQLite, so they
+round-trip byte for byte.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Sequence
+
+from qwenchat.migrations import UnknownMigrations
+
+# Any fixed 64-bit number: the key every qwenchat server takes before it looks at the schema.
+MIGRATION_LOCK = 0x7177_656E_6368_6174  # "qwenchat"
+
+Migration = Callable[[object], None]  # takes a psycopg Connection inside the migration transaction
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def migrate(conn, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
+    """Apply the migrations not yet recorded, under the advisory lock; return their names.
+    `conn` is a psycopg connection in autocommit mode."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name text PRIMARY KEY, applied_at double precision "
+                     "NOT NULL)")
+        done = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+        unknown = sorted(done - {fn.__name__ for fn in migrations})
+        if unknown:
+            raise UnknownMigrations(unknown)
+        applied = []
+        for fn in migrations:
+            if fn.__name__ not in done:
+                fn(conn)
+                conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (%s, %s)", (fn.__name__, time.time()))
+                applied.append(fn.__name__)
+    return applied
+
+
+@migration
+def m001_conversations_messages_personas(conn) -> None:
+    # Timestamps are seconds since the epoch (double precision), as on the dataclasses: they round-trip.
+    conn.execute(
+        """CREATE TABLE conversations (
+            id text PRIMARY KEY,
+            owner text NOT NULL,
+            title text NOT NULL DEFAULT '',
+            model text NOT NULL DEFAULT '',
+            system_prompt text NOT NULL DEFAULT '',
+            closed boolean NOT NULL DEFAULT false,
+            created_at double precision NOT NULL,
+            updated_at double precision NOT NULL,
+            leaf_id text,
+            version bigint NOT NULL DEFAULT 0,
+            params text NOT NULL DEFAULT '{}'
+        )""")
+    conn.execute(
+        """CREATE TABLE messages (
+            id text PRIMARY KEY,
+            conversation_id text NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            seq bigint NOT NULL,
+            role text NOT NULL,
+            content text NOT NULL DEFAULT '',
+            reasoning text NOT NULL DEFAULT '',
+            status text NOT NULL,
+            error text NOT NULL DEFAULT '',
+            model text NOT NULL DEFAULT '',
+            usage text,
+            created_at double precision NOT NULL,
+            parent_id text,
+            parts text NOT NULL DEFAULT '[]'
+        )""")
+    conn.execute("CREATE INDEX conversations_owner_updated ON conversations (owner, updated_at DESC)")
+    conn.execute("CREATE INDEX messages_conversation_seq ON messages (conversation_id, seq)")
+    conn.execute("""CREATE TABLE deleted_conversations (
+        id text PRIMARY KEY, owner text NOT NULL, deleted_at double precision NOT NULL)""")
+    conn.execute("""CREATE TABLE deleted_messages (
+        id text PRIMARY KEY, conversation_id text NOT NULL, deleted_at double precision NOT NULL)""")
+    conn.execute("""CREATE TABLE personas (
+        owner text NOT NULL, name text NOT NULL, prompt text NOT NULL, created_at double precision NOT NULL,
+        PRIMARY KEY (owner, name))""")
+
+
+@migration
+def m002_daily_tokens_and_server_secret(conn) -> None:
+    # The daily token cap shared by every server: one row per (server-local) day, updated atomically.
+    conn.execute("CREATE TABLE daily_tokens (day date PRIMARY KEY, used bigint NOT NULL DEFAULT 0)")
+    # The secret owner tokens are signed with, when QWENCHAT_SECRET is not set: one for all servers, so a
+    # link minted by one opens on the others.
+    conn.execute("CREATE TABLE server_secret (id integer PRIMARY KEY CHECK (id = 1), value text NOT NULL)")
