@@ -106,3 +106,31 @@ def m002_daily_tokens_and_server_secret(conn) -> None:
     # The secret owner tokens are signed with, when QWENCHAT_SECRET is not set: one for all servers, so a
     # link minted by one opens on the others.
     conn.execute("CREATE TABLE server_secret (id integer PRIMARY KEY CHECK (id = 1), value text NOT NULL)")
+
+
+@migration
+def m003_message_images(conn) -> None:
+    # SQLite's m005: attached images, once per owner by content (`id` is the SHA-256 of `data`, see
+    # qwenchat.images), the pixels as bytea; same table and column names, so qwenchat.store_copy moves them.
+    conn.execute(
+        """CREATE TABLE images (
+            owner text NOT NULL,
+            id text NOT NULL,
+            mime text NOT NULL,
+            width bigint NOT NULL,
+            height bigint NOT NULL,
+            bytes bigint NOT NULL,
+            data bytea NOT NULL,
+            created_at double precision NOT NULL,
+            PRIMARY KEY (owner, id)
+        )""")
+    # Which message shows which image, written from the messages' image parts. Deleting a message (or its
+    # conversation, by cascade) drops its links; an image left without links is deleted with it.
+    conn.execute(
+        """CREATE TABLE message_images (
+            message_id text NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            owner text NOT NULL,
+            image_id text NOT NULL,
+            PRIMARY KEY (message_id, image_id)
+        )""")
+    conn.execute("CREATE INDEX message_images_owner_image ON message_images (owner, image_id)")

@@ -1,12 +1,13 @@
 """Moving an installation between SQLite and PostgreSQL: `python -m qwenchat.store copy --from A --to B`.
 
 A and B are each a SQLite file path or a `postgresql://` URL. Every row of the store's tables is copied as
-it is (ids, owners, versions, timestamps, the message order, tombstones, personas), into a destination
-that must hold no conversations, tombstones or personas yet. Then both sides are read again and compared
-table by table: the row count and a SHA-256 over the rows in key order, their values as the app reads them
-(PostgreSQL's NUL escape undone, `closed` as 0/1). Both are printed; the exit status is 0 when every
-table matches, 1 when one does not, 2 when the copy could not run (a database away, a destination not
-empty). The daily token counter is not copied: it is today's spending, not history.
+it is (ids, owners, versions, timestamps, the message order, tombstones, personas, images and which
+messages show them), into a destination that must hold none of these yet. Then both sides are read again
+and compared table by table: the row count and a SHA-256 over the rows in key order, their values as the app
+reads them (PostgreSQL's NUL escape undone, `closed` as 0/1, an image's pixels by their own SHA-256).
+Images move a few at a time, so neither side ever holds many of them in memory. Both are printed; the exit
+status is 0 when every table matches, 1 when one does not, 2 when the copy could not run (a database away, a
+destination not empty). The daily token counter is not copied: it is today's spending, not history.
 
 URLs are printed without their passwords.
 """
@@ -23,6 +24,7 @@ from typing import Iterator
 from qwenchat.database_url import is_postgres_url, redact
 
 BATCH = 1000
+IMAGE_BATCH = 16  # rows of a table with pixels in it, read or written at once
 
 # table -> (columns, primary key columns, columns holding app text (escaped on PostgreSQL))
 TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
@@ -34,7 +36,15 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "deleted_conversations": (("id", "owner", "deleted_at"), ("id",), ()),
     "deleted_messages": (("id", "conversation_id", "deleted_at"), ("id",), ()),
     "personas": (("owner", "name", "prompt", "created_at"), ("owner", "name"), ("name", "prompt")),
+    "images": (("owner", "id", "mime", "width", "height", "bytes", "data", "created_at"), ("owner", "id"),
+               ("id", "mime")),
+    "message_images": (("message_id", "owner", "image_id"), ("message_id", "image_id"), ("image_id",)),
 }
+BLOB_TABLES = {"images"}
+
+
+def _batch(table: str) -> int:
+    return IMAGE_BATCH if table in BLOB_TABLES else BATCH
 
 
 class CopyRefused(Exception):
@@ -77,7 +87,7 @@ class _Side:
             text_at = [columns.index(c) for c in texts]
             with self.store._pool.connection() as conn, conn.transaction():
                 with conn.cursor(name=f"copy_{table}") as cur:  # server-side: never the whole table in memory
-                    cur.itersize = BATCH
+                    cur.itersize = _batch(table)
                     cur.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY "
                                 + ", ".join(f'{k} COLLATE "C"' for k in key))
                     for row in cur:
@@ -133,21 +143,25 @@ def _canonical(row: tuple) -> bytes:
             return int(v)
         if isinstance(v, float):
             return repr(v)
+        if isinstance(v, (bytes, bytearray, memoryview)):
+            return "sha256:" + hashlib.sha256(v).hexdigest()
         return v
 
     return json.dumps([value(v) for v in row], ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
 
 
 def tally(side: _Side, table: str) -> Tally:
-    """Rows and checksum of one table, in key order (sorted here, so both backends agree on the order)."""
+    """Rows and checksum of one table, in key order (sorted here, so both backends agree on the order). Each
+    row is reduced to its canonical line as it is read: pixels are never all in memory at once."""
     _, key, _ = TABLES[table]
     columns = TABLES[table][0]
     at = [columns.index(k) for k in key]
-    rows = sorted(side.rows(table), key=lambda r: tuple(str(r[i]).encode("utf-8", "surrogatepass") for i in at))
+    lines = sorted((tuple(str(r[i]).encode("utf-8", "surrogatepass") for i in at), _canonical(r))
+                   for r in side.rows(table))
     digest = hashlib.sha256()
-    for row in rows:
-        digest.update(_canonical(row))
-    return Tally(len(rows), digest.hexdigest())
+    for _, line in lines:
+        digest.update(line)
+    return Tally(len(lines), digest.hexdigest())
 
 
 def copy_store(source: str, destination: str, out=None, *, timeout: float = 10.0) -> bool:
@@ -167,11 +181,11 @@ def copy_store(source: str, destination: str, out=None, *, timeout: float = 10.0
         if busy:
             raise CopyRefused(f"the destination {dst.name} is not empty ({', '.join(busy)}): nothing was copied")
         print(f"copying {src.name} -> {dst.name}", file=out)
-        for table in TABLES:  # conversations before their messages
+        for table in TABLES:  # conversations before their messages, messages before their image links
             batch: list[tuple] = []
             for row in src.rows(table):
                 batch.append(row)
-                if len(batch) >= BATCH:
+                if len(batch) >= _batch(table):
                     dst.insert(table, batch)
                     batch = []
             if batch:
@@ -193,7 +207,7 @@ def copy_store(source: str, destination: str, out=None, *, timeout: float = 10.0
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m qwenchat.store", description="Move an installation's store.")
     commands = parser.add_subparsers(dest="command", required=True)
-    copy = commands.add_parser("copy", help="copy every conversation, tombstone and persona, then verify")
+    copy = commands.add_parser("copy", help="copy every conversation, tombstone, persona and image, then verify")
     copy.add_argument("--from", dest="source", required=True, help="a SQLite file or a postgresql:// URL")
     copy.add_argument("--to", dest="destination", required=True, help="a SQLite file or a postgresql:// URL")
     copy.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a PostgreSQL server")

@@ -11,6 +11,11 @@ methods and rules as the SQLite `Store` (see `qwenchat.store`), and `open_postgr
   timeout) becomes `StoreUnavailable`, whose message shows the URL without its password. An operation
   that fails because its connection broke is tried once more on a fresh connection; if the server stays
   away, the `Saver` keeps the reply on screen and saves it when the server is back.
+- Images are kept as in SQLite (tables `images` and `message_images`, see `qwenchat.pg_migrations`): once per
+  owner by id, linked from the messages that show them, deleted with the last such message. Writing links
+  and looking for images left without any take a per-owner advisory lock (as SQLite's single writer does):
+  otherwise two servers deleting the last two messages that show one image at the same moment would each
+  still see the other's link, and the image would outlive both.
 - PostgreSQL text cannot hold NUL (U+0000); the SQLite file can, and so can a model's reply. Stored text
   therefore escapes NUL as U+E000 followed by "0", and U+E000 itself as two U+E000 (`_escape`), so every
   string round-trips exactly; text without either character is stored as it is.
@@ -42,9 +47,11 @@ from qwenchat.store import (
     RetryingStore,
     SaveResult,
     SchemaTooNew,
+    StoredImage,
     StoreUnavailable,
     Summary,
     _check_owner,
+    _image_ids,
     _like_pattern,
     _params,
     _parts_json,
@@ -121,6 +128,41 @@ def _row(conversation_id: str, m: Message) -> tuple[object, ...]:
     e = _escape
     return (m.id, conversation_id, conversation_id, e(m.role), e(m.content), e(m.reasoning), e(m.status),
             e(m.error), e(m.model), _usage_json(m.usage), m.created_at, m.parent_id, _parts_json(m.parts))
+
+
+def _images_lock(db: psycopg.Connection, owner: str) -> None:
+    """Queue with every other transaction that links or deletes this owner's images, until commit."""
+    db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", ("images:" + owner,))
+
+
+def _link_images(db: psycopg.Connection, owner: str, messages: Iterable[Message]) -> None:
+    """Record which images each saved message shows (only messages with images cost anything)."""
+    links = [(m.id, _escape(image_id)) for m in messages for image_id in _image_ids(m)]
+    if not links:
+        return
+    _images_lock(db, owner)
+    db.execute("""INSERT INTO message_images (message_id, owner, image_id)
+                  SELECT l.m, %s, l.i FROM unnest(%s::text[], %s::text[]) AS l(m, i)
+                  WHERE EXISTS (SELECT 1 FROM messages WHERE id = l.m)
+                  ON CONFLICT DO NOTHING""", (owner, [m for m, _ in links], [i for _, i in links]))
+
+
+def _images_of(db: psycopg.Connection, where: str, params: tuple[object, ...]) -> list[tuple[str, str]]:
+    """(owner, stored image id) of the images linked to the messages `where` selects."""
+    return db.execute(f"""SELECT DISTINCT owner, image_id FROM message_images
+                          WHERE message_id IN (SELECT id FROM messages WHERE {where})""", params).fetchall()
+
+
+def _drop_unlinked(db: psycopg.Connection, candidates: list[tuple[str, str]]) -> None:
+    """Delete those of these images that no message links to any more."""
+    if not candidates:
+        return
+    for owner in sorted({owner for owner, _ in candidates}):
+        _images_lock(db, owner)  # links deleted or written meanwhile are committed (and seen) first
+    db.execute("""DELETE FROM images i USING unnest(%s::text[], %s::text[]) AS c(owner, id)
+                  WHERE i.owner = c.owner AND i.id = c.id AND NOT EXISTS
+                      (SELECT 1 FROM message_images l WHERE l.owner = c.owner AND l.image_id = c.id)""",
+               ([o for o, _ in candidates], [i for _, i in candidates]))
 
 
 class PostgresStore:
@@ -275,10 +317,11 @@ class PostgresStore:
                                    (ids,)).fetchall())
             if any(home != c.id for home in gone.values()):
                 raise IdConflict("a message id belongs to another conversation")
-            rows = [_row(c.id, m) for m in messages if m.id not in gone]
-            if rows:
+            kept = [m for m in messages if m.id not in gone]
+            if kept:
                 with db.cursor() as cur:
-                    cur.executemany(_UPSERT, rows)
+                    cur.executemany(_UPSERT, [_row(c.id, m) for m in kept])
+            _link_images(db, owner, kept)
             return SaveResult(version, conflict)
 
         result = self._run(work)
@@ -305,6 +348,7 @@ class PostgresStore:
             elif home[0] != conversation_id:
                 raise IdConflict("message id belongs to another conversation")
             db.execute(_UPSERT, _row(conversation_id, message))
+            _link_images(db, owner, [message])
             if home is None:
                 db.execute("UPDATE conversations SET leaf_id = %s WHERE id = %s", (message.id, conversation_id))
 
@@ -393,7 +437,10 @@ class PostgresStore:
                       ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, deleted_at = excluded.deleted_at""",
                    (time.time(), doomed))
         db.execute("DELETE FROM deleted_messages WHERE conversation_id = ANY(%s)", (doomed,))
-        return db.execute("DELETE FROM conversations WHERE id = ANY(%s)", (doomed,)).rowcount
+        images = _images_of(db, "conversation_id = ANY(%s)", (doomed,))
+        count = db.execute("DELETE FROM conversations WHERE id = ANY(%s)", (doomed,)).rowcount
+        _drop_unlinked(db, images)  # the messages went with their conversations, and their links with them
+        return count
 
     def owner_has(self, owner: str, conversation_id: str) -> bool:
         _check_owner(owner)
@@ -423,8 +470,10 @@ class PostgresStore:
                               (SELECT 1 FROM messages m WHERE m.id = d AND m.conversation_id != %s)
                           ON CONFLICT (id) DO NOTHING""",
                        (conversation_id, time.time(), doomed, conversation_id))
+            images = _images_of(db, "conversation_id = %s AND id = ANY(%s)", (conversation_id, doomed))
             removed = db.execute("DELETE FROM messages WHERE conversation_id = %s AND id = ANY(%s)",
                                  (conversation_id, doomed)).rowcount
+            _drop_unlinked(db, images)
             current = leaf[0] if leaf[0] is not None else previous
             gone, seen = set(doomed), set()
             while current in gone and current not in seen:
@@ -444,13 +493,40 @@ class PostgresStore:
 
     def stored_bytes(self) -> int:
         """The size of every stored text before compression (PostgreSQL compresses long texts, so its own
-        figures would let a capped import grow far past the cap), plus 200 bytes a message."""
+        figures would let a capped import grow far past the cap), plus 200 bytes a message, plus every
+        stored image's bytes."""
         return int(self._run(lambda db: db.execute(
             """SELECT COALESCE((SELECT SUM(octet_length(title) + octet_length(system_prompt) + octet_length(model)
                                     + octet_length(params)) FROM conversations), 0)
                     + COALESCE((SELECT SUM(octet_length(content) + octet_length(reasoning) + octet_length(model)
                                     + octet_length(error) + octet_length(parts) + COALESCE(octet_length(usage), 0)
-                                    + 200) FROM messages), 0)""").fetchone()[0], write=False))
+                                    + 200) FROM messages), 0)
+                    + COALESCE((SELECT SUM(bytes) FROM images), 0)""").fetchone()[0], write=False))
+
+    # ---- images (qwenchat.images) ----
+
+    def save_images(self, owner: str, images: Iterable[StoredImage]) -> None:
+        """Keep these images for `owner` (one row per id: saving the same picture again costs nothing)."""
+        _check_owner(owner)
+        e = _escape
+        rows = [(owner, e(i.id), e(i.mime), i.width, i.height, len(i.data), bytes(i.data), time.time())
+                for i in images]
+        if not rows:
+            return
+
+        def work(db: psycopg.Connection) -> None:
+            with db.cursor() as cur:
+                cur.executemany("""INSERT INTO images (owner, id, mime, width, height, bytes, data, created_at)
+                                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (owner, id) DO NOTHING""",
+                                rows)
+
+        self._run(work)
+
+    def load_image(self, owner: str, image_id: str) -> bytes | None:
+        _check_owner(owner)
+        row = self._run(lambda db: db.execute("SELECT data FROM images WHERE owner = %s AND id = %s",
+                                              (owner, _escape(image_id))).fetchone(), write=False)
+        return bytes(row[0]) if row else None
 
     # ---- a user's own personas (qwenchat.personas) ----
 

@@ -95,3 +95,50 @@ def test_images_wait_in_the_session_while_the_store_is_away_and_are_saved_when_i
     assert saver.state.unsaved_images == {}
     assert store.load_image("alice", picture.id) == picture.data
     assert store.load("alice", conversation.id).messages[0].images[0].data["id"] == picture.id
+
+
+def test_an_image_counts_in_the_stored_size_that_caps_imports(store):
+    picture = image()
+    before = store.stored_bytes()
+    store.save_images("alice", [picture])
+    assert store.stored_bytes() - before >= len(picture.data)
+
+
+def test_an_id_no_image_has_reads_as_absent_on_every_backend(store):
+    picture = image()
+    store.save_images("alice", [picture])
+    for odd in ("", "\x00", picture.id + "\x00", "\ue000" + picture.id):
+        assert store.load_image("alice", odd) is None
+
+
+def test_two_servers_deleting_the_last_two_conversations_showing_an_image_at_once_delete_it(pg_url):
+    """Two tabs on two servers delete, at the same moment, the two conversations that show one picture: the
+    picture must not outlive both (each delete must not count on the other's conversation still showing it)."""
+    import threading
+
+    from qwenchat.store_postgres import PostgresStore
+
+    a, b = PostgresStore(pg_url, max_size=2), PostgresStore(pg_url, max_size=2)
+    try:
+        for attempt in range(25):
+            picture = image((attempt, 7, 7))
+            first, second = conversation_showing(picture), conversation_showing(picture)
+            a.save_images("alice", [picture])
+            a.save_conversation("alice", first)
+            a.save_conversation("alice", second)
+            start = threading.Barrier(2)
+
+            def delete(server, conversation, start=start):
+                start.wait()
+                server.delete("alice", conversation.id)
+
+            workers = [threading.Thread(target=delete, args=(a, first)),
+                       threading.Thread(target=delete, args=(b, second))]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join(timeout=30)
+            assert a.load_image("alice", picture.id) is None, f"kept after attempt {attempt}"
+    finally:
+        a.close()
+        b.close()

@@ -311,13 +311,18 @@ def test_the_password_never_appears_in_an_error_or_a_log(caplog, tmp_path):
 # ---- moving an installation ----
 
 def test_an_installation_moves_to_postgresql_and_back_verified(tmp_path, pg_url, capsys):
+    from qwenchat.images import prepare_image
     from qwenchat.store import Store
+    from tests.images_helpers import png
 
     source = tmp_path / "old.db"
+    picture = prepare_image(png(64, 48, (9, 120, 200)), "blue.png")
     with Store(source) as s:
         kept = [two_turns(f"问题 {n}", f"回答 {n}\x00") for n in range(5)]
+        kept[2].messages[0].parts.append(picture.part())  # a question showing an image
         for c in kept:
             s.save_conversation(f"owner{len(c.id) % 2}", c)
+        s.save_images(f"owner{len(kept[2].id) % 2}", [picture])
         s.delete_messages("owner0" if len(kept[0].id) % 2 == 0 else "owner1", kept[0].id, [kept[0].messages[-1].id])
         s.delete(f"owner{len(kept[1].id) % 2}", kept[1].id)
         from qwenchat.personas import custom
@@ -325,16 +330,48 @@ def test_an_installation_moves_to_postgresql_and_back_verified(tmp_path, pg_url,
         s.save_persona("owner0", custom("翻译", "你是翻译"))
     assert copy_main(["copy", "--from", str(source), "--to", pg_url]) == 0
     out = capsys.readouterr().out
-    assert "verified" in out and out.count(" ok") == 5 and "messages" in out
+    assert "verified" in out and out.count(" ok") == 7 and "messages" in out
+    assert "images                        1 rows" in out and "message_images                1 rows" in out
+    shower = f"owner{len(kept[2].id) % 2}"
     with PostgresStore(pg_url) as p, Store(source) as s:
         for c in kept:
             owner = f"owner{len(c.id) % 2}"
             assert p.load(owner, c.id) == s.load(owner, c.id)
+        assert p.load_image(shower, picture.id) == picture.data  # the pixels came along, for their owner only
+        assert p.load_image("owner0" if shower == "owner1" else "owner1", picture.id) is None
     back = tmp_path / "back.db"
     assert copy_main(["copy", "--from", pg_url, "--to", str(back)]) == 0
-    assert "verified" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "verified" in out and out.count(" ok") == 7
+    with Store(back) as b:
+        assert b.load_image(shower, picture.id) == picture.data
+        b.delete(shower, kept[2].id)  # the link came back too: the image goes with its conversation
+        assert b.load_image(shower, picture.id) is None
     assert copy_main(["copy", "--from", str(source), "--to", pg_url]) == 2  # never into a store in use
     assert "not empty" in capsys.readouterr().err
+
+
+def test_a_changed_pixel_fails_the_copy_check(tmp_path, pg_url, capsys):
+    from qwenchat import store_copy
+    from qwenchat.images import prepare_image
+    from qwenchat.store import Store
+    from tests.images_helpers import png
+
+    source = tmp_path / "old.db"
+    picture = prepare_image(png(64, 48, (9, 120, 200)), "blue.png")
+    with Store(source) as s:
+        s.save_images("alice", [picture])
+    assert copy_main(["copy", "--from", str(source), "--to", pg_url]) == 0
+    capsys.readouterr()
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # one byte of the copy goes wrong
+        conn.execute("UPDATE images SET data = set_byte(data, 100, (get_byte(data, 100) + 1) % 256)")
+    before, after = store_copy._Side(str(source)), store_copy._Side(pg_url)
+    try:
+        assert store_copy.tally(before, "images").rows == store_copy.tally(after, "images").rows == 1
+        assert store_copy.tally(before, "images") != store_copy.tally(after, "images")
+    finally:
+        before.close()
+        after.close()
 
 
 def test_the_copy_command_runs_as_a_module_and_shows_no_password(tmp_path):
