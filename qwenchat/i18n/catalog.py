@@ -231,6 +231,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.deadline": ("回答超过了允许的总时长，已停止；已保留收到的部分。可以点击“重试”。",
                        "The reply took longer than the time allowed for one reply and was stopped; the part "
                        "received is kept. Press Retry."),
+    "error.no_embeddings": ("这个模型服务没有向量（Embedding）接口，知识库只能按关键词检索。",
+                            "This model server has no embeddings endpoint: the knowledge base searches by "
+                            "keywords only."),
+    "error.no_rerank": ("这个模型服务没有重排序（Rerank）接口，结果按融合排序给出。",
+                        "This model server has no rerank endpoint: results keep the fused order."),
     "error.unknown": ("出现了意外错误，消息已保留。请点击“重试”。",
                       "Something unexpected went wrong; your message is kept. Press Retry."),
 
