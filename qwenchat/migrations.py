@@ -164,8 +164,8 @@ def m004_knowledge_bases(conn: sqlite3.Connection) -> None:
         )"""
     )
     conn.execute("CREATE INDEX kb_files_owner ON kb_files (owner, kb_id)")
-    # Passages: spans of their file's text (no copy of the text), vectors as float16 BLOBs tagged with the
-    # embedding model and dimensions that made them.
+    # Passages: spans of their file's text, with a copy of the span (reading a span out of a long file text
+    # costs milliseconds per hit), vectors as float16 BLOBs tagged with the embedding model and dimensions.
     conn.execute(
         """CREATE TABLE kb_chunks (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -178,12 +178,13 @@ def m004_knowledge_bases(conn: sqlite3.Connection) -> None:
             page INTEGER,
             heading TEXT NOT NULL DEFAULT '',
             context TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL DEFAULT '',
             tokens INTEGER NOT NULL DEFAULT 0,
-            embedding_key TEXT NOT NULL DEFAULT '',
+            embedded_with TEXT NOT NULL DEFAULT '',
             vector BLOB
         )"""
     )
-    conn.execute("CREATE INDEX kb_chunks_owner_kb ON kb_chunks (owner, kb_id, embedding_key)")
+    conn.execute("CREATE INDEX kb_chunks_owner_kb ON kb_chunks (owner, kb_id, embedded_with)")
     conn.execute("CREATE INDEX kb_chunks_file ON kb_chunks (file_id)")
     # Keyword index: rowid = kb_chunks.id; terms made by qwenchat.knowledge.keywords (Chinese bigrams and
     # jieba words, lower-case Latin words), so unicode61 only splits at spaces.

@@ -6,7 +6,7 @@
     python -m qwenchat.knowledge search --kb NAME [--top-k K] [--rerank] [--json] "question"
 
 Settings as the app and `python -m qwenchat` read them (`.env`, the environment: DASHSCOPE_API_KEY,
-DASHSCOPE_BASE_URL, QWENCHAT_DB, QWENCHAT_EMBEDDING_*), owner "local" (the console's and single-user
+DASHSCOPE_BASE_URL, QWENCHAT_DB, QWENCHAT_EMBEDDING_MODEL, QWENCHAT_EMBEDDING_DIMENSIONS), owner "local" (the console's and single-user
 mode's). Progress goes to stderr; `--json` output to stdout. The key is never printed. Exit status: 0, 1
 when a file failed or nothing was found to remove, 2 for a usage error or an unknown knowledge base.
 """

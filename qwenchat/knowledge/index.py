@@ -10,7 +10,9 @@ Rules every backend keeps:
 - `put_file` replaces a file of the same name in one transaction: searches see the old passages or the
   new ones, never a mix. Any change bumps the knowledge base's `version`.
 - A vector is stored with its embedding key (`model:dimensions`); `vector_search` uses only vectors of
-  the key asked for, and `missing_vectors` lists passages to (re-)embed.
+  the key asked for, and `missing_vectors` lists passages to (re-)embed. The knowledge base's own key
+  (`embedding_key_of`) is set by its first vectors and changed by `set_embedding` only once a re-embed is
+  complete, so one cheap look tells whether a search must re-embed first.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ class KnowledgeIndex(Protocol):
     def get_base(self, owner: str, kb_id: int) -> KnowledgeBase | None: ...
 
     def find_base(self, owner: str, name: str) -> KnowledgeBase | None: ...
+
+    def exists(self, owner: str, kb_id: int) -> bool: ...
+
+    def embedding_key_of(self, owner: str, kb_id: int) -> str | None: ...
+
+    def set_embedding(self, owner: str, kb_id: int, embedding_key: str) -> None: ...
 
     def create_base(self, owner: str, name: str) -> KnowledgeBase: ...
 

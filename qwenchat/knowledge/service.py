@@ -121,7 +121,7 @@ class KnowledgeBases:
 
     # --- files ------------------------------------------------------------------------------------------
     def files(self, kb: int) -> list[FileReport]:
-        self.get(kb)
+        self._check(kb)
         return self.index.list_files(self.owner, int(kb))
 
     def file(self, kb: int, file: int | str) -> FileReport:
@@ -141,7 +141,7 @@ class KnowledgeBases:
     def add_file(self, kb: int, name: str, data: bytes, progress: Progress = no_progress) -> FileReport:
         """Read, chunk, embed and index one file (replacing a file of the same name). Never raises for a
         bad file: the report says FAILED with a catalog message (`error`), and the others go on."""
-        self.get(kb)
+        self._check(kb)
         name = " ".join(os.path.basename(str(name).replace("\\", "/")).split()) or "file"
         return self._ingest(int(kb), name, bytes(data), progress)
 
@@ -162,15 +162,16 @@ class KnowledgeBases:
 
     def reembed(self, kb: int, progress: Progress = no_progress) -> int:
         """Embed every passage whose vector is missing or was made with another model or dimension;
-        returns the embedding tokens billed. Raises `ProviderError` when the server fails."""
-        self.get(kb)
-        missing = self.index.missing_vectors(self.owner, int(kb), self.embedding.key)
-        if not missing or self.provider is None:
+        returns the embedding tokens billed. Raises `ProviderError` when the server fails (what was
+        embedded is kept: the next call goes on from there)."""
+        self._check(kb)
+        if self.provider is None:
             return 0
+        missing = self.index.missing_vectors(self.owner, int(kb), self.embedding.key)
         tokens = 0
         total = len(missing)
         progress(EMBED, 0, total)
-        for i in range(0, total, 100):  # store as it goes: an interrupted re-embed resumes where it stopped
+        for i in range(0, total, 100):
             part = missing[i:i + 100]
             result = self.provider.embed([text for _, text in part], model=self.embedding.model,
                                          dimensions=self.embedding.dimensions)
@@ -178,10 +179,19 @@ class KnowledgeBases:
             self.index.set_vectors(self.owner, int(kb), list(zip((cid for cid, _ in part), result.vectors)),
                                    self.embedding.key)
             progress(EMBED, min(total, i + len(part)), total)
+        self.index.set_embedding(self.owner, int(kb), self.embedding.key)
         return tokens
 
     def needs_reembed(self, kb: int) -> bool:
-        return bool(self.index.missing_vectors(self.owner, int(kb), self.embedding.key)) and self.provider is not None
+        """Whether the knowledge base's vectors were made with another model or dimension than configured."""
+        key = self.index.embedding_key_of(self.owner, int(kb))
+        if key is None:
+            raise KnowledgeBaseNotFound(kb)
+        return self.provider is not None and key not in ("", self.embedding.key)
+
+    def _check(self, kb: int) -> None:
+        if not self.index.exists(self.owner, int(kb)):
+            raise KnowledgeBaseNotFound(kb)
 
     # --- search ---------------------------------------------------------------------------------------
     def search(self, kb: int, query: str, top_k: int = 5, rerank: bool = False) -> SearchResult:
@@ -189,7 +199,7 @@ class KnowledgeBases:
         results fused by reciprocal rank, then reranked with `qwen3-rerank` when `rerank` (on failure the
         fused order stays, with a notice). Vectors made with another model or dimension are re-embedded
         first; without embeddings the search is keywords only."""
-        self.get(kb)
+        self._check(kb)
         kb = int(kb)
         top_k = max(1, int(top_k))
         notices: list[Msg] = []
@@ -200,7 +210,8 @@ class KnowledgeBases:
         mode = "keywords"
         if self.provider is not None and query.strip():
             try:
-                embedding_tokens += self.reembed(kb)
+                if self.needs_reembed(kb):
+                    embedding_tokens += self.reembed(kb)
                 if self.index.has_vectors(self.owner, kb, self.embedding.key):
                     result = self.provider.embed([query], model=self.embedding.model,
                                                  dimensions=self.embedding.dimensions)

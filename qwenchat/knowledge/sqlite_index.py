@@ -3,12 +3,14 @@ own database file (QWENCHAT_DB), nothing to install.
 
 - Keyword search: FTS5 (`kb_fts`, BM25) over terms made by `keywords`, joined to `kb_chunks` on the owner
   and the knowledge base.
-- Vector search: vectors are stored unit-length as float16 BLOBs (half the size of float32; cosine error
-  about 1e-3, far below the gaps that order passages) and searched by a matrix product in numpy, over a
-  float32 matrix cached in this process per (database, owner, knowledge base, embedding key) and
-  rebuilt when the knowledge base's `version` changes (every write bumps it, in any process). Stdlib
-  sqlite3 here cannot load sqlite-vec, and numpy over a cached matrix is ~8x faster than it anyway
-  (see benchmarks/retrieval.py).
+- Vector search: vectors are stored unit-length as float16 BLOBs (half the size of float32; the cosine
+  changes by about 1e-3, far below the gaps that order passages) and searched in numpy over a copy cached
+  in this process per (database, owner, knowledge base, embedding key), rebuilt when the knowledge base's
+  `version` changes (every write bumps it, in any process). Up to `EXACT_UP_TO` passages the search is
+  exact (float32); above, binary quantization with rescoring: the signs of the coordinates (128 bytes a
+  passage at 1,024 dimensions) give the `OVERSAMPLE`x nearest by Hamming distance, rescored exactly from
+  the float16 copy. Stdlib sqlite3 here cannot load sqlite-vec, and brute force over 100k float32 vectors
+  costs ~50-120 ms on this shared 2-core machine against ~6 ms this way (benchmarks/retrieval.py).
 - One connection per database file per process (`SqliteIndex.shared`), used under a lock; WAL mode, so the
   chat's own store and other processes keep working beside it.
 """
@@ -61,40 +63,90 @@ def _msg(text: str | None) -> Msg | None:
         return None
 
 
+EXACT_UP_TO = 5_000   # passages searched exactly in float32; above, sign bits first, then float16 rescoring
+OVERSAMPLE = 10       # candidates kept by the sign-bit pass per passage asked for (at least MIN_CANDIDATES)
+MIN_CANDIDATES = 500
+
+
+class _Vectors:
+    """One knowledge base's vectors in memory: exact float32 for a small one; for a large one, the signs of
+    the coordinates as bits (128 bytes a passage at 1,024 dimensions) to find candidates by Hamming
+    distance, and float16 vectors to rescore them exactly (binary quantization with rescoring)."""
+
+    def __init__(self, ids: np.ndarray, half: np.ndarray):
+        self.ids = ids
+        self.dims = half.shape[1]
+        if len(ids) <= EXACT_UP_TO:
+            self.exact: np.ndarray | None = half.astype(np.float32)
+            self.half = self.bits = None
+        else:
+            self.exact = None
+            self.half = half
+            self.bits = np.ascontiguousarray(_pack(half).T)  # word-major: one pass per 64 dimensions
+        self.nbytes = sum(a.nbytes for a in (self.exact, self.half, self.bits) if a is not None)
+
+    def search(self, q: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """(row numbers, cosine scores) of the best `limit`, best first."""
+        # einsum, not `@`: a matrix-vector product in multi-threaded OpenBLAS costs ~30 ms of thread wake-ups
+        # on a busy 2-core machine, whatever the size; einsum's own loop is single-threaded and steady.
+        if self.exact is not None:
+            rows = np.arange(len(self.ids))
+            scores = np.einsum("ij,j->i", self.exact, q)
+        else:
+            assert self.bits is not None and self.half is not None
+            words = _pack(q[None, :])[0]
+            distance = np.zeros(len(self.ids), dtype=np.uint16)
+            for j in range(len(words)):  # summing along rows of 16 words is 3x slower than this
+                distance += np.bitwise_count(self.bits[j] ^ words[j])
+            keep = min(len(distance), max(MIN_CANDIDATES, limit * OVERSAMPLE))
+            rows = np.argpartition(distance, keep - 1)[:keep] if keep < len(distance) else np.arange(len(distance))
+            scores = np.einsum("ij,j->i", self.half[rows].astype(np.float32), q)
+        k = min(limit, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return rows[top], scores[top]
+
+
+def _pack(matrix: np.ndarray) -> np.ndarray:
+    """The signs of each row as bits, in 64-bit words when the width allows (fewer, faster popcounts)."""
+    bits = np.packbits(matrix > 0, axis=1)
+    return bits.view(np.uint64) if bits.shape[1] % 8 == 0 else bits
+
+
 class _MatrixCache:
-    """(ids, unit float32 matrix) per key, LRU, bounded in bytes."""
+    """`_Vectors` per key, LRU, bounded in bytes."""
 
     def __init__(self, max_bytes: int = CACHE_BYTES):
         self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple, tuple[int, np.ndarray, np.ndarray]] = OrderedDict()
+        self._items: OrderedDict[tuple, tuple[int, _Vectors]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: tuple, version: int) -> tuple[np.ndarray, np.ndarray] | None:
+    def get(self, key: tuple, version: int) -> _Vectors | None:
         with self._lock:
             item = self._items.get(key)
             if item is None or item[0] != version:
                 return None
             self._items.move_to_end(key)
-            return item[1], item[2]
+            return item[1]
 
-    def put(self, key: tuple, version: int, ids: np.ndarray, matrix: np.ndarray) -> None:
+    def put(self, key: tuple, version: int, vectors: _Vectors) -> None:
         with self._lock:
             old = self._items.pop(key, None)
             if old is not None:
-                self._bytes -= old[2].nbytes
-            if matrix.nbytes > self.max_bytes:
+                self._bytes -= old[1].nbytes
+            if vectors.nbytes > self.max_bytes:
                 return
-            self._items[key] = (version, ids, matrix)
-            self._bytes += matrix.nbytes
+            self._items[key] = (version, vectors)
+            self._bytes += vectors.nbytes
             while self._bytes > self.max_bytes:
-                _, (_, _, dropped) = self._items.popitem(last=False)
+                _, (_, dropped) = self._items.popitem(last=False)
                 self._bytes -= dropped.nbytes
 
     def drop(self, prefix: tuple) -> None:
         with self._lock:
             for key in [k for k in self._items if k[:len(prefix)] == prefix]:
-                self._bytes -= self._items.pop(key)[2].nbytes
+                self._bytes -= self._items.pop(key)[1].nbytes
 
 
 CACHE = _MatrixCache()
@@ -184,6 +236,25 @@ class SqliteIndex:
     def find_base(self, owner: str, name: str) -> KnowledgeBase | None:
         rows = self._rows(f"{self._BASE} WHERE b.owner = ? AND b.name = ?", (owner, name))
         return KnowledgeBase(*rows[0]) if rows else None
+
+    def exists(self, owner: str, kb_id: int) -> bool:
+        return bool(self._rows("SELECT 1 FROM kb_bases WHERE id = ? AND owner = ?", (int(kb_id), owner)))
+
+    def embedding_key_of(self, owner: str, kb_id: int) -> str | None:
+        """`model:dimensions` every vector of the knowledge base was made with ("" before any), None when the
+        owner has no such knowledge base."""
+        rows = self._rows("SELECT embedding_model, dimensions FROM kb_bases WHERE id = ? AND owner = ?",
+                          (int(kb_id), owner))
+        if not rows:
+            return None
+        return f"{rows[0][0]}:{rows[0][1]}" if rows[0][0] else ""
+
+    def set_embedding(self, owner: str, kb_id: int, embedding_key: str) -> None:
+        """Record that every vector is now of this key (after a complete re-embed)."""
+        model, _, dims = embedding_key.rpartition(":")
+        self._write(lambda db: db.execute(
+            "UPDATE kb_bases SET embedding_model = ?, dimensions = ? WHERE id = ? AND owner = ?",
+            (model, int(dims or 0), int(kb_id), owner)))
 
     def create_base(self, owner: str, name: str) -> KnowledgeBase:
         now = time.time()
@@ -292,11 +363,12 @@ class SqliteIndex:
                 vector = encoded[seq] if encoded is not None else None
                 cid = db.execute(
                     """INSERT INTO kb_chunks (kb_id, file_id, owner, seq, start, "end", page, heading, context,
-                           tokens, embedding_key, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                           text, tokens, embedded_with, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (kb_id, file_id, owner, seq, chunk.start, chunk.end, chunk.page, chunk.heading, chunk.context,
-                     chunk.tokens, embedding_key if vector is not None else "", vector)).lastrowid
+                     chunk.text, chunk.tokens, embedding_key if vector is not None else "", vector)).lastrowid
                 db.execute("INSERT INTO kb_fts (rowid, terms) VALUES (?, ?)", (cid, terms[seq]))
-            if encoded is not None:
+            first = db.execute("SELECT embedding_model FROM kb_bases WHERE id = ?", (kb_id,)).fetchone()[0] == ""
+            if encoded is not None and first:  # otherwise the key changes only once a re-embed is complete
                 self._bump(db, kb_id, embedding_model=model, dimensions=int(dims or 0))
             else:
                 self._bump(db, kb_id)
@@ -337,36 +409,33 @@ class SqliteIndex:
     def missing_vectors(self, owner: str, kb_id: int, embedding_key: str) -> list[tuple[int, str]]:
         """(chunk id, text to embed) of passages without a vector of this key."""
         rows = self._rows(
-            """SELECT c.id, c.context, substr(f.text, c.start + 1, c."end" - c.start) FROM kb_chunks c
+            """SELECT c.id, c.context, c.text FROM kb_chunks c
                JOIN kb_files f ON f.id = c.file_id
-               WHERE c.owner = ? AND c.kb_id = ? AND c.embedding_key != ? AND f.status != 'keywords_only'
+               WHERE c.owner = ? AND c.kb_id = ? AND c.embedded_with != ? AND f.status != 'keywords_only'
                ORDER BY c.id""", (owner, int(kb_id), embedding_key))
         return [(cid, Chunk(text, 0, 0, context=context).indexed_text) for cid, context, text in rows]
 
     def set_vectors(self, owner: str, kb_id: int, vectors: Sequence[tuple[int, Sequence[float]]],
                     embedding_key: str) -> None:
-        model, _, dims = embedding_key.rpartition(":")
-
         def put(db: sqlite3.Connection) -> None:
             if not self._owns(db, owner, int(kb_id)):
                 return
-            db.executemany("UPDATE kb_chunks SET vector = ?, embedding_key = ? WHERE id = ? AND owner = ? AND kb_id = ?",
+            db.executemany("UPDATE kb_chunks SET vector = ?, embedded_with = ? WHERE id = ? AND owner = ? AND kb_id = ?",
                            [(encode_vector(v), embedding_key, int(cid), owner, int(kb_id)) for cid, v in vectors])
-            self._bump(db, int(kb_id), embedding_model=model, dimensions=int(dims or 0))
+            self._bump(db, int(kb_id))
 
         self._write(put)
 
     def has_vectors(self, owner: str, kb_id: int, embedding_key: str) -> bool:
-        return bool(self._rows("SELECT 1 FROM kb_chunks WHERE owner = ? AND kb_id = ? AND embedding_key = ? LIMIT 1",
+        return bool(self._rows("SELECT 1 FROM kb_chunks WHERE owner = ? AND kb_id = ? AND embedded_with = ? LIMIT 1",
                                (owner, int(kb_id), embedding_key)))
 
-    def _matrix(self, owner: str, kb_id: int, embedding_key: str) -> tuple[np.ndarray, np.ndarray] | None:
+    def _vectors(self, owner: str, kb_id: int, embedding_key: str) -> _Vectors | None:
         rows = self._rows("SELECT version FROM kb_bases WHERE id = ? AND owner = ?", (int(kb_id), owner))
         if not rows:
             return None
-        version = rows[0][0]
         key = (*self._cache_prefix, owner, int(kb_id), embedding_key)
-        cached = CACHE.get(key, version)
+        cached = CACHE.get(key, rows[0][0])
         if cached is not None:
             return cached
         with self._lock:
@@ -375,35 +444,31 @@ class SqliteIndex:
                 version = self._conn.execute("SELECT version FROM kb_bases WHERE id = ? AND owner = ?",
                                              (int(kb_id), owner)).fetchone()[0]
                 data = self._conn.execute(
-                    "SELECT id, vector FROM kb_chunks WHERE owner = ? AND kb_id = ? AND embedding_key = ? "
+                    "SELECT id, vector FROM kb_chunks WHERE owner = ? AND kb_id = ? AND embedded_with = ? "
                     "AND vector IS NOT NULL ORDER BY id", (owner, int(kb_id), embedding_key)).fetchall()
             finally:
                 self._conn.execute("COMMIT")
         if not data:
             return None
         ids = np.fromiter((r[0] for r in data), dtype=np.int64, count=len(data))
-        matrix = np.frombuffer(b"".join(r[1] for r in data), dtype=np.float16).reshape(len(data), -1)
-        matrix = matrix.astype(np.float32)
-        CACHE.put(key, version, ids, matrix)
-        return ids, matrix
+        half = np.frombuffer(b"".join(r[1] for r in data), dtype=np.float16).reshape(len(data), -1)
+        vectors = _Vectors(ids, half)
+        CACHE.put(key, version, vectors)
+        return vectors
 
     def vector_search(self, owner: str, kb_id: int, vector: Sequence[float], embedding_key: str,
                       limit: int) -> list[tuple[int, float]]:
-        found = self._matrix(owner, int(kb_id), embedding_key)
+        found = self._vectors(owner, int(kb_id), embedding_key)
         if found is None:
             return []
-        ids, matrix = found
         q = np.asarray(vector, dtype=np.float32)
-        if q.shape[0] != matrix.shape[1]:
+        if q.shape[0] != found.dims:
             return []
         norm = float(np.linalg.norm(q))
         if norm > 0:
             q = q / norm
-        scores = matrix @ q
-        k = min(limit, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(ids[i]), float(scores[i])) for i in top]
+        rows, scores = found.search(q, limit)
+        return [(int(found.ids[r]), float(s)) for r, s in zip(rows, scores)]
 
     # --- keywords and passages ----------------------------------------------------------------------------
     def keyword_search(self, owner: str, kb_id: int, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
@@ -422,7 +487,7 @@ class SqliteIndex:
             return []
         marks = ",".join("?" * len(ids))
         rows = self._rows(
-            f"""SELECT c.id, c.kb_id, c.file_id, f.name, substr(f.text, c.start + 1, c."end" - c.start), c.start,
+            f"""SELECT c.id, c.kb_id, c.file_id, f.name, c.text, c.start,
                        c."end", c.page, c.heading, c.context
                 FROM kb_chunks c JOIN kb_files f ON f.id = c.file_id
                 WHERE c.owner = ? AND c.kb_id = ? AND f.owner = ? AND c.id IN ({marks})""",
