@@ -478,9 +478,13 @@ class SqliteIndex:
         query = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
         rows = self._rows(
             """SELECT c.id, bm25(kb_fts) AS score FROM kb_fts JOIN kb_chunks c ON c.id = kb_fts.rowid
-               WHERE kb_fts MATCH ? AND c.owner = ? AND c.kb_id = ? ORDER BY score LIMIT ?""",
+               WHERE kb_fts MATCH ? AND +c.owner = ? AND +c.kb_id = ? ORDER BY score LIMIT ?""",
             (query, owner, int(kb_id), int(limit)))
         return [(cid, -score) for cid, score in rows]
+
+    # The unary `+` keeps SQLite from walking the (owner, kb_id) index for these filters (it does, with bound
+    # parameters and no statistics: 19 ms at 100k passages); the owner and the knowledge base are still
+    # checked on every row found by rowid or by FTS5.
 
     def chunks(self, owner: str, kb_id: int, ids: Sequence[int]) -> list[StoredChunk]:
         if not ids:
@@ -490,6 +494,6 @@ class SqliteIndex:
             f"""SELECT c.id, c.kb_id, c.file_id, f.name, c.text, c.start,
                        c."end", c.page, c.heading, c.context
                 FROM kb_chunks c JOIN kb_files f ON f.id = c.file_id
-                WHERE c.owner = ? AND c.kb_id = ? AND f.owner = ? AND c.id IN ({marks})""",
+                WHERE +c.owner = ? AND +c.kb_id = ? AND f.owner = ? AND c.id IN ({marks})""",
             (owner, int(kb_id), owner, *[int(i) for i in ids]))
         return [StoredChunk(*row) for row in rows]
