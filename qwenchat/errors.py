@@ -33,11 +33,13 @@ REDIRECT = "redirect"
 PRIVATE_ADDRESS = "private_address"
 BAD_URL = "bad_url"
 DEADLINE = "deadline"
+NO_EMBEDDINGS = "no_embeddings"  # the server has no /embeddings endpoint (a local chat-only server)
+NO_RERANK = "no_rerank"          # the server has no rerank endpoint
 UNKNOWN = "unknown"
 
 KINDS = (INVALID_KEY, RATE_LIMIT, QUOTA, INPUT_MODERATION, OUTPUT_MODERATION, ARREARS, CONTEXT_TOO_LONG,
          OVER_BUDGET, MODEL_NOT_FOUND, TIMEOUT, CONNECTION, INTERRUPTED, THROTTLED_MID_STREAM, BAD_REQUEST, SERVER,
-         REDIRECT, PRIVATE_ADDRESS, BAD_URL, DEADLINE, UNKNOWN)
+         REDIRECT, PRIVATE_ADDRESS, BAD_URL, DEADLINE, NO_EMBEDDINGS, NO_RERANK, UNKNOWN)
 
 
 def message_id(kind: str) -> str:

@@ -136,6 +136,75 @@ def m003_parameters_and_personas(conn: sqlite3.Connection) -> None:
 
 
 @migration
+def m004_knowledge_bases(conn: sqlite3.Connection) -> None:
+    # Knowledge bases (qwenchat.knowledge), owned like conversations. AUTOINCREMENT: an id is never reused,
+    # so a cached matrix or a stale id can never point at someone else's new rows.
+    conn.execute(
+        """CREATE TABLE kb_bases (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            owner TEXT NOT NULL,
+            name TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            embedding_model TEXT NOT NULL DEFAULT '',  -- of the vectors stored last
+            dimensions INTEGER NOT NULL DEFAULT 0,
+            version INTEGER NOT NULL DEFAULT 0,        -- bumped by every change: invalidates vector caches
+            UNIQUE (owner, name)
+        )"""
+    )
+    # One row per file: the report, the original bytes (to re-index) and the normalised text (citations).
+    conn.execute(
+        """CREATE TABLE kb_files (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kb_id INTEGER NOT NULL REFERENCES kb_bases(id) ON DELETE CASCADE,
+            owner TEXT NOT NULL,
+            name TEXT NOT NULL,
+            status TEXT NOT NULL,
+            size INTEGER NOT NULL DEFAULT 0,
+            format TEXT NOT NULL DEFAULT '',
+            pages INTEGER NOT NULL DEFAULT 0,
+            chunks INTEGER NOT NULL DEFAULT 0,
+            tokens INTEGER NOT NULL DEFAULT 0,
+            embedding_tokens INTEGER NOT NULL DEFAULT 0,
+            cost REAL,
+            error TEXT,                                 -- a catalog message as JSON {"id", "params"}
+            error_kind TEXT NOT NULL DEFAULT '',
+            seconds REAL NOT NULL DEFAULT 0,
+            updated_at REAL NOT NULL,
+            data BLOB,
+            text TEXT NOT NULL DEFAULT '',
+            UNIQUE (kb_id, name)
+        )"""
+    )
+    conn.execute("CREATE INDEX kb_files_owner ON kb_files (owner, kb_id)")
+    # Passages: spans of their file's text, with a copy of the span (reading a span out of a long file text
+    # costs milliseconds per hit), vectors as float16 BLOBs tagged with the embedding model and dimensions.
+    conn.execute(
+        """CREATE TABLE kb_chunks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kb_id INTEGER NOT NULL,
+            file_id INTEGER NOT NULL REFERENCES kb_files(id) ON DELETE CASCADE,
+            owner TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            page INTEGER,
+            heading TEXT NOT NULL DEFAULT '',
+            context TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL DEFAULT '',
+            tokens INTEGER NOT NULL DEFAULT 0,
+            embedded_with TEXT NOT NULL DEFAULT '',
+            vector BLOB
+        )"""
+    )
+    conn.execute("CREATE INDEX kb_chunks_owner_kb ON kb_chunks (owner, kb_id, embedded_with)")
+    conn.execute("CREATE INDEX kb_chunks_file ON kb_chunks (file_id)")
+    # Keyword index: rowid = kb_chunks.id; terms made by qwenchat.knowledge.keywords (Chinese bigrams and
+    # jieba words, lower-case Latin words), so unicode61 only splits at spaces.
+    conn.execute("CREATE VIRTUAL TABLE kb_fts USING fts5(terms, tokenize = 'unicode61 remove_diacritics 2')")
+
+
+@migration
 def m005_message_images(conn: sqlite3.Connection) -> None:
     # Attached images, once per owner by content: `id` is the SHA-256 of `data` (see qwenchat.images).
     conn.execute(

@@ -77,3 +77,16 @@ def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int, thinki
         return None
     output = tier.output_thinking if thinking and tier.output_thinking is not None else tier.output
     return (prompt_tokens * tier.input + completion_tokens * output) / 1_000_000
+
+
+# Embedding models: CNY per 1M input tokens (estimates of the same date; text-embedding-v3/v4 about 0.5).
+EMBEDDING_PRICES: dict[str, float] = {
+    "text-embedding-v4": 0.5,
+    "text-embedding-v3": 0.5,
+}
+
+
+def estimate_embedding_cost(model: str, tokens: int) -> float | None:
+    """Estimated CNY for embedding `tokens` tokens with `model`, None when the model is not in the table."""
+    price = EMBEDDING_PRICES.get(model.rsplit("/", 1)[-1].strip().lower())
+    return None if price is None else tokens * price / 1_000_000

@@ -99,6 +99,14 @@ _TABLE = (
             "conversation, no owner tokens."),
     Setting("QWENCHAT_DB_BUSY_TIMEOUT", float, 2.5, "Seconds the app waits for a database another process "
             "has locked before it says history cannot be saved right now.", positive=True),
+    # --- knowledge base (qwenchat.knowledge) ---------------------------------------------------------------
+    Setting("QWENCHAT_KB_MAX_FILE_BYTES", int, 20 * 1024 * 1024, "The largest file a knowledge base takes.",
+            positive=True),
+    Setting("QWENCHAT_EMBEDDING_MODEL", str, "text-embedding-v4", "The embedding model of knowledge bases; "
+            "changing it re-embeds their passages."),
+    Setting("QWENCHAT_EMBEDDING_DIMENSIONS", int, 1024, "Vector size of the embedding model (text-embedding-v4: "
+            "2048, 1536, 1024, 768, 512, 256, 128, 64); changing it re-embeds.", positive=True),
+    Setting("QWENCHAT_RERANK_MODEL", str, "qwen3-rerank", "The model that reranks knowledge-base hits."),
     Setting("QWENCHAT_SECRET", str, "", "Signs owner tokens; empty: a random secret kept in <QWENCHAT_DB>"
             ".secret.", secret=True),
 )

@@ -21,6 +21,14 @@ Tool calls are streamed as DashScope streams them (see `tool_call_chunks`): a qu
 carries the tool results. Every request's history is checked like DashScope checks it: an assistant
 message's `tool_calls` must be answered by one `tool` message per `tool_call_id`, right after it, and a
 `tool` message must answer a call; otherwise the answer is DashScope's 400 (`tool_history_problem`).
+Embeddings and rerank, for the knowledge base: `POST /compatible-mode/v1/embeddings` answers deterministic
+vectors (hashed character n-grams and words, unit length, `dimensions` honoured, `data` sent in reverse
+order so clients must sort by `index`) with usage, a 400 with DashScope's error body for more than 10
+inputs, 401 for a wrong key; `POST /compatible-api/v1/reranks` scores documents by n-gram overlap with the
+query (`{"results": [{"index", "relevance_score"}], "usage": {"total_tokens"}}`). Make them fail with
+`enqueue_embeddings(spec)` / `enqueue_rerank(spec)` (or `POST /_fake/enqueue` with `"endpoint":
+"embeddings"|"rerank"` in the spec): `{"kind": "error", "code": ...}` as for chat, or `{"kind": "missing"}`
+for a 404 like a server without the endpoint. Requests land in `embedding_requests` and `rerank_requests`.
 
 `GET {base}/models` lists `models` (set the attribute to change it; `GET /models` requests are recorded in
 `model_requests`). `FakeDashScope(api_key=None)` accepts any key or none, like a local Ollama or vLLM.
@@ -278,6 +286,59 @@ def reply_for_trigger(text: str, body: dict[str, Any] | None = None) -> dict[str
 
 MODELS = ["qwen-flash", "qwen-plus", "qwen3-max", "qwq-plus"]
 
+# DashScope's answer to an embedding request with more than 10 inputs (text-embedding-v3/v4).
+BATCH_TOO_LARGE = {"message": "<400> InternalError.Algo.InvalidParameter: Value error, batch size is invalid, it "
+                              "should not be larger than 10.: input.contents",
+                   "type": "InvalidParameter", "param": None, "code": "InvalidParameter"}
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_WORD = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+|[a-z0-9]+")
+
+
+def features(text: str) -> list[str]:
+    """What the fake's vectors and rerank scores are made of: Chinese characters and their bigrams, English
+    words and their character trigrams (NFKC, lower case)."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", text).lower()
+    out: list[str] = []
+    for run in _WORD.findall(text):
+        if _CJK.match(run):
+            out.extend(run)
+            out.extend(run[i:i + 2] for i in range(len(run) - 1))
+        else:
+            out.append(run)
+            padded = f" {run} "
+            out.extend(padded[i:i + 3] for i in range(len(padded) - 2))
+    return out
+
+
+def fake_embedding(text: str, dimensions: int = 1024) -> list[float]:
+    """A deterministic unit vector: each feature hashed to a dimension and a sign, counts dampened."""
+    import hashlib
+    import math
+
+    counts: dict[str, int] = {}
+    for feature in features(text):
+        counts[feature] = counts.get(feature, 0) + 1
+    vector = [0.0] * dimensions
+    for feature, count in counts.items():
+        digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+        slot = int.from_bytes(digest[:4], "little") % dimensions
+        sign = 1.0 if digest[4] & 1 else -1.0
+        vector[slot] += sign * (1.0 + math.log(count))
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [round(v / norm, 6) for v in vector]
+
+
+def overlap_score(query: str, document: str) -> float:
+    """The share of the query's features found in the document (0..1)."""
+    wanted = set(features(query))
+    return len(wanted & set(features(document))) / len(wanted) if wanted else 0.0
+
+
+def fake_tokens(text: str) -> int:
+    return max(1, len(text) // 2)
+
 
 class FakeDashScope:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, api_key: str | None = VALID_KEY,
@@ -290,6 +351,10 @@ class FakeDashScope:
         self.requests: list[dict[str, Any]] = []
         self.usages: list[dict[str, Any]] = []
         self._queue: list[dict[str, Any]] = []
+        self._embedding_queue: list[dict[str, Any]] = []
+        self._rerank_queue: list[dict[str, Any]] = []
+        self.embedding_requests: list[dict[str, Any]] = []
+        self.rerank_requests: list[dict[str, Any]] = []
         self._gates: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
@@ -312,10 +377,27 @@ class FakeDashScope:
         with self._lock:
             self._queue.extend(specs)
 
+    def enqueue_embeddings(self, *specs: dict[str, Any]) -> None:
+        """Answers for the next embedding requests: {"kind": "error", "code": ...} or {"kind": "missing"}."""
+        with self._lock:
+            self._embedding_queue.extend(specs)
+
+    def enqueue_rerank(self, *specs: dict[str, Any]) -> None:
+        with self._lock:
+            self._rerank_queue.extend(specs)
+
+    def _next_from(self, queue: list[dict[str, Any]]) -> dict[str, Any] | None:
+        with self._lock:
+            return queue.pop(0) if queue else None
+
     def reset(self) -> None:
         self._open_all_gates()
         with self._lock:
             self._queue.clear()
+            self._embedding_queue.clear()
+            self._rerank_queue.clear()
+            self.embedding_requests.clear()
+            self.rerank_requests.clear()
             self.requests.clear()
             self.usages.clear()
             self.model_requests.clear()
@@ -413,7 +495,9 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             if self.path == "/_fake/enqueue":
-                fake.enqueue(json.loads(raw))
+                spec = json.loads(raw)
+                endpoint = spec.pop("endpoint", "chat") if isinstance(spec, dict) else "chat"
+                {"embeddings": fake.enqueue_embeddings, "rerank": fake.enqueue_rerank}.get(endpoint, fake.enqueue)(spec)
                 return self._json(200, {"ok": True})
             if self.path == "/_fake/reset":
                 fake.reset()
@@ -421,6 +505,10 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
             if self.path == "/_fake/open_gate":
                 fake.open_gate(str(json.loads(raw)["gate"]))
                 return self._json(200, {"ok": True})
+            if self.path.rstrip("/") == "/compatible-mode/v1/embeddings":
+                return self._embeddings(raw)
+            if self.path.rstrip("/") == "/compatible-api/v1/reranks":
+                return self._reranks(raw)
             if not self.path.endswith("/chat/completions"):
                 return self._json(404, {"error": {"message": "not found", "code": "not_found"}})
             body = json.loads(raw or b"{}")
@@ -457,6 +545,58 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
 
         def _error_body(self, status: int, error: dict[str, Any]) -> None:
             self._json(status, {"error": error, "id": "chatcmpl-fake", "request_id": f"req-{uuid.uuid4().hex[:12]}"})
+        def _queued_failure(self, spec: dict[str, Any] | None) -> bool:
+            """Answer a queued failure; True when one was sent."""
+            if spec is None:
+                return False
+            if spec.get("kind") == "missing":
+                self._json(404, {"error": {"message": "not found", "code": "not_found"}})
+            else:
+                self._error(spec.get("code", "server_error"))
+            return True
+
+        def _embeddings(self, raw: bytes) -> None:
+            body = json.loads(raw or b"{}")
+            with fake._lock:
+                fake.embedding_requests.append({"path": self.path, "body": body,
+                                                "authorization": self.headers.get("Authorization", "")})
+            if fake.api_key is not None and self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+                return self._error("invalid_api_key")
+            if self._queued_failure(fake._next_from(fake._embedding_queue)):
+                return
+            texts = body.get("input")
+            texts = [texts] if isinstance(texts, str) else texts
+            if not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t for t in texts):
+                return self._json(400, {"error": {"message": "<400> InternalError.Algo.InvalidParameter: Value "
+                                                  "error, contents is neither str nor list of str.: input.contents",
+                                                  "type": "InvalidParameter", "param": None,
+                                                  "code": "InvalidParameter"}, "request_id": "req-fake"})
+            if len(texts) > 10:
+                return self._json(400, {"error": BATCH_TOO_LARGE, "id": "emb-fake", "request_id": "req-fake-batch"})
+            dims = int(body.get("dimensions") or 1024)
+            data = [{"embedding": fake_embedding(t, dims), "index": i, "object": "embedding"}
+                    for i, t in enumerate(texts)]
+            tokens = sum(fake_tokens(t) for t in texts)
+            self._json(200, {"data": data[::-1], "model": body.get("model", "text-embedding-v4"), "object": "list",
+                             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                             "id": f"emb-{uuid.uuid4().hex[:12]}"})
+
+        def _reranks(self, raw: bytes) -> None:
+            body = json.loads(raw or b"{}")
+            with fake._lock:
+                fake.rerank_requests.append({"path": self.path, "body": body,
+                                             "authorization": self.headers.get("Authorization", "")})
+            if fake.api_key is not None and self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+                return self._error("invalid_api_key")
+            if self._queued_failure(fake._next_from(fake._rerank_queue)):
+                return
+            query, documents = str(body.get("query", "")), list(body.get("documents") or [])
+            scored = sorted(((i, round(overlap_score(query, str(d)), 6)) for i, d in enumerate(documents)),
+                            key=lambda p: (-p[1], p[0]))
+            top_n = int(body.get("top_n") or len(scored))
+            tokens = fake_tokens(query) * max(1, len(documents)) + sum(fake_tokens(str(d)) for d in documents)
+            self._json(200, {"results": [{"index": i, "relevance_score": s} for i, s in scored[:top_n]],
+                             "usage": {"total_tokens": tokens}, "id": f"rerank-{uuid.uuid4().hex[:12]}"})
 
         def _error(self, code: str) -> None:
             status, error = ERRORS[code]

@@ -265,6 +265,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.deadline": ("回答超过了允许的总时长，已停止；已保留收到的部分。可以点击“重试”。",
                        "The reply took longer than the time allowed for one reply and was stopped; the part "
                        "received is kept. Press Retry."),
+    "error.no_embeddings": ("这个模型服务没有向量（Embedding）接口，知识库只能按关键词检索。",
+                            "This model server has no embeddings endpoint: the knowledge base searches by "
+                            "keywords only."),
+    "error.no_rerank": ("这个模型服务没有重排序（Rerank）接口，结果按融合排序给出。",
+                        "This model server has no rerank endpoint: results keep the fused order."),
     "error.unknown": ("出现了意外错误，消息已保留。请点击“重试”。",
                       "Something unexpected went wrong; your message is kept. Press Retry."),
 
@@ -608,4 +613,41 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "console.help.lang": ("界面语言：zh 或 en（默认取自 LC_ALL、LC_MESSAGES、LANG；都未设置时为 zh）",
                           "the language it speaks: zh or en (default from LC_ALL, LC_MESSAGES, LANG; zh when none "
                           "is set)"),
+
+    # ---- qwenchat/knowledge: files that cannot be indexed, notices, the CLI -----------------------------
+    "kb.error.too_large": ("文件“{name}”太大（{size:,} 字节，上限 {limit:,}），未加入知识库。",
+                           "The file \"{name}\" is too large ({size:,} bytes, limit {limit:,}) and was not added."),
+    "kb.error.unsupported": ("文件“{name}”的类型不受支持。支持：PDF、DOCX、Markdown、TXT、HTML、CSV。",
+                             "The file \"{name}\" is of a type that is not supported. Supported: PDF, DOCX, "
+                             "Markdown, TXT, HTML, CSV."),
+    "kb.error.empty": ("文件“{name}”是空的（没有可检索的文字）。", "The file \"{name}\" is empty (no text to search)."),
+    "kb.error.corrupt": ("文件“{name}”已损坏或格式不对，无法读取。",
+                         "The file \"{name}\" is damaged or not in the format its name says, and cannot be read."),
+    "kb.error.encrypted": ("PDF“{name}”有密码保护，无法读取。请先去掉密码再上传。",
+                           "The PDF \"{name}\" is password-protected and cannot be read. Remove the password and "
+                           "upload it again."),
+    "kb.error.no_text": ("PDF“{name}”没有文字层（可能是扫描件），无法检索。请先做文字识别（OCR）再上传。",
+                         "The PDF \"{name}\" has no text layer (probably a scan) and cannot be searched. Run text "
+                         "recognition (OCR) on it first."),
+    "kb.error.embedding": ("文件“{name}”的向量计算失败：{reason}",
+                           "Embedding the file \"{name}\" failed: {reason}"),
+    "kb.notice.keywords_only": ("没有可用的向量（Embedding）服务：“{name}”只能按关键词检索。",
+                                "No embeddings are available: \"{name}\" is searched by keywords only."),
+    "kb.notice.search_keywords_only": ("这次检索只用了关键词（向量检索不可用）。",
+                                       "This search used keywords only (vector search is unavailable)."),
+    "kb.notice.rerank_unavailable": ("重排序不可用，结果按融合排序给出。",
+                                     "Rerank is unavailable: results keep the fused order."),
+    "kb.not_found": ("找不到知识库“{name}”。", "There is no knowledge base \"{name}\"."),
+    "kb.file_not_found": ("知识库中没有文件“{name}”。", "The knowledge base has no file \"{name}\"."),
+    "kb.name_taken": ("已有名为“{name}”的知识库。", "A knowledge base named \"{name}\" already exists."),
+    "kb.bad_name": ("知识库名称不能为空，且不超过 {limit} 个字符。",
+                    "A knowledge base name must not be empty and must be at most {limit} characters."),
+    "kb.cli.added": ("{name}：{status}，{chunks} 段，{tokens:,} 个 Token，向量 {embedding_tokens:,} 个 Token",
+                     "{name}: {status}, {chunks} passages, {tokens:,} tokens, embeddings {embedding_tokens:,} tokens"),
+    "kb.cli.progress": ("{name}：{phase} {done}/{total}", "{name}: {phase} {done}/{total}"),
+    "kb.cli.failed": ("{name}：失败：{reason}", "{name}: failed: {reason}"),
+    "kb.cli.removed": ("已删除 {count} 个文件。", "Removed {count} files."),
+    "kb.cli.no_bases": ("还没有知识库。", "No knowledge bases yet."),
+    "kb.cli.base": ("{name}（{files} 个文件，{chunks} 段）", "{name} ({files} files, {chunks} passages)"),
+    "kb.cli.file": ("  {name}：{status}，{chunks} 段", "  {name}: {status}, {chunks} passages"),
 }

@@ -10,6 +10,8 @@ from __future__ import annotations
 from qwenchat.config import Settings
 from qwenchat.providers.base import (
     Completion,
+    EmbeddingProvider,
+    Embeddings,
     Event,
     Failed,
     Finished,
@@ -18,6 +20,7 @@ from qwenchat.providers.base import (
     Provider,
     ProviderError,
     ReasoningDelta,
+    Reranked,
     TextDelta,
     ToolCall,
     ToolCallsReady,
@@ -29,7 +32,7 @@ from qwenchat.providers.dashscope import DashScopeProvider
 from qwenchat.providers.openai_compatible import DEFAULT_DEADLINE_S, DEFAULT_TIMEOUT, OpenAICompatibleProvider
 
 __all__ = [
-    "Completion", "DEFAULT_DEADLINE_S", "DEFAULT_TIMEOUT", "DashScopeProvider", "Event", "Failed", "Finished",
+    "Completion", "DEFAULT_DEADLINE_S", "EmbeddingProvider", "Embeddings", "Reranked", "DEFAULT_TIMEOUT", "DashScopeProvider", "Event", "Failed", "Finished",
     "GenerationParams", "Heartbeat", "OpenAICompatibleProvider", "Provider", "ProviderError", "ReasoningDelta",
     "TextDelta", "ToolCall", "ToolCallsReady", "UsageReport", "frame_failure", "provider_for", "usage_from",
 ]

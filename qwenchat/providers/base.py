@@ -117,6 +117,25 @@ class Completion:
     usage: Usage | None = None
 
 
+@dataclass(frozen=True)
+class Embeddings:
+    """The vectors of some texts, in the order of the texts, and the tokens the calls were billed for
+    (`usage.total_tokens` summed over the batches; 0 when the server reported none)."""
+
+    vectors: list[list[float]]
+    tokens: int = 0
+    model: str = ""
+    dimensions: int = 0
+
+
+@dataclass(frozen=True)
+class Reranked:
+    """(document index, relevance score) pairs, best first, and the tokens the call was billed for."""
+
+    results: list[tuple[int, float]]
+    tokens: int = 0
+
+
 class ProviderError(Exception):
     """A `complete()` call that failed; `error` names the failure like a stream's `Failed` does."""
 
@@ -138,6 +157,16 @@ class Provider(Protocol):
                  timeout: float) -> Completion: ...
 
     def list_models(self) -> list[str]: ...
+
+
+@runtime_checkable
+class EmbeddingProvider(Protocol):
+    """A server that embeds and reranks texts (the knowledge base). Both raise `ProviderError`: kind
+    `no_embeddings` / `no_rerank` when the server has no such endpoint, else the usual kinds."""
+
+    def embed(self, texts: list[str], *, model: str, dimensions: int | None = None) -> Embeddings: ...
+
+    def rerank(self, query: str, documents: list[str], *, model: str, top_n: int | None = None) -> Reranked: ...
 
 
 def usage_from(raw: Any) -> Usage | None:

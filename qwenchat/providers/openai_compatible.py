@@ -19,10 +19,12 @@ from qwenchat import errors
 from qwenchat.config import DEFAULT_REPLY_DEADLINE_S, Settings, url_syntax_problem
 from qwenchat.providers.base import (
     Completion,
+    Embeddings,
     Event,
     Failed,
     GenerationParams,
     ProviderError,
+    Reranked,
     usage_from,
 )
 from qwenchat.providers.network import GuardedBackend, http_client
@@ -33,6 +35,10 @@ DEFAULT_DEADLINE_S = DEFAULT_REPLY_DEADLINE_S  # seconds for one whole reply (QW
 PLACEHOLDER_KEY = "no-key"  # sent to a keyless local server, which ignores it (the SDK wants some key)
 RETRY_STATUSES = {408, 409, 429}
 MODELS_TIMEOUT = 5.0
+EMBED_BATCH = 10        # DashScope text-embedding-v3/v4 take at most 10 inputs per request
+EMBED_TIMEOUT = 60.0    # seconds for one batch, retries included
+RERANK_TIMEOUT = 30.0
+MISSING_ENDPOINT = {404, 405, 501}  # what a server without the endpoint answers
 
 
 class OpenAICompatibleProvider:
@@ -144,6 +150,103 @@ class OpenAICompatibleProvider:
         except Exception:  # noqa: BLE001 - no list is an answer too
             return []
 
+    # --- embeddings and rerank (the knowledge base) ----------------------------------------------------
+    def embed(self, texts: list[str], *, model: str, dimensions: int | None = None) -> Embeddings:
+        """Vectors of `texts` (in their order), in batches of at most 10, as floats (`encoding_format` is
+        sent explicitly: the SDK would ask for base64 otherwise). Raises `ProviderError`: `no_embeddings`
+        when the server has no /embeddings, else the usual kinds (invalid_key, rate_limit, ...)."""
+        if self._sdk is None:
+            raise ProviderError(errors.ChatError(errors.BAD_URL))
+        vectors: list[list[float]] = []
+        tokens = 0
+        for i in range(0, len(texts), EMBED_BATCH):
+            batch = [t if t.strip() else " " for t in texts[i:i + EMBED_BATCH]]  # an empty input is a 400
+            kwargs: dict[str, Any] = {"model": model, "input": batch, "encoding_format": "float",
+                                      "timeout": EMBED_TIMEOUT}
+            if dimensions:
+                kwargs["dimensions"] = int(dimensions)
+            payload = self._json_call(lambda kw=kwargs: self._sdk.embeddings.with_raw_response.create(**kw),
+                                      EMBED_TIMEOUT, errors.NO_EMBEDDINGS)
+            data = payload.get("data") if isinstance(payload, dict) else None
+            if not isinstance(data, list) or len(data) != len(batch):
+                raise ProviderError(errors.ChatError(errors.UNKNOWN))
+            try:
+                ordered = sorted(data, key=lambda item: int(item["index"]))
+                vectors.extend([float(x) for x in item["embedding"]] for item in ordered)
+            except (KeyError, TypeError, ValueError):
+                raise ProviderError(errors.ChatError(errors.UNKNOWN)) from None
+            tokens += _usage_tokens(payload)
+        dims = len(vectors[0]) if vectors else int(dimensions or 0)
+        return Embeddings(vectors, tokens, model, dims)
+
+    def rerank_base_url(self) -> str:
+        """Where DashScope serves rerank: the compatible-mode base with `compatible-mode` replaced by
+        `compatible-api` (Beijing: https://dashscope.aliyuncs.com/compatible-api/v1); "" when the base URL
+        is not of that form (a local server has no rerank)."""
+        base = self.settings.base_url.rstrip("/")
+        return base.replace("/compatible-mode/", "/compatible-api/") if "/compatible-mode/" in base + "/" else ""
+
+    def rerank(self, query: str, documents: list[str], *, model: str = "qwen3-rerank",
+               top_n: int | None = None) -> Reranked:
+        """Rerank `documents` for `query`: (index, relevance score) best first. Raises `ProviderError`
+        (`no_rerank` when the server has no rerank endpoint)."""
+        base = self.rerank_base_url()
+        if self._sdk is None:
+            raise ProviderError(errors.ChatError(errors.BAD_URL))
+        if not base:
+            raise ProviderError(errors.ChatError(errors.NO_RERANK))
+        body: dict[str, Any] = {"model": model, "query": query, "documents": list(documents)}
+        if top_n:
+            body["top_n"] = int(top_n)
+        client = self._sdk.with_options(base_url=base, timeout=RERANK_TIMEOUT)
+        payload = self._json_call(lambda: client.post("/reranks", body=body, cast_to=object), RERANK_TIMEOUT,
+                                  errors.NO_RERANK)
+        results = payload.get("results") if isinstance(payload, dict) else None
+        if results is None and isinstance(payload, dict) and isinstance(payload.get("output"), dict):
+            results = payload["output"].get("results")  # the native API's shape, should a gateway pass it
+        try:
+            pairs = [(int(r["index"]), float(r["relevance_score"])) for r in results or []]
+        except (KeyError, TypeError, ValueError):
+            raise ProviderError(errors.ChatError(errors.UNKNOWN)) from None
+        if not pairs and documents:
+            raise ProviderError(errors.ChatError(errors.UNKNOWN))
+        pairs.sort(key=lambda p: -p[1])
+        return Reranked(pairs, _usage_tokens(payload))
+
+    def _json_call(self, call: Any, timeout: float, missing_kind: str) -> Any:
+        """The JSON of `call()` (a raw response or already JSON), retried like a chat request (429, 5xx,
+        connection failures), within `timeout` in all; failures as `ProviderError`."""
+        import time
+
+        import openai
+
+        attempt = 0
+        while True:
+            try:
+                result = self._within(timeout, call)
+                return result.http_response.json() if hasattr(result, "http_response") else result
+            except TimeoutError:
+                raise ProviderError(errors.ChatError(errors.TIMEOUT)) from None
+            except openai.APIStatusError as exc:
+                status = exc.status_code
+                error = errors.classify(exc)
+                if status in MISSING_ENDPOINT and error.code != "model_not_found":
+                    raise ProviderError(errors.ChatError(missing_kind, status, error.code)) from None
+                if attempt >= self.max_retries or not (status in RETRY_STATUSES or status >= 500):
+                    raise ProviderError(error) from None
+                wait = _retry_after(exc.response) or _backoff(attempt)
+            except openai.APIConnectionError as exc:
+                error = errors.classify(exc)
+                if attempt >= self.max_retries or error.kind == errors.PRIVATE_ADDRESS:
+                    raise ProviderError(error) from None
+                wait = _backoff(attempt)
+            except ProviderError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a named error
+                raise ProviderError(errors.classify(exc)) from None
+            attempt += 1
+            time.sleep(wait)
+
     def _within(self, seconds: float, call: Any) -> Any:
         """`call()` with a total deadline: a server that trickles a byte a second cannot hold the page
         (the SDK's timeout is per read). Past it the connection is shut and TimeoutError raised."""
@@ -245,6 +348,16 @@ def _drain(body: Iterator[bytes], limit: int = 65_536) -> None:
                 return
     except Exception:  # noqa: BLE001 - the reply is complete; the connection is merely not reused
         pass
+
+
+def _usage_tokens(payload: Any) -> int:
+    usage = payload.get("usage") if isinstance(payload, dict) else None
+    if not isinstance(usage, dict):
+        return 0
+    try:
+        return int(usage.get("total_tokens") or usage.get("prompt_tokens") or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _backoff(attempt: int) -> float:

@@ -1,0 +1,136 @@
+"""Cutting a `Document` into passages sized in Qwen tokens (`qwenchat.tokens`), along its structure.
+
+- A heading starts a new passage; the passage carries its heading path.
+- Blocks (paragraphs, list items, table rows, code) are packed whole into a passage up to `max_tokens`;
+  a block is split only when it alone is longer, at sentence ends first, then at line ends, then anywhere.
+- Table rows stay with their table: a passage that holds rows gets the table's header row as context, so a
+  row read alone still says what its columns mean.
+- Every passage is a span of the document text: `chunk.text == document.text[chunk.start:chunk.end]`.
+  Context (heading path, table header) is kept apart, for embedding and keyword indexing only.
+"""
+
+from __future__ import annotations
+
+import re
+
+from qwenchat import tokens as qwen_tokens
+from qwenchat.knowledge.extract import CODE, HEADING, LIST, ROW, TABLE_HEADER, Block, Document
+from qwenchat.knowledge.model import Chunk
+
+MAX_TOKENS = 160
+TOKEN_MODEL = "qwen-plus"  # the classic Qwen vocabulary, which text-embedding-v4 shares
+_SENTENCE = re.compile(r"[^。！？!?；;\n]*(?:[。！？!?；;]+|\n|$)|[^.]*\.(?:\s+|$)")
+
+
+def count(text: str) -> int:
+    return qwen_tokens.count_text(text, TOKEN_MODEL) if text else 0
+
+
+def chunk_document(document: Document, *, max_tokens: int = MAX_TOKENS) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    current: list[Block] = []
+    current_tokens = 0
+
+    def has_body() -> bool:
+        return any(b.kind != HEADING for b in current)
+
+    def flush() -> None:
+        nonlocal current, current_tokens
+        if current:
+            chunks.append(_make(document, current))
+        current, current_tokens = [], 0
+
+    for block in document.blocks:
+        size = count(document.text[block.start:block.end])
+        if block.kind == HEADING:
+            if has_body():
+                flush()
+        elif size > max_tokens:
+            # headings and a table's header row just before it lead its first piece
+            cut = len(current)
+            while cut and current[cut - 1].kind in (HEADING, TABLE_HEADER):
+                cut -= 1
+            carry = current[cut:]
+            current = current[:cut]
+            flush()
+            for piece in _split(document, block, max_tokens):
+                chunks.append(_make(document, [*carry, piece]))
+                carry = []
+            continue
+        elif has_body() and (block.kind == TABLE_HEADER or (
+                current_tokens + size > max_tokens and current[-1].kind != TABLE_HEADER)):
+            flush()  # (a table's header row is never left alone at the end of a passage)
+        current.append(block)
+        current_tokens += size + 1
+    flush()
+    return chunks
+
+
+def _make(document: Document, blocks: list[Block]) -> Chunk:
+    start, end = blocks[0].start, blocks[-1].end
+    text = document.text[start:end]
+    body = [b for b in blocks if b.kind != HEADING] or blocks
+    heading_path = body[0].heading
+    context_parts = []
+    if heading_path:
+        context_parts.append(" > ".join(heading_path))
+    first_row = next((b for b in body if b.kind == ROW), None)
+    if first_row is not None and first_row.table_header and not any(b.kind == TABLE_HEADER for b in blocks):
+        context_parts.append(first_row.table_header)
+    return Chunk(text=text, start=start, end=end, page=blocks[0].page, heading=" > ".join(heading_path),
+                 context="\n".join(context_parts), tokens=count(text), kinds=tuple(dict.fromkeys(b.kind for b in blocks)))
+
+
+def _split(document: Document, block: Block, max_tokens: int) -> list[Block]:
+    """Pieces of a block longer than `max_tokens`, as sub-blocks (sentences packed, then hard cuts)."""
+    text = document.text[block.start:block.end]
+    pieces: list[tuple[int, int]] = []
+    begin = 0
+    size = 0
+    for m in _SENTENCE.finditer(text) if block.kind not in (CODE,) else re.finditer(r"[^\n]*\n?", text):
+        if m.end() == m.start():
+            continue
+        n = count(m.group())
+        if size and size + n > max_tokens:
+            pieces.append((begin, m.start()))
+            begin, size = m.start(), 0
+        size += n
+    pieces.append((begin, len(text)))
+    out: list[Block] = []
+    for a, b in pieces:
+        for x, y in _hard_cut(text, a, b, max_tokens):
+            while x < y and text[x].isspace():
+                x += 1
+            while y > x and text[y - 1].isspace():
+                y -= 1
+            if y > x:
+                out.append(Block(block.kind if block.kind != LIST else LIST, block.start + x, block.start + y,
+                                 block.page, block.heading, block.table_header))
+    return out
+
+
+_CLAUSE = re.compile(r"[^，,、：:\s]*[，,、：:\s]+|[^，,、：:\s]+$")
+
+
+def _hard_cut(text: str, a: int, b: int, max_tokens: int) -> list[tuple[int, int]]:
+    """Cut a sentence longer than `max_tokens` at clause marks or spaces, else anywhere."""
+    if count(text[a:b]) <= max_tokens:
+        return [(a, b)]
+    out: list[tuple[int, int]] = []
+    begin, size = a, 0
+    for m in _CLAUSE.finditer(text, a, b):
+        n = count(m.group())
+        if n > max_tokens:  # one clause alone is too long: cut it evenly
+            if m.start() > begin:
+                out.append((begin, m.start()))
+            step = max(1, int(len(m.group()) * max_tokens / n * 0.9))
+            out.extend((i, min(m.end(), i + step)) for i in range(m.start(), m.end(), step))
+            begin, size = m.end(), 0
+            continue
+        if size and size + n > max_tokens:
+            out.append((begin, m.start()))
+            begin, size = m.start(), 0
+        size += n
+    if begin < b:
+        out.append((begin, b))
+    return out

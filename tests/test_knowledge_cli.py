@@ -1,0 +1,67 @@
+"""`python -m qwenchat.knowledge` as an operator runs it: a real process, the app's settings, the fake server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fake_dashscope import VALID_KEY
+from tests.knowledge_helpers import EN_CONTACTS, ZH_CONTACTS, ZH_PHONES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def cli(fake, tmp_path):
+    fake.reset()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE_", "QWENCHAT_", "QWEN_"))}
+    env.update(PYTHONPATH=str(ROOT), HOME=str(tmp_path), DASHSCOPE_API_KEY=VALID_KEY,
+               DASHSCOPE_BASE_URL=fake.base_url, QWENCHAT_PROVIDER="dashscope",
+               QWENCHAT_DB=str(tmp_path / "chats.db"), LANG="en_US.UTF-8")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "qwenchat.knowledge", *args], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+
+    return run
+
+
+def test_add_list_search_and_remove(cli, tmp_path):
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 nothing else")
+    added = cli("add", "--kb", "demo", str(ZH_CONTACTS), str(EN_CONTACTS), str(broken), str(ZH_PHONES))
+    assert added.returncode == 1  # one file failed, the others went in
+    assert "embed 0/" in added.stderr and "done 1/1" in added.stderr
+    assert 'broken.pdf: failed: The file "broken.pdf" is damaged' in added.stderr
+    assert f"{ZH_PHONES.name}: ok, 6 passages" in added.stderr
+
+    listed = cli("list")
+    assert listed.returncode == 0 and listed.stdout.startswith("demo (4 files,")
+    assert f"  {EN_CONTACTS.name}: ok" in listed.stdout and "  broken.pdf: failed, 0 passages" in listed.stdout
+
+    found = cli("search", "--kb", "demo", "--top-k", "3", "--json", "Which department is Michael Johnson in?")
+    assert found.returncode == 0, found.stderr
+    hits = json.loads(found.stdout)
+    assert len(hits) == 3 and hits[0]["score"] >= hits[-1]["score"]
+    assert {"file", "text", "score", "page", "heading", "chunk_id", "start", "end"} <= set(hits[0])
+    assert any("Michael Johnson" in h["text"] for h in hits)
+    source = EN_CONTACTS.read_text(encoding="utf-8")
+    assert all(h["text"] in source for h in hits if h["file"] == EN_CONTACTS.name)
+
+    removed = cli("remove", "--kb", "demo", ZH_PHONES.name)
+    assert removed.returncode == 0 and "Removed 1 files." in removed.stderr
+    assert cli("remove", "--kb", "demo", ZH_PHONES.name).returncode == 1
+    assert cli("remove", "--kb", "demo", "--all").returncode == 0
+    assert "demo (0 files, 0 passages)" in cli("list").stdout
+    everything = added.stdout + added.stderr + listed.stdout + found.stdout + found.stderr + removed.stderr
+    assert VALID_KEY not in everything
+
+
+def test_an_unknown_knowledge_base_is_a_clear_error(cli):
+    result = cli("search", "--kb", "nope", "--json", "x")
+    assert result.returncode == 2 and 'There is no knowledge base "nope".' in result.stderr

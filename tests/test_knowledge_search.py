@@ -1,0 +1,261 @@
+"""The knowledge base end to end: real SQLite, the real openai client against the fake DashScope over HTTP.
+Search in Chinese and English, owners kept apart, re-embedding, degraded rerank and embeddings, batches,
+bad files beside good ones."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from qwenchat import errors
+from qwenchat.knowledge import FAILED, KEYWORDS_ONLY, OK, EmbeddingConfig, KnowledgeBaseNotFound, KnowledgeBases
+from qwenchat.knowledge.model import PHASES
+from qwenchat.store import Store
+from tests.knowledge_helpers import EN_CONTACTS, ZH_CONTACTS, ZH_PHONES, blank_pdf, docx_bytes, provider
+
+
+@pytest.fixture
+def kbs(fake, tmp_path):
+    fake.reset()
+    return KnowledgeBases(tmp_path / "chats.db", "alice", provider(fake))
+
+
+@pytest.fixture
+def loaded(kbs):
+    kb = kbs.create("公司资料")
+    for path in (ZH_CONTACTS, EN_CONTACTS, ZH_PHONES):
+        assert kbs.add_file(kb.id, path.name, path.read_bytes()).status == OK
+    return kbs, kb
+
+
+def texts(hits) -> str:
+    return "\n".join(h.text for h in hits)
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("张伟是哪个部门的", "| 教研部|张伟|李琳|A101"),
+    ("13800000036 是谁的电话", "zhangwei036@educompany.com"),
+    ("星尘S9 Pro 多少钱", "参考售价:5999 - 6499"),
+    ("Which department is Michael Johnson in?", "michael.johnson@educompany.com"),
+    ("(555) 234-5697", "michael.j2@educompany.com"),
+])
+def test_keyword_and_hybrid_search_find_names_phones_and_models(loaded, query, expected):
+    kbs, kb = loaded
+    hits = kbs.search(kb.id, query, top_k=5)
+    assert hits.mode == "hybrid" and expected in texts(hits)
+    hits = KnowledgeBases(kbs.index, "alice", None).search(kb.id, query, top_k=5)  # keywords alone
+    assert hits.mode == "keywords" and expected in texts(hits)
+
+
+def test_a_hit_quotes_exactly_the_span_of_its_document_and_says_where_it_is(loaded):
+    kbs, kb = loaded
+    for h in kbs.search(kb.id, "张伟 IT部 马云", top_k=8):
+        assert kbs.document_text(kb.id, h.file_id)[h.start:h.end] == h.text
+        assert h.kb_id == kb.id and h.chunk_id > 0 and h.score > 0
+    top = kbs.search(kb.id, "IT部 张伟 马云 H802", top_k=1)[0]
+    assert "各部门关键角色联系人" in top.heading and top.page is None
+
+
+def test_search_reports_the_tokens_it_spent(loaded, fake):
+    kbs, kb = loaded
+    hits = kbs.search(kb.id, "张伟", top_k=3, rerank=True)
+    assert hits.reranked and hits.embedding_tokens == 1 and hits.rerank_tokens > 0
+    assert fake.rerank_requests[-1]["path"] == "/compatible-api/v1/reranks"
+    assert fake.rerank_requests[-1]["body"]["model"] == "qwen3-rerank"
+
+
+def test_rerank_failure_keeps_the_fused_order_with_a_notice(loaded, fake):
+    kbs, kb = loaded
+    fused = kbs.search(kb.id, "星尘S9 Pro", top_k=4)
+    for failure in ({"kind": "error", "code": "server_error"}, {"kind": "missing"},
+                    {"kind": "error", "code": "limit_requests"}):
+        fake.enqueue_rerank(failure)
+        hits = kbs.search(kb.id, "星尘S9 Pro", top_k=4, rerank=True)
+        assert [h.chunk_id for h in hits] == [h.chunk_id for h in fused] and not hits.reranked
+        assert [n.id for n in hits.notices] == ["kb.notice.rerank_unavailable"]
+
+
+def test_owners_never_see_each_others_knowledge_bases(loaded, tmp_path, fake):
+    kbs, kb = loaded
+    bob = KnowledgeBases(tmp_path / "chats.db", "bob", provider(fake))
+    assert bob.list() == [] and bob.find("公司资料") is None
+    with pytest.raises(KnowledgeBaseNotFound):
+        bob.search(kb.id, "张伟")  # a forged id
+    with pytest.raises(KnowledgeBaseNotFound):
+        bob.files(kb.id)
+    assert not bob.delete(kb.id) and not bob.remove_file(kb.id, ZH_CONTACTS.name)
+    with pytest.raises(KnowledgeBaseNotFound):
+        bob.add_file(kb.id, "x.txt", "张伟的秘密".encode())
+    own = bob.create("公司资料")  # the same name is free for another owner
+    bob.add_file(own.id, "note.txt", "张伟在鲍勃的笔记里。".encode())
+    alice_hits = kbs.search(kb.id, "张伟", top_k=50)
+    assert alice_hits and all(h.kb_id == kb.id and h.file != "note.txt" for h in alice_hits)
+    bob_hits = bob.search(own.id, "张伟", top_k=50)
+    assert {h.file for h in bob_hits} == {"note.txt"}
+    # the storage layer refuses too, in SQL, whatever id it is handed
+    assert bob.index.keyword_search("bob", kb.id, ["张伟"], 10) == []
+    assert bob.index.vector_search("bob", kb.id, [1.0] * 1024, bob.embedding.key, 10) == []
+    assert bob.index.chunks("bob", kb.id, [h.chunk_id for h in alice_hits]) == []
+    assert bob.index.document_text("bob", kb.id, alice_hits[0].file_id) is None
+
+
+def test_changing_the_embedding_model_or_dimensions_re_embeds_instead_of_failing(loaded, fake):
+    kbs, kb = loaded
+    assert kbs.get(kb.id).dimensions == 1024
+    smaller = KnowledgeBases(kbs.index, "alice", kbs.provider, embedding=EmbeddingConfig(dimensions=256))
+    assert smaller.needs_reembed(kb.id)
+    fake.embedding_requests.clear()
+    hits = smaller.search(kb.id, "星尘S9 Pro", top_k=3)
+    assert hits.mode == "hybrid" and "星尘S9 Pro" in hits[0].text
+    assert hits.embedding_tokens > 100  # every passage again, then the query
+    assert {r["body"]["dimensions"] for r in fake.embedding_requests} == {256}
+    assert kbs.get(kb.id).dimensions == 256 and not smaller.needs_reembed(kb.id)
+    other = KnowledgeBases(kbs.index, "alice", kbs.provider, embedding=EmbeddingConfig(model="text-embedding-v3"))
+    assert other.needs_reembed(kb.id) and other.search(kb.id, "张伟").mode == "hybrid"
+    assert kbs.get(kb.id).embedding_model == "text-embedding-v3"
+
+
+def test_embedding_calls_send_at_most_ten_inputs_as_floats(kbs, fake):
+    kb = kbs.create("big")
+    text = "\n\n".join(f"## 第{i}节\n\n这是关于产品{i}的说明，型号 X{i}。" for i in range(37))
+    report = kbs.add_file(kb.id, "many.md", text.encode())
+    assert report.status == OK and report.chunks >= 11
+    sizes = [len(r["body"]["input"]) for r in fake.embedding_requests]
+    assert max(sizes) <= 10 and sum(sizes) == report.chunks
+    assert all(r["body"]["encoding_format"] == "float" for r in fake.embedding_requests)
+    assert report.embedding_tokens > 0 and report.cost == pytest.approx(report.embedding_tokens * 0.5 / 1e6)
+
+
+def test_the_provider_splits_batches_and_sorts_vectors_by_index(fake):
+    p = provider(fake)
+    result = p.embed([f"text {i}" for i in range(23)], model="text-embedding-v4", dimensions=64)
+    single = [p.embed([f"text {i}"], model="text-embedding-v4", dimensions=64).vectors[0] for i in (0, 22)]
+    assert len(result.vectors) == 23 and result.dimensions == 64
+    assert result.vectors[0] == single[0] and result.vectors[22] == single[1]
+
+
+def test_embedding_errors_map_to_the_usual_kinds(fake):
+    from qwenchat.providers import ProviderError
+
+    with pytest.raises(ProviderError) as caught:
+        provider(fake, key="sk-wrong").embed(["x"], model="text-embedding-v4")
+    assert caught.value.error.kind == errors.INVALID_KEY
+    fake.enqueue_embeddings({"kind": "error", "code": "limit_requests"})
+    with pytest.raises(ProviderError) as caught:
+        provider(fake).embed(["x"], model="text-embedding-v4")
+    assert caught.value.error.kind == errors.RATE_LIMIT
+
+
+def test_a_server_without_embeddings_indexes_keywords_only_and_search_still_works(kbs, fake):
+    kb = kbs.create("local")
+    fake.enqueue_embeddings({"kind": "missing"})
+    report = kbs.add_file(kb.id, ZH_PHONES.name, ZH_PHONES.read_bytes())
+    assert report.status == KEYWORDS_ONLY and report.error.id == "kb.notice.keywords_only"
+    hits = kbs.search(kb.id, "星尘S9 Pro", top_k=2)
+    assert "星尘S9 Pro" in hits[0].text
+
+
+def test_a_failed_embedding_fails_that_file_with_the_reason_and_the_next_file_goes_in(kbs, fake):
+    kb = kbs.create("mixed")
+    fake.enqueue_embeddings({"kind": "error", "code": "insufficient_quota"})
+    first = kbs.add_file(kb.id, "a.md", "# 标题\n\n张伟的电话 13800000001。".encode())
+    assert first.status == FAILED and first.error_kind == "embedding"
+    assert first.error.params["reason"].id == "error.quota"
+    second = kbs.add_file(kb.id, "b.md", "# 标题\n\n李丽的电话 13800000007。".encode())
+    assert second.status == OK
+    retried = kbs.reindex_file(kb.id, "a.md")  # the bytes were kept: a retry needs no upload
+    assert retried.status == OK and {f.status for f in kbs.files(kb.id)} == {OK}
+
+
+def test_bad_files_each_say_why_and_the_good_ones_still_ingest(fake, tmp_path):
+    kbs = KnowledgeBases(tmp_path / "chats.db", "alice", provider(fake), max_file_bytes=50_000)
+    kb = kbs.create("uploads")
+    uploads = [("scan.pdf", blank_pdf(2)), ("locked.pdf", blank_pdf(1, "pw")), ("broken.docx", b"PK\x03\x04xx"),
+               ("empty.txt", b""), ("big.txt", "很长。".encode() * 20_000), ("photo.png", b"\x89PNG\r\n"),
+               ("good.docx", docx_bytes()), ("good.csv", "name,phone\n张伟,13800000001\n".encode())]
+    reports = {name: kbs.add_file(kb.id, name, data) for name, data in uploads}
+    kinds = {name: r.error_kind for name, r in reports.items()}
+    assert kinds == {"scan.pdf": "no_text", "locked.pdf": "encrypted", "broken.docx": "corrupt", "empty.txt": "empty",
+                     "big.txt": "too_large", "photo.png": "unsupported", "good.docx": "", "good.csv": ""}
+    assert reports["big.txt"].error.params == {"name": "big.txt", "size": 180_000, "limit": 50_000}
+    assert reports["scan.pdf"].error.text("en").startswith('The PDF "scan.pdf" has no text layer')
+    assert reports["good.docx"].status == OK and reports["good.csv"].status == OK
+    listed = {f.name: f.status for f in kbs.files(kb.id)}
+    assert "big.txt" not in listed and listed["scan.pdf"] == FAILED and listed["good.docx"] == OK
+    assert "13800000001" in kbs.search(kb.id, "张伟电话", top_k=3)[0].text
+
+
+def test_progress_reports_each_phase_in_order(kbs):
+    kb = kbs.create("p")
+    seen = []
+    kbs.add_file(kb.id, "手册.docx", docx_bytes(), progress=lambda *a: seen.append(a))
+    phases = list(dict.fromkeys(p for p, _, _ in seen))
+    assert phases == list(PHASES) and seen[-1] == ("done", 1, 1)
+    embeds = [(d, t) for p, d, t in seen if p == "embed"]
+    assert embeds[0][0] == 0 and embeds[-1][0] == embeds[-1][1]
+
+
+def test_rename_delete_reindex_and_remove(loaded):
+    kbs, kb = loaded
+    assert kbs.rename(kb.id, "资料库").name == "资料库"
+    before = kbs.file(kb.id, ZH_PHONES.name)
+    again = kbs.reindex_file(kb.id, before.id)
+    assert again.id == before.id and again.chunks == before.chunks
+    assert kbs.remove_file(kb.id, ZH_PHONES.name) and not kbs.remove_file(kb.id, ZH_PHONES.name)
+    assert "星尘" not in texts(kbs.search(kb.id, "星尘S9 Pro", top_k=5))
+    assert kbs.delete(kb.id) and kbs.list() == []
+    with sqlite3.connect(kbs.index.path) as db:
+        assert db.execute("SELECT COUNT(*) FROM kb_chunks").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM kb_fts").fetchone()[0] == 0
+
+
+def test_the_tables_live_in_the_conversation_database_by_an_appended_migration(tmp_path):
+    with Store(tmp_path / "chats.db") as store:
+        kbs = KnowledgeBases(store, "alice")
+        assert kbs.index.path == store.path
+    with sqlite3.connect(tmp_path / "chats.db") as db:
+        names = [r[0] for r in db.execute("SELECT name FROM _migrations ORDER BY rowid")]
+    assert "m004_knowledge_bases" in names and names[:3] == ["m001_conversations_and_messages",
+                                                              "m002_message_tree_versions_and_tombstones",
+                                                              "m003_parameters_and_personas"]
+
+
+def test_the_fake_refuses_eleven_inputs_like_dashscope(fake):
+    import json
+    import urllib.error
+    import urllib.request
+
+    from tests.fake_dashscope import VALID_KEY
+
+    request = urllib.request.Request(f"{fake.base_url}/embeddings", method="POST",
+                                     data=json.dumps({"model": "text-embedding-v4", "input": ["x"] * 11}).encode(),
+                                     headers={"Authorization": f"Bearer {VALID_KEY}",
+                                              "Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 400
+    assert "batch size is invalid" in json.loads(caught.value.read())["error"]["message"]
+
+
+def test_a_large_knowledge_base_finds_the_nearest_vectors_through_sign_bits_and_rescoring(monkeypatch, tmp_path):
+    import numpy as np
+
+    from qwenchat.knowledge import sqlite_index
+    from qwenchat.knowledge.model import Chunk, FileReport
+
+    monkeypatch.setattr(sqlite_index, "EXACT_UP_TO", 10)  # the large-base path, on a small base
+    index = sqlite_index.SqliteIndex(tmp_path / "kb.db")
+    kb = index.create_base("alice", "big")
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((600, 64)).astype(np.float32)
+    chunks = [Chunk(f"p{i}", i * 5, i * 5 + len(f"p{i}")) for i in range(600)]
+    index.put_file("alice", kb.id, FileReport(0, "v.txt", "ok"), None, "", chunks, ["x"] * 600, vectors.tolist(),
+                   "m:64")
+    query = vectors[123] + 0.05 * rng.standard_normal(64).astype(np.float32)
+    found = index.vector_search("alice", kb.id, query.tolist(), "m:64", 5)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    exact = np.argsort(-(unit @ (query / np.linalg.norm(query))))[:5]
+    assert [cid for cid, _ in found] == [int(i) + 1 for i in exact]  # chunk ids start at 1
+    assert found[0][0] == 124 and found[0][1] > 0.99
+    index.close()
