@@ -69,7 +69,10 @@ class Usage:
 
 
 # "persona": the system prompt changed before this user message (data: {"prompt"}; text: the persona's name).
-PART_TYPES = ("image", "tool_call", "tool_result", "citation", "file", "persona")
+# "citation": a passage a grounded reply's request carried (text: the passage; data: n, file, page, heading,
+# start, end, chunk_id, kb, ...); "retrieval": what that knowledge-base search did and cost (qwenchat.citations,
+# qwenchat.chat.retrieval).
+PART_TYPES = ("image", "tool_call", "tool_result", "citation", "file", "persona", "retrieval")
 
 
 @dataclass

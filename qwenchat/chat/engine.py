@@ -36,6 +36,7 @@ from qwenchat.chat.events import (
     UserAdded,
     Waiting,
 )
+from qwenchat.chat.retrieval import Grounding, attach
 from qwenchat.chat.saving import Saver
 from qwenchat.chat.spending import Hold, Spending
 from qwenchat.conversation import FAREWELL, STOPPED, Conversation, Message, Part, Usage
@@ -73,6 +74,8 @@ class ChatEngine:
     # Seconds between two `ReplyProgress` events; the chat view lengthens it as the reply grows.
     pace: Callable[[], float] = field(default=lambda: 0.05)
     verdicts: list[Verdict] = field(default_factory=list)
+    # The conversation's knowledge base (qwenchat.chat.retrieval.Retrieval), None to answer without one.
+    retrieval: Any = None
 
     # ---- the three ways a turn starts ----------------------------------------------------------------
 
@@ -84,7 +87,7 @@ class ChatEngine:
             return
         history = self.conversation.history_dicts()
         request = [*self.conversation.api_messages(), {"role": "user", "content": text}]
-        trimmed, hold = self._admit(request)
+        grounding, trimmed, hold = self._prepare(request, text)
         if isinstance(hold, turns.Problem):
             yield Refused(hold, text)
             return
@@ -106,7 +109,7 @@ class ChatEngine:
         except BaseException:
             self.spending.settle(hold, 0)
             raise
-        yield from self._reply(trimmed, hold)
+        yield from attach(self._reply(trimmed, hold), grounding)
 
     def regenerate(self, reply_id: str) -> Iterator[TurnEvent]:
         """Answer the same question again; the old reply stays as a sibling ("1/2")."""
@@ -117,13 +120,14 @@ class ChatEngine:
             return
         leaf = conversation.messages[-1].id if conversation.messages else ""
         conversation.regenerate_point(reply_id)
-        trimmed, hold = self._admit(conversation.api_messages())
+        question = conversation.last_user_message()
+        grounding, trimmed, hold = self._prepare(conversation.api_messages(), question.content if question else "")
         if isinstance(hold, turns.Problem):
             if leaf:
                 conversation.switch_to(leaf)
             yield Refused(hold)
             return
-        yield from self._reply(trimmed, hold)
+        yield from attach(self._reply(trimmed, hold), grounding)
 
     def edit(self, message_id: str, raw_text: str) -> Iterator[TurnEvent]:
         """Ask an earlier question differently: the new one and its reply become a branch of their own (in a
@@ -140,7 +144,8 @@ class ChatEngine:
             return
         leaf = conversation.messages[-1].id if conversation.messages else ""
         conversation.branch_from(message_id)
-        trimmed, hold = self._admit([*conversation.api_messages(), {"role": "user", "content": text}])
+        grounding, trimmed, hold = self._prepare([*conversation.api_messages(), {"role": "user", "content": text}],
+                                                 text)
         if isinstance(hold, turns.Problem):
             if leaf:
                 conversation.switch_to(leaf)
@@ -155,7 +160,7 @@ class ChatEngine:
         except BaseException:  # a Stop while the history is painted: the reservation must not stay taken
             self.spending.settle(hold, 0)
             raise
-        yield from self._reply(trimmed, hold)
+        yield from attach(self._reply(trimmed, hold), grounding)
 
     # ---- the steps ---------------------------------------------------------------------------------------
 
@@ -189,6 +194,21 @@ class ChatEngine:
         return GenerationParams(temperature=wanted.get("temperature"), top_p=wanted.get("top_p"),
                                 max_tokens=max_output, seed=wanted.get("seed"),
                                 presence_penalty=wanted.get("presence_penalty"), thinking_budget=thinking_budget)
+
+    def _prepare(self, request: list[dict], question: str) -> tuple[Grounding | None, Trimmed,
+                                                                       Hold | turns.Problem]:
+        """The knowledge-base step, then `_admit`. With a knowledge base chosen, the passages for `question`
+        go into the request (see qwenchat.chat.retrieval) before it is trimmed and reserved; a problem of
+        that step stops the turn like a limit does. Without one, this is `_admit` alone."""
+        grounding = None
+        if self.retrieval is not None:
+            history = [m for m in request[:-1] if m.get("role") != "system"]
+            found = self.retrieval.ground(request, question, history)
+            if isinstance(found, turns.Problem):
+                return None, fit_to_budget([], self.options.model, self.options.budget), found
+            grounding, request = found, found.request
+        trimmed, hold = self._admit(request)
+        return grounding, trimmed, hold
 
     def _admit(self, request: list[dict]) -> tuple[Trimmed, Hold | turns.Problem]:
         """The request as it will be sent, and the limits' answer to it."""
