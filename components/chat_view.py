@@ -12,7 +12,7 @@ from typing import Iterator
 
 import streamlit as st
 
-from components import session
+from components import knowledge, knowledge_picker, knowledge_sources, session
 from components.lang import lang, tr
 from components.settings import ChatOptions
 from qwenchat import errors
@@ -28,6 +28,7 @@ from qwenchat.chat.events import (
     UserAdded,
     Waiting,
 )
+from qwenchat.chat.retrieval import Retrieval
 from qwenchat.chat.state import Action
 from qwenchat.conversation import (
     FAILED,
@@ -85,12 +86,21 @@ def render(conversation: Conversation, options: ChatOptions) -> None:
 
 def _engine(conversation: Conversation, options: ChatOptions, pace: "_Pace") -> ChatEngine:
     chat = session.state()
+    provider, spending = session.client_for(options.settings), session.spending(options.settings)
     return ChatEngine(
-        conversation, session.client_for(options.settings), session.spending(options.settings), session.saver(),
+        conversation, provider, spending, session.saver(),
         TurnOptions(options.settings.model, thinking=options.thinking, budget=options.budget, judge=options.judge,
                     farewell=options.farewell, lang=lang(), params=options.params or {},
                     persona_name=options.persona),
-        pace=pace, verdicts=chat.verdicts)
+        pace=pace, verdicts=chat.verdicts, retrieval=_retrieval(conversation, options, provider, spending))
+
+
+def _retrieval(conversation: Conversation, options: ChatOptions, provider, spending) -> Retrieval | None:
+    """The conversation's knowledge base, searched before each turn (None: answer without one)."""
+    kb_id = knowledge_picker.chosen(conversation)
+    if not kb_id:
+        return None
+    return Retrieval(knowledge.bases(options.settings), kb_id, provider, spending)
 
 
 def _start(engine: ChatEngine, prompt: str | None, action: Action | None) -> Iterator[TurnEvent]:
@@ -228,8 +238,11 @@ def show_message(message: Message, *, conversation: Conversation | None = None, 
         if message.reasoning:
             with st.expander(tr("chat.thinking"), expanded=False):
                 st.markdown(images_as_links(message.reasoning))
+        grounded = knowledge_sources.has_grounding(message)
         if message.status != WITHDRAWN and message.content:
-            st.markdown(images_as_links(message.content))
+            st.markdown(images_as_links(knowledge_sources.marked(message) if grounded else message.content))
+        if grounded and message.status != WITHDRAWN:
+            knowledge_sources.render(message)
         error = None
         if message.status == STOPPED:
             st.caption(tr("chat.stopped"))
