@@ -14,11 +14,14 @@ from pathlib import Path
 import streamlit as st
 
 from components import session
+from components.lang import lang
 from components.secrets import read_secrets
 from qwenchat import access, config, identity
 from qwenchat.chat.spending import Spending
+from qwenchat.i18n import Msg
 from qwenchat.knowledge import KnowledgeBases
 from qwenchat.knowledge.uploads import UploadQueue
+from qwenchat.rendering import escape_inline
 
 
 def settings() -> config.Settings:
@@ -51,3 +54,13 @@ def spending() -> Spending:
 
 def uploads() -> UploadQueue:
     return session.state().uploads
+
+
+def said(msg: Msg) -> str:
+    """A core message in the visitor's language with the names in it (files, knowledge bases) escaped, as
+    Streamlit's alerts render Markdown and a file name is anybody's text."""
+    params = {k: escape_inline(v) if isinstance(v, str) and k in NAMES else v for k, v in msg.params.items()}
+    return Msg(msg.id, params).text(lang())
+
+
+NAMES = ("name", "file")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import streamlit as st
 
 from components import knowledge
-from components.lang import lang, tr
+from components.lang import tr
 from qwenchat.i18n import Msg
 from qwenchat.knowledge import BadName, KnowledgeBase, KnowledgeBases, NameTaken, demo_files
+from qwenchat.rendering import escape_inline
 
 CHOICE = "kb_page_choice"
 FLASH = "kb_flash"
@@ -21,13 +22,13 @@ def flash(kind: str, msg: Msg) -> None:
 def show_flash() -> None:
     kind, msg = st.session_state.pop(FLASH, ("", None))
     if msg is not None:
-        {"success": st.success, "warning": st.warning, "error": st.error}.get(kind, st.info)(msg.text(lang()))
+        {"success": st.success, "warning": st.warning, "error": st.error}.get(kind, st.info)(knowledge.said(msg))
 
 
 def name_problem(exc: Exception, name: str) -> Msg:
     if isinstance(exc, NameTaken):
         return Msg("kb.name_taken", {"name": name})
-    return Msg("kb.bad_name", {"limit": getattr(exc, "args", [100])[0] if isinstance(exc, BadName) else 100})
+    return Msg("kb.bad_name", {"limit": exc.args[0] if exc.args else 100})
 
 
 def create_box(kbs: KnowledgeBases) -> None:
@@ -40,7 +41,7 @@ def create_box(kbs: KnowledgeBases) -> None:
         try:
             kb = kbs.create(name)
         except (NameTaken, BadName) as exc:
-            st.error(name_problem(exc, " ".join(name.split())).text(lang()))
+            st.error(knowledge.said(name_problem(exc, " ".join(name.split()))))
         else:
             st.session_state[CHOICE] = kb.id
             flash("success", Msg("kb.created", {"name": kb.name}))
@@ -89,11 +90,11 @@ def manage(kbs: KnowledgeBases, kb: KnowledgeBase) -> None:
             try:
                 kbs.rename(kb.id, new_name)
             except (NameTaken, BadName) as exc:
-                st.error(name_problem(exc, " ".join(new_name.split())).text(lang()))
+                st.error(knowledge.said(name_problem(exc, " ".join(new_name.split()))))
             else:
                 flash("success", Msg("kb.renamed", {"name": " ".join(new_name.split())}))
                 st.rerun()
-        sure = st.checkbox(tr("kb.delete.confirm", name=kb.name), key=f"kb_delete_sure_{kb.id}")
+        sure = st.checkbox(tr("kb.delete.confirm", name=escape_inline(kb.name)), key=f"kb_delete_sure_{kb.id}")
         if st.button(tr("kb.delete.button"), key=f"kb_delete_{kb.id}", disabled=not sure, type="primary"):
             knowledge.uploads().cancel(kb.id)
             kbs.delete(kb.id)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from components import knowledge
 from components.knowledge_bases import flash
-from components.lang import lang, tr
+from components.lang import tr
 from qwenchat import accounting
 from qwenchat.i18n import Msg
 from qwenchat.knowledge import FAILED, KEYWORDS_ONLY, FileReport, KnowledgeBase, KnowledgeBases
@@ -25,7 +25,7 @@ def render(kbs: KnowledgeBases, kb: KnowledgeBase) -> None:
     st.caption(tr("kb.files.cost_note", currency=CURRENCY))
     for report in files:
         if report.error is not None and report.status in (FAILED, KEYWORDS_ONLY):
-            (st.error if report.status == FAILED else st.warning)(report.error.text(lang()))
+            (st.error if report.status == FAILED else st.warning)(knowledge.said(report.error))
     actions(kbs, kb, files)
 
 

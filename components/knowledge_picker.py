@@ -28,8 +28,11 @@ def render(conversation: Conversation) -> int:
     key = f"kb_choice_{conversation.id}"
     if st.session_state.get(key) not in options:  # first run, or the chosen one was deleted meanwhile
         st.session_state[key] = current if current in options else 0
+    else:  # hand the widget its value again: its browser-side label changes with the language
+        st.session_state[key] = st.session_state[key]
+    none = tr("chat.kb.none")  # in this run's language: a format function is also called between runs
     choice = st.selectbox(tr("chat.kb.label"), options, key=key, help=tr("chat.kb.help"),
-                          format_func=lambda i: names.get(i) or tr("chat.kb.none"))
+                          format_func=lambda i: names.get(i) or none)
     chat.knowledge[conversation.id] = choice
     st.page_link(navigation.KNOWLEDGE, label=tr("chat.kb.manage"), icon="📚")
     return choice

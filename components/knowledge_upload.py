@@ -10,6 +10,7 @@ from components import knowledge
 from components.lang import lang, tr
 from qwenchat.i18n import Msg
 from qwenchat.knowledge import FAILED, KEYWORDS_ONLY, PHASES, FileReport, KnowledgeBase, KnowledgeBases
+from qwenchat.rendering import escape_inline
 from qwenchat.transfer import format_bytes
 
 TYPES = ["pdf", "docx", "md", "markdown", "txt", "html", "htm", "csv"]
@@ -29,7 +30,7 @@ def picker(kbs: KnowledgeBases, kb: KnowledgeBase) -> None:
         for file in files or []:
             data = file.getvalue()
             if len(data) > kbs.max_file_bytes:
-                st.warning(tr("kb.upload.too_large_now", name=file.name, limit=limit))
+                st.warning(tr("kb.upload.too_large_now", name=escape_inline(file.name), limit=limit))
                 continue
             queue.add(kb.id, file.name, data)
             added += 1
@@ -44,24 +45,23 @@ def process(kbs: KnowledgeBases) -> None:
     if queue.stopped is not None:
         st.warning(tr("kb.queue.over_limit", reason=queue.stopped.message(lang())))
         queue.stopped = None
-    show_results(queue.results)
-    queue.results = []
+    show_results(queue.results)  # this batch's outcomes so far, each file on its own
     if not queue.pending:
+        queue.results = []  # said once the batch is over
         return
     st.subheader(tr("kb.queue.title"))
     current = queue.pending[0]
-    bar = st.progress(0.0, text=tr("kb.queue.file", name=current.name, phase=tr("kb.phase.read")))
+    name = escape_inline(current.name)
+    bar = st.progress(0.0, text=tr("kb.queue.file", name=name, phase=tr("kb.phase.read")))
     for waiting in queue.pending[1:]:
-        st.caption(tr("kb.queue.waiting", name=waiting.name))
+        st.caption(tr("kb.queue.waiting", name=escape_inline(waiting.name)))
     st.button(tr("kb.queue.cancel"), key="kb_queue_cancel", on_click=_cancel_waiting)
 
     def progress(phase: str, done: int, total: int) -> None:
         share = (PHASES.index(phase) + (done / total if total else 1)) / len(PHASES) if phase in PHASES else 0
-        bar.progress(min(1.0, share), text=tr("kb.queue.file", name=current.name, phase=tr(f"kb.phase.{phase}")))
+        bar.progress(min(1.0, share), text=tr("kb.queue.file", name=name, phase=tr(f"kb.phase.{phase}")))
 
-    report = queue.step(kbs, knowledge.spending(), progress)
-    if report is not None:
-        queue.results = [report]
+    queue.step(kbs, knowledge.spending(), progress)  # its report joins `queue.results`
     st.rerun()
 
 
@@ -77,8 +77,9 @@ def show_results(reports: list[FileReport]) -> None:
         elif report.status == KEYWORDS_ONLY:
             st.warning(_text(report.error) or tr("kb.status.keywords_only"))
         else:
-            st.success(tr("kb.result.ok", name=report.name, chunks=report.chunks, tokens=report.tokens))
+            st.success(tr("kb.result.ok", name=escape_inline(report.name), chunks=report.chunks,
+                          tokens=report.tokens))
 
 
 def _text(msg: Msg | None) -> str:
-    return msg.text(lang()) if msg is not None else ""
+    return knowledge.said(msg) if msg is not None else ""

@@ -5,9 +5,10 @@ The page only paints what `qwenchat.knowledge` returns; the widgets are in `comp
 
 import streamlit as st
 
-from components import knowledge, knowledge_bases, knowledge_files, knowledge_upload
+from components import knowledge, knowledge_bases, knowledge_files, knowledge_upload, session
 from components.lang import tr
 
+session.conversation()  # keeps the owner token (and the open conversation) in the URL, so a reload is the same visitor
 st.title(tr("kb.page.title"))
 st.caption(tr("kb.page.intro"))
 try:
