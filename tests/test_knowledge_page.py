@@ -161,3 +161,19 @@ def test_an_answer_in_the_chat_cites_the_chosen_knowledge_base_and_keeps_it_afte
     assert popover_labels(again.chat_message[-1]) == labels
     assert again.sidebar.selectbox(key=f"kb_choice_{conversation.id}").value == \
         KnowledgeBases(db, OWNER).find("公司资料").id
+
+
+def test_the_demo_knowledge_base_loads_in_one_click(db):
+    from qwenchat.knowledge import demo_files
+
+    at = AppTest.from_file(str(APP), default_timeout=120)  # thirteen documents, PDFs among them
+    at.query_params["o"] = TOKEN
+    at.run()
+    at.switch_page(KNOWLEDGE).run()
+    at.button(key="kb_demo").click().run()
+    assert not at.exception, at.exception
+    names = sorted(name for name, _ in demo_files())
+    assert sorted(file_table(at)[t("kb.files.col.name", "zh")]) == names
+    demo = KnowledgeBases(db, OWNER).find(t("kb.demo.name", "zh"))
+    assert demo is not None and demo.files == len(names) and demo.chunks > 0
+    assert not at.error  # every demo document reads
