@@ -25,6 +25,19 @@ PHONES = Path("/work/shared/data/knowledge_base/zh/百炼系列手机产品介�
 NOT_A_PDF = b"%PDF-1.4\nthis is not really a pdf"
 
 
+def scanned_pdf() -> bytes:
+    """A PDF with a page and no text layer, as a scanner makes them."""
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def open_page(token: str = TOKEN) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.query_params["o"] = token
@@ -75,7 +88,7 @@ def test_create_upload_and_see_each_files_report_with_a_failure_that_stops_no_ot
     assert "公司资料" in texts(at) or at.selectbox(key="kb_page_choice").value
     assert t("kb.files.empty", "zh") in texts(at)
     assert "20 MB" in texts(at)  # the size limit is shown
-    files = [("扫描件.pdf", NOT_A_PDF), (CONTACTS, contact_bytes())]
+    files = [("扫描件.pdf", scanned_pdf()), ("坏文件.pdf", NOT_A_PDF), (CONTACTS, contact_bytes())]
     if PHONES.exists():
         files.append((PHONES.name, PHONES.read_bytes()))
     upload(at, *files)
@@ -88,7 +101,10 @@ def test_create_upload_and_see_each_files_report_with_a_failure_that_stops_no_ot
     assert row[t("kb.files.col.embedding", "zh")] > 0 and row[t("kb.files.col.cost", "zh")].startswith("¥")
     bad = table[table[t("kb.files.col.name", "zh")] == "扫描件.pdf"].iloc[0]
     assert bad[t("kb.files.col.status", "zh")] == t("kb.status.failed", "zh")
-    assert any("扫描件.pdf" in e.value for e in at.error)  # a clear message naming the file
+    errors = [e.value for e in at.error]  # a clear message naming each file, and why
+    assert any("扫描件.pdf" in e and "OCR" in e for e in errors), errors
+    assert any("坏文件.pdf" in e and t("kb.error.corrupt", "zh", name="坏文件.pdf") == e.replace("\\", "")
+               for e in errors), errors
 
     stored = KnowledgeBases(db, OWNER).list()
     assert [(kb.name, kb.files) for kb in stored] == [("公司资料", len(files))]
