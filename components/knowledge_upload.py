@@ -15,6 +15,7 @@ from qwenchat.transfer import format_bytes
 
 TYPES = ["pdf", "docx", "md", "markdown", "txt", "html", "htm", "csv"]
 MB = 1024 * 1024
+SHOWN_ONE_BY_ONE = 3  # more files added in one batch are said in one line
 
 
 def picker(kbs: KnowledgeBases, kb: KnowledgeBase) -> None:
@@ -71,14 +72,19 @@ def _cancel_waiting() -> None:
 
 
 def show_results(reports: list[FileReport]) -> None:
+    """Each failure on its own line; the files added one by one, or in one line when there are many."""
+    added = [r for r in reports if r.status not in (FAILED, KEYWORDS_ONLY)]
     for report in reports:
         if report.status == FAILED:
             st.error(_text(report.error) or tr("kb.status.failed"))
         elif report.status == KEYWORDS_ONLY:
             st.warning(_text(report.error) or tr("kb.status.keywords_only"))
-        else:
+        elif len(added) <= SHOWN_ONE_BY_ONE:
             st.success(tr("kb.result.ok", name=escape_inline(report.name), chunks=report.chunks,
                           tokens=report.tokens))
+    if len(added) > SHOWN_ONE_BY_ONE:
+        st.success(tr("kb.result.many", count=len(added), chunks=sum(r.chunks for r in added),
+                      tokens=sum(r.tokens for r in added)))
 
 
 def _text(msg: Msg | None) -> str:

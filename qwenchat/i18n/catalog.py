@@ -673,6 +673,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kb.phase.done": ("完成", "done"),
     "kb.result.ok": ("“{name}”已加入：{chunks} 段，{tokens:,} 个 Token。", "Added \"{name}\": {chunks} passages, "
                                                                     "{tokens:,} tokens."),
+    "kb.result.many": ("已加入 {count} 个文件：共 {chunks} 段，{tokens:,} 个 Token。",
+                       "Added {count} files: {chunks} passages, {tokens:,} tokens."),
     "kb.files.title": ("文件", "Files"),
     "kb.files.empty": ("这个知识库还没有文件。", "This knowledge base has no files yet."),
     "kb.files.col.name": ("文件", "File"),
