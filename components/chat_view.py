@@ -14,7 +14,7 @@ from typing import Iterator
 
 import streamlit as st
 
-from components import session, tools_panel
+from components import knowledge, knowledge_picker, knowledge_sources, session, tools_panel
 from components.lang import lang, tr
 from components.session import read_secrets
 from components.settings import ChatOptions
@@ -36,6 +36,7 @@ from qwenchat.chat.events import (
     UserAdded,
     Waiting,
 )
+from qwenchat.chat.retrieval import Retrieval
 from qwenchat.chat.state import Action, VisionOffer
 from qwenchat.conversation import (
     FAILED,
@@ -97,15 +98,24 @@ def render(conversation: Conversation, options: ChatOptions) -> None:
 def _engine(conversation: Conversation, options: ChatOptions, pace: "_Pace", *, vision: bool = False) -> ChatEngine:
     chat = session.state()
     secrets = read_secrets()
+    provider, spending = session.client_for(options.settings), session.spending(options.settings)
     return ChatEngine(
-        conversation, session.client_for(options.settings), session.spending(options.settings), session.saver(),
+        conversation, provider, spending, session.saver(),
         TurnOptions(options.settings.model, thinking=options.thinking, budget=options.budget, judge=options.judge,
                     farewell=options.farewell, lang=lang(), params=options.params or {},
                     persona_name=options.persona, tools=options.tools, tool_limits=tools_panel.limits(),
                     tool_context=tools_panel.context(conversation),
                     vision_model=str(settings.read("QWENCHAT_VISION_MODEL", secrets, os.environ)),
                     auto_vision=vision or bool(settings.read("QWENCHAT_AUTO_VISION", secrets, os.environ))),
-        pace=pace, verdicts=chat.verdicts)
+        pace=pace, verdicts=chat.verdicts, retrieval=_retrieval(conversation, options, provider, spending))
+
+
+def _retrieval(conversation: Conversation, options: ChatOptions, provider, spending) -> Retrieval | None:
+    """The conversation's knowledge base, searched before each turn (None: answer without one)."""
+    kb_id = knowledge_picker.chosen(conversation)
+    if not kb_id:
+        return None
+    return Retrieval(knowledge.bases(options.settings), kb_id, provider, spending)
 
 
 def _start(engine: ChatEngine, prompt, action: Action | None) -> Iterator[TurnEvent]:
@@ -284,8 +294,11 @@ def show_message(message: Message, *, conversation: Conversation | None = None, 
             st.caption(tr("image.answered_by", model=message.model))
         if message.status != WITHDRAWN and has_steps(message):
             show_tool_steps(message)
+        grounded = knowledge_sources.has_grounding(message)
         if message.status != WITHDRAWN and message.content:
-            st.markdown(images_as_links(message.content))
+            st.markdown(images_as_links(knowledge_sources.marked(message) if grounded else message.content))
+        if grounded and message.status != WITHDRAWN:
+            knowledge_sources.render(message)
         error = None
         if message.status == STOPPED:
             st.caption(tr("chat.stopped"))

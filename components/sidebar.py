@@ -7,6 +7,7 @@ import streamlit as st
 from components import (
     ending_panel,
     gate,
+    knowledge_picker,
     limits_panel,
     session,
     settings,
@@ -24,6 +25,7 @@ def render(conversation: Conversation) -> settings.ChatOptions:
         st.title("💬 Qwen Chat")
         gate.account_box()
         st.button(tr("sidebar.reset"), on_click=session.reset_conversation, width="stretch", key="reset")
+        knowledge_picker.render(conversation)
         meters = st.container()
         st.divider()
         with st.container(key="settings"):

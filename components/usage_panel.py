@@ -64,6 +64,8 @@ def show_usage(last: accounting.LastReply | None, totals: accounting.Totals) -> 
         st.caption(tr("usage.totals_estimated"))
     if totals.judge.total_tokens:
         st.caption(tr("usage.judge_tokens", tokens=totals.judge.total_tokens))
+    if totals.retrieval.total_tokens:
+        st.caption(tr("usage.retrieval_tokens", tokens=totals.retrieval.total_tokens))
     missing = totals.cost.missing | (last.cost.missing if last else frozenset())
     if missing:
         st.caption(tr("usage.no_price", models=", ".join(escape_inline(m) for m in sorted(missing))))

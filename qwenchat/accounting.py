@@ -6,6 +6,8 @@ Owns what the sidebar's usage panel and the Usage page show, so that they only d
 - billed usage, read from the messages: an assistant message's `usage` is its reply's (the API's, or a
   local count marked `estimated` when the stream was stopped or cut); a user message's `usage` is what the
   end-of-conversation judge spent on it, priced as the judge's model;
+- a grounded reply's `retrieval` part (qwenchat.chat.retrieval): the query rewrite, the embeddings and the
+  rerank its knowledge-base search paid for, counted with the reply and priced as their own models;
 - costs, ESTIMATED from `qwenchat.pricing`'s dated table. A call whose model (or input tier) is not in the
   table is counted as unpriced, never guessed.
 """
@@ -67,7 +69,35 @@ def message_cost(message: Message, fallback_model: str = "", judge_model: str = 
         return call_cost(judge_model, message.usage)
     usage = message.usage
     thinking = bool(message.reasoning) or bool(usage and usage.reasoning_tokens)
-    return call_cost(message.model or fallback_model, usage, thinking)
+    return call_cost(message.model or fallback_model, usage, thinking) + retrieval_cost(message)
+
+
+def retrieval_usage(message: Message) -> Usage:
+    """The tokens a reply's knowledge-base search paid for: the rewrite's prompt and output, embeddings, rerank."""
+    total = Usage()
+    for part in message.parts:
+        if part.type == "retrieval":
+            data = part.data
+            prompt = sum(_count(data.get(k)) for k in ("rewrite_prompt_tokens", "embedding_tokens", "rerank_tokens"))
+            completion = _count(data.get("rewrite_completion_tokens"))
+            total = total + Usage(prompt, completion, prompt + completion)
+    return total
+
+
+def retrieval_cost(message: Message) -> Cost:
+    cost = Cost()
+    for part in message.parts:
+        if part.type == "retrieval":
+            data = part.data
+            unpriced = [str(m) for m in data.get("unpriced") or [] if isinstance(m, str)]
+            value = data.get("cost")
+            value = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+            cost = cost + Cost(value, priced=1, unpriced=len(unpriced), missing=frozenset(unpriced))
+    return cost
+
+
+def _count(value: object) -> int:
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def format_cny(cost: Cost) -> str:
@@ -170,6 +200,7 @@ class Totals:
     judge: Usage  # of which the end-of-conversation judge
     cost: Cost
     calls: int
+    retrieval: Usage = field(default_factory=Usage)  # of which knowledge-base searches (rewrite, embeddings, rerank)
 
     @property
     def estimated(self) -> bool:
@@ -178,16 +209,22 @@ class Totals:
 
 
 def totals(conversation: Conversation, judge_model: str = JUDGE_MODEL) -> Totals:
-    usage, judge, cost, calls = Usage(), Usage(), Cost(), 0
+    usage, judge, cost, calls, retrieval = Usage(), Usage(), Cost(), 0, Usage()
     for message in conversation.messages:
+        searched = retrieval_usage(message)
+        if searched.total_tokens:
+            retrieval = retrieval + searched
+            usage = usage + searched
         if message.usage is None:
+            if searched.total_tokens:
+                cost = cost + retrieval_cost(message)
             continue
         calls += 1
         usage = usage + message.usage
         if message.role == "user":
             judge = judge + message.usage
         cost = cost + message_cost(message, conversation.model, judge_model)
-    return Totals(usage, judge, cost, calls)
+    return Totals(usage, judge, cost, calls, retrieval)
 
 
 # ---------------------------------------------------------------------------------------------------------

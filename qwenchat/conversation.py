@@ -79,7 +79,10 @@ IMAGE_KEY = "qwenchat_image"   # a planned image part's data in a request (see `
 #   {"id" (the call's), "name", "output" (what the model read), "error" ("" or a kind, see
 #   qwenchat.tools.runner), "seconds", "truncated", "round"}.
 # "notice": a note about the reply (text: a catalog id under "tools.note."; data: its parameters).
-PART_TYPES = ("image", "tool_call", "tool_result", "citation", "file", "persona", "notice")
+# "citation": a passage a grounded reply's request carried (text: the passage; data: n, file, page, heading,
+# start, end, chunk_id, kb, ...); "retrieval": what that knowledge-base search did and cost (qwenchat.citations,
+# qwenchat.chat.retrieval).
+PART_TYPES = ("image", "tool_call", "tool_result", "citation", "file", "persona", "notice", "retrieval")
 
 
 @dataclass

@@ -6,7 +6,11 @@ own process by the browser tests and benchmarks (`python tests/fake_dashscope.py
 What it answers is decided, in order, by:
 1. a reply queued with `enqueue(spec)` (or `POST /_fake/enqueue` with the spec as JSON);
 2. a trigger in the last user message, `[[fake:NAME]]` or `[[fake:NAME:ARG]]` (see `reply_for_trigger`);
-3. otherwise an echo: "收到：<the message>" streamed in two-character chunks.
+3. a knowledge-base request (`grounded_reply`): a query rewrite gets the latest question back; a prompt with
+   numbered passages (`[1] ...`) gets the line of the passage that shares most terms with the question,
+   quoted with its `[n]`, or "无法根据知识库中的资料回答这个问题。" / "I cannot answer this from the knowledge
+   base's documents." when no passage shares any;
+4. otherwise an echo: "收到：<the message>" streamed in two-character chunks.
 
 Every request is recorded (`requests`, or `GET /_fake/requests`), Authorization header included, so tests
 can check what the app sent and where the key went.
@@ -245,6 +249,58 @@ def tool_history_problem(body: dict[str, Any]) -> str:
     return ""
 
 
+_PASSAGE = re.compile(r"^\[(\d+)\] [^\n]*\n", re.MULTILINE)
+_QUESTION = re.compile(r"(?:问题：|Question: )(.*)\Z", re.DOTALL)
+CANNOT_ANSWER = {"zh": "无法根据知识库中的资料回答这个问题。",
+                 "en": "I cannot answer this from the knowledge base's documents."}
+
+
+def question_terms(question: str) -> set[str]:
+    """Chinese character pairs and English words of three letters or more."""
+    terms: set[str] = set()
+    for run in _WORD.findall(question.lower()):
+        if _CJK.match(run):
+            terms.update(run[i:i + 2] for i in range(max(1, len(run) - 1)))
+        elif len(run) >= 3:
+            terms.add(run)
+    return terms
+
+
+def grounded_reply(body: dict[str, Any]) -> str | None:
+    """What a model would plausibly answer to the app's knowledge-base prompts (see the module docstring),
+    deterministically; None for any other request."""
+    messages = body.get("messages", [])
+    system = " ".join(m.get("content", "") for m in messages if m.get("role") == "system"
+                      and isinstance(m.get("content"), str))
+    text = last_user_text(body)
+    if "standalone search query" in system:
+        try:
+            return " ".join(str(json.loads(text).get("latest_question", "")).split())
+        except ValueError:
+            return None
+    question = _QUESTION.search(text)
+    if not question or not ("资料：" in text or "Passages:" in text):
+        return None
+    question_text = question.group(1).strip()
+    lang = "zh" if _CJK.search(question_text) else "en"
+    heads = list(_PASSAGE.finditer(text[:question.start()]))
+    terms = question_terms(question_text)
+    lines: list[tuple[int, str]] = []  # (passage number, line)
+    for i, head in enumerate(heads):
+        end = heads[i + 1].start() if i + 1 < len(heads) else question.start()
+        lines += [(int(head.group(1)), ln.strip()) for ln in text[head.end():end].splitlines() if ln.strip()]
+    # A term found on few lines says more than one found everywhere (部门 in a company's documents).
+    spread = {term: sum(1 for _, line in lines if term in line.lower()) for term in terms}
+    best: tuple[float, int, str] | None = None  # (-score, n, line)
+    for n, line in lines:
+        score = sum(1 / spread[term] for term in terms if term in line.lower())
+        if score and (best is None or (-score, n) < best[:2]):
+            best = (-score, n, line[:160])
+    if best is None:
+        return CANNOT_ANSWER[lang]
+    return (f"根据资料：{best[2]} [{best[1]}]" if lang == "zh" else f"According to the documents: {best[2]} [{best[1]}]")
+
+
 def reply_for_trigger(text: str, body: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Turn `[[fake:NAME:ARG]]` in the user's text into a reply spec."""
     match = re.search(r"\[\[fake:([a-z_]+)(?::([^\]]*))?\]\]", text)
@@ -422,7 +478,13 @@ class FakeDashScope:
             if self._queue:
                 return self._queue.pop(0)
         text = last_user_text(body)
-        return reply_for_trigger(text, body) or {"kind": "text", "chunks": split_pairs("收到：" + text)}
+        trigger = reply_for_trigger(text, body)
+        if trigger:
+            return trigger
+        grounded = grounded_reply(body)
+        if grounded is not None:
+            return {"kind": "text", "chunks": split_pairs(grounded)}
+        return {"kind": "text", "chunks": split_pairs("收到：" + text)}
 
     def start(self) -> "FakeDashScope":
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -53,6 +53,7 @@ from qwenchat.chat.events import (
     UserAdded,
     Waiting,
 )
+from qwenchat.chat.retrieval import Grounding, attach
 from qwenchat.chat.saving import Saver
 from qwenchat.chat.spending import Hold, Spending
 from qwenchat.conversation import COMPLETE, FAILED, FAREWELL, STOPPED, Conversation, Message, Part, Usage
@@ -99,6 +100,8 @@ class ChatEngine:
     verdicts: list[Verdict] = field(default_factory=list)
     _attached: dict[str, images.PreparedImage] = field(default_factory=dict, init=False, repr=False)
     _tools: dict[str, registry.Tool] | None = field(default=None, init=False, repr=False)
+    # The conversation's knowledge base (qwenchat.chat.retrieval.Retrieval), None to answer without one.
+    retrieval: Any = None
 
     # ---- the three ways a turn starts ----------------------------------------------------------------
 
@@ -113,7 +116,7 @@ class ChatEngine:
         pictures = [image.part() for image in attachments]
         request = [*self.conversation.api_messages(self.sees),
                    Message("user", text, parts=pictures).api_entry(self.sees)]
-        trimmed, hold = self._admit(request)
+        grounding, trimmed, hold = self._prepare(request, text)
         if isinstance(hold, turns.Problem):
             yield Refused(hold, text)
             return
@@ -137,7 +140,7 @@ class ChatEngine:
         except BaseException:
             self.spending.settle(hold, 0)
             raise
-        yield from self._reply(trimmed, hold)
+        yield from attach(self._reply(trimmed, hold), grounding)
 
     def regenerate(self, reply_id: str) -> Iterator[TurnEvent]:
         """Answer the same question again; the old reply stays as a sibling ("1/2")."""
@@ -148,13 +151,15 @@ class ChatEngine:
             return
         leaf = conversation.messages[-1].id if conversation.messages else ""
         conversation.regenerate_point(reply_id)
-        trimmed, hold = self._admit(conversation.api_messages(self.sees))
+        question = conversation.last_user_message()
+        grounding, trimmed, hold = self._prepare(conversation.api_messages(self.sees),
+                                                 question.content if question else "")
         if isinstance(hold, turns.Problem):
             if leaf:
                 conversation.switch_to(leaf)
             yield Refused(hold)
             return
-        yield from self._reply(trimmed, hold)
+        yield from attach(self._reply(trimmed, hold), grounding)
 
     def edit(self, message_id: str, raw_text: str) -> Iterator[TurnEvent]:
         """Ask an earlier question differently: the new one and its reply become a branch of their own (in a
@@ -172,8 +177,8 @@ class ChatEngine:
         leaf = conversation.messages[-1].id if conversation.messages else ""
         conversation.branch_from(message_id)
         pictures = [replace(p, data=dict(p.data)) for p in target.images]  # the question keeps its images
-        trimmed, hold = self._admit([*conversation.api_messages(self.sees),
-                                     Message("user", text, parts=pictures).api_entry(self.sees)])
+        grounding, trimmed, hold = self._prepare([*conversation.api_messages(self.sees),
+                                                  Message("user", text, parts=pictures).api_entry(self.sees)], text)
         if isinstance(hold, turns.Problem):
             if leaf:
                 conversation.switch_to(leaf)
@@ -189,7 +194,7 @@ class ChatEngine:
         except BaseException:  # a Stop while the history is painted: the reservation must not stay taken
             self.spending.settle(hold, 0)
             raise
-        yield from self._reply(trimmed, hold)
+        yield from attach(self._reply(trimmed, hold), grounding)
 
     # ---- the steps ---------------------------------------------------------------------------------------
 
@@ -254,6 +259,21 @@ class ChatEngine:
         return GenerationParams(temperature=wanted.get("temperature"), top_p=wanted.get("top_p"),
                                 max_tokens=max_output, seed=wanted.get("seed"),
                                 presence_penalty=wanted.get("presence_penalty"), thinking_budget=thinking_budget)
+
+    def _prepare(self, request: list[dict], question: str) -> tuple[Grounding | None, Trimmed,
+                                                                       Hold | turns.Problem]:
+        """The knowledge-base step, then `_admit`. With a knowledge base chosen, the passages for `question`
+        go into the request (see qwenchat.chat.retrieval) before it is trimmed and reserved; a problem of
+        that step stops the turn like a limit does. Without one, this is `_admit` alone."""
+        grounding = None
+        if self.retrieval is not None:
+            history = [m for m in request[:-1] if m.get("role") != "system"]
+            found = self.retrieval.ground(request, question, history)
+            if isinstance(found, turns.Problem):
+                return None, fit_to_budget([], self.options.model, self.options.budget), found
+            grounding, request = found, found.request
+        trimmed, hold = self._admit(request)
+        return grounding, trimmed, hold
 
     def _admit(self, request: list[dict]) -> tuple[Trimmed, Hold | turns.Problem]:
         """The request as it will be sent (the tools' schemas count in its prompt), and the limits' answer."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from qwenchat.chat.saving import SaveState
 from qwenchat.conversation import Conversation
 from qwenchat.ending import Verdict
+from qwenchat.knowledge.uploads import UploadQueue
 from qwenchat.quotas import SessionQuota
 
 
@@ -48,6 +49,9 @@ class ChatSession:
     all_controls: bool = False  # the controls of every message, not only the newest ones
     notes: list[str] = field(default_factory=list)
     offer: VisionOffer | None = None
+    uploads: UploadQueue = field(default_factory=UploadQueue)  # files waiting for the knowledge page
+    # The knowledge base chosen per conversation id (0: none) before a grounded reply records it.
+    knowledge: dict[str, int] = field(default_factory=dict)
 
     def open(self, conversation: Conversation) -> None:
         """Show another conversation: its own verdicts, its own saving state, no half-done action."""
