@@ -46,16 +46,20 @@ def chunk_document(document: Document, *, max_tokens: int = MAX_TOKENS) -> list[
             if has_body():
                 flush()
         elif size > max_tokens:
-            headings = [] if has_body() else current
-            if has_body():
-                flush()
-            current, current_tokens = [], 0
-            for piece in _split(document, block, max_tokens):
-                chunks.append(_make(document, [*headings, piece]))
-                headings = []
-            continue
-        elif has_body() and (current_tokens + size > max_tokens or block.kind == TABLE_HEADER):
+            # headings and a table's header row just before it lead its first piece
+            cut = len(current)
+            while cut and current[cut - 1].kind in (HEADING, TABLE_HEADER):
+                cut -= 1
+            carry = current[cut:]
+            current = current[:cut]
             flush()
+            for piece in _split(document, block, max_tokens):
+                chunks.append(_make(document, [*carry, piece]))
+                carry = []
+            continue
+        elif has_body() and (block.kind == TABLE_HEADER or (
+                current_tokens + size > max_tokens and current[-1].kind != TABLE_HEADER)):
+            flush()  # (a table's header row is never left alone at the end of a passage)
         current.append(block)
         current_tokens += size + 1
     flush()
@@ -105,10 +109,28 @@ def _split(document: Document, block: Block, max_tokens: int) -> list[Block]:
     return out
 
 
+_CLAUSE = re.compile(r"[^，,、：:\s]*[，,、：:\s]+|[^，,、：:\s]+$")
+
+
 def _hard_cut(text: str, a: int, b: int, max_tokens: int) -> list[tuple[int, int]]:
-    piece = text[a:b]
-    n = count(piece)
-    if n <= max_tokens:
+    """Cut a sentence longer than `max_tokens` at clause marks or spaces, else anywhere."""
+    if count(text[a:b]) <= max_tokens:
         return [(a, b)]
-    step = max(1, int(len(piece) * max_tokens / n * 0.9))
-    return [(i, min(b, i + step)) for i in range(a, b, step)]
+    out: list[tuple[int, int]] = []
+    begin, size = a, 0
+    for m in _CLAUSE.finditer(text, a, b):
+        n = count(m.group())
+        if n > max_tokens:  # one clause alone is too long: cut it evenly
+            if m.start() > begin:
+                out.append((begin, m.start()))
+            step = max(1, int(len(m.group()) * max_tokens / n * 0.9))
+            out.extend((i, min(m.end(), i + step)) for i in range(m.start(), m.end(), step))
+            begin, size = m.end(), 0
+            continue
+        if size and size + n > max_tokens:
+            out.append((begin, m.start()))
+            begin, size = m.start(), 0
+        size += n
+    if begin < b:
+        out.append((begin, b))
+    return out

@@ -56,7 +56,7 @@ class _Builder:
         return tuple(title for _, title in self.path)
 
     def add(self, kind: str, text: str, *, page: int | None = None, level: int = 0, header: str = "") -> None:
-        text = normalize(text).strip("\n")
+        text = normalize(text).strip()
         if not text.strip():
             return
         if kind == HEADING:

@@ -10,7 +10,9 @@ here and FTS5 only splits them at the spaces between them:
   michael, j, educompany, com; 星尘S9 Pro gives 星尘, s9, pro), a plural `s` removed;
 - line breaks between Chinese characters (PDF tables printed one character per line) are ignored.
 
-Queries get the same terms, minus a short list of question words and English stop words.
+Queries get jieba's words (search mode) instead of every bigram, so 张伟是哪个部门的 asks for 张伟 and 部门, not
+for 伟是 or 门的; a run of single characters jieba cannot place gives its bigrams; question words and English
+stop words are dropped.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ def _cut(run: str) -> list[str]:
     return _jieba.lcut_for_search(run)
 
 
+def _cut_plain(run: str) -> list[str]:
+    _cut("")  # loads jieba
+    return _jieba.lcut(run)
+
+
 def _stem(word: str) -> str:
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss") and not word.isdigit():
         return word[:-1]
@@ -65,11 +72,33 @@ def terms(text: str, *, query: bool = False) -> list[str]:
             if not (query and run in STOP_ZH):
                 out.append(run)
             continue
-        bigrams = [run[i:i + 2] for i in range(len(run) - 1)]
-        if query:
-            bigrams = [b for b in bigrams if b not in STOP_ZH]
-        out.extend(bigrams)
-        out.extend(w for w in _cut(run) if len(w) >= 3)
+        if not query:
+            out.extend(run[i:i + 2] for i in range(len(run) - 1))
+            out.extend(w for w in _cut(run) if len(w) >= 3)
+            continue
+        # A query keeps jieba's words (张伟 / 是 / 哪个 / 部门 / 的 gives 张伟, 部门), and bigrams of runs of
+        # single characters jieba could not place (a new name), never bigrams across word boundaries.
+        words = _cut_plain(run)
+        singles: list[str] = []
+        for n, word in enumerate([*words, ""]):
+            if len(word) == 1 and word not in STOP_ZH:
+                singles.append(word)
+                continue
+            if len(singles) > 1:
+                out.extend(singles[i] + singles[i + 1] for i in range(len(singles) - 1))
+            elif singles:
+                # one character jieba left alone (评估|部): joined to its neighbours' edges (估部)
+                k = n - 1
+                if k > 0 and words[k - 1] not in STOP_ZH:
+                    out.append(words[k - 1][-1] + singles[0])
+                elif word and word not in STOP_ZH:
+                    out.append(singles[0] + word[0])
+                if len(run) == 1:
+                    out.append(singles[0])
+            singles = []
+            if len(word) >= 2 and word not in STOP_ZH:
+                out.append(word)
+        out.extend(w for w in _cut(run) if len(w) >= 2 and w not in words and w not in STOP_ZH)
     return out
 
 
