@@ -595,6 +595,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                               "Line {line} repeats the id \"{id}\"; skipped."),
     "eval.row.judge_unreadable": ("评审模型的回复无法解析：评审分数记为缺失。",
                                   "The judge's reply could not be read: its scores are missing."),
+    "eval.unexpected": ("评估出了意外的错误，已停止；已完成的问题已保留。",
+                        "The evaluation met an unexpected error and stopped; the questions done are kept."),
     "eval.title": ("📏 评估", "📏 Evaluate"),
     "eval.intro": ("用一组问题（JSONL，含问题和参考答案）测试知识库：检索、回答并打分。每个问题都会调用模型，"
                    "费用计入限额。",
@@ -602,7 +604,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                    "retrieve, answer and score. Every question calls the model and counts against the limits."),
     "eval.no_key": ("还没有 API Key：请先在对话页侧边栏填写，或由部署者配置。",
                     "No API key yet: enter one in the chat page's sidebar, or ask the operator to set one."),
-    "eval.no_store": ("评估记录暂时无法保存（存储不可用）。", "Evaluation runs cannot be saved now (storage unavailable)."),
+    "eval.no_store": ("知识库和评估记录需要数据库，目前不可用（未开启保存，或存储暂时不可用）。",
+                      "Knowledge bases and evaluation runs need the database, which is not available (saving is "
+                      "off, or the storage is away)."),
     "eval.no_kb": ("还没有知识库。请先在知识库页面创建一个并上传文档。",
                    "No knowledge base yet. Create one on the knowledge page and add documents first."),
     "eval.kb": ("知识库", "Knowledge base"),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -36,6 +37,8 @@ from qwenchat.knowledge.evalset import Question
 from qwenchat.knowledge.service import RERANK_CANDIDATES
 from qwenchat.quotas import QuotaProblem
 from qwenchat.tokens import count_prompt, count_text
+
+log = logging.getLogger(__name__)
 
 ANSWER_MAX_TOKENS = 800
 TIMEOUT_S = 60.0
@@ -260,6 +263,9 @@ def evaluate_next(evaluator: Evaluator, run: Run) -> bool:
     except ProviderError as exc:
         run.rows.append(exc.row)  # type: ignore[attr-defined]
         run.status, run.stop_reason = FAILED, exc.error.msg
+    except Exception:  # noqa: BLE001 - e.g. the database went away: stop with a message, keep the rows
+        log.exception("evaluation of question %s failed", q.id)
+        run.status, run.stop_reason = FAILED, Msg("eval.unexpected")
     run.updated_at = time.time()
     if run.status == RUNNING and run.remaining <= 0:
         run.status = DONE
