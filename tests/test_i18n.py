@@ -115,7 +115,9 @@ CONVERTED = ["app.py", "views/chat.py", "views/usage.py", "components/lang.py", 
              "qwenchat/catalog.py", "qwenchat/errors.py", "qwenchat/config.py", "qwenchat/transfer.py",
              "qwenchat/imports.py", "components/gate.py", "components/session.py", "components/chat_view.py",
              "components/settings.py", "components/history.py", "views/history.py", "qwenchat/store.py",
-             "qwenchat/console.py"]
+             "qwenchat/console.py", "views/evaluate.py", "components/evaluate_session.py",
+             "components/evaluate_setup.py", "components/evaluate_run.py", "components/evaluate_results.py",
+             "qwenchat/knowledge/evalset.py", "qwenchat/knowledge/evaluate.py"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
