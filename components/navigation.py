@@ -15,7 +15,8 @@ CHAT = "views/chat.py"
 USAGE = "views/usage.py"
 HISTORY = "views/history.py"
 KNOWLEDGE = "views/knowledge.py"
-PAGES = (CHAT, USAGE, HISTORY, KNOWLEDGE)  # paths from the app's folder, as st.switch_page and AppTest name them
+EVALUATE = "views/evaluate.py"
+PAGES = (CHAT, USAGE, HISTORY, KNOWLEDGE, EVALUATE)  # paths from the app's folder, as st.switch_page and AppTest name them
 
 
 def current_page() -> StreamlitPage:
@@ -26,6 +27,7 @@ def current_page() -> StreamlitPage:
         st.Page(USAGE, title=tr("page.usage"), icon="📊", url_path="usage"),
         st.Page(HISTORY, title=tr("page.history"), icon="🗂️", url_path="history"),
         st.Page(KNOWLEDGE, title=tr("page.knowledge"), icon="📚", url_path="knowledge"),
+        st.Page(EVALUATE, title=tr("page.evaluate"), icon="📏", url_path="evaluate"),
         # Addresses from before the menu (files in pages/), so bookmarked links still open their page.
         st.Page(USAGE, title=tr("page.usage"), url_path="用量_Usage", visibility="hidden"),
         st.Page(HISTORY, title=tr("page.history"), url_path="历史对话_History", visibility="hidden"),

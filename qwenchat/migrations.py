@@ -231,3 +231,25 @@ def m005_message_images(conn: sqlite3.Connection) -> None:
         )"""
     )
     conn.execute("CREATE INDEX message_images_owner_image ON message_images (owner, image_id)")
+
+
+@migration
+def m006_evaluation_runs(conn: sqlite3.Connection) -> None:
+    # Evaluation runs of a knowledge base (qwenchat.knowledge.evalstore), owned like conversations. The run
+    # (settings, questions, rows with passages and scores) is one JSON document: it is written whole after
+    # each question and read whole to show or compare it; the columns beside it are for listing.
+    conn.execute(
+        """CREATE TABLE eval_runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            owner TEXT NOT NULL,
+            kb_id INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            status TEXT NOT NULL,
+            questions INTEGER NOT NULL DEFAULT 0,
+            done INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            data TEXT NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX eval_runs_owner ON eval_runs (owner, updated_at)")

@@ -396,6 +396,64 @@ def fake_tokens(text: str) -> int:
     return max(1, len(text) // 2)
 
 
+# --- the knowledge-base evaluation's prompts (qwenchat.knowledge.answer and .evalscore) -------------------
+RAG_OPENING = "Passages / 资料:"
+JUDGE_MARK = "RAG evaluation judge"
+DECLINE = "文档中没有相关信息。"
+_CLAIM_SPLIT = re.compile(r"[。；;！？!?\n]+|\.(?:\s+|$)")
+
+
+def claims(text: str) -> list[str]:
+    """The fake's idea of a text's claims: its sentences."""
+    return [c.strip() for c in _CLAIM_SPLIT.split(text or "") if len(c.strip()) >= 2]
+
+
+def fake_rag_answer(prompt: str) -> str:
+    """Answer a RAG prompt with the first passage's first sentence, headings aside (cited), or decline
+    without passages."""
+    match = re.search(r"^\[1\] [^\n]*\n(.*?)(?:\n\n\[2\] |\n\nQuestion / 问题:)", prompt, re.S | re.M)
+    if not match or not match.group(1).strip():
+        return DECLINE
+    first = claims("\n".join(line for line in match.group(1).splitlines() if not line.startswith("#")))
+    return f"{(first[0] if first else match.group(1).strip())[:80]} [1]"
+
+
+def fake_judgement(document: dict[str, Any]) -> dict[str, Any]:
+    """Scores from character overlap: a passage is relevant when it holds >= 30% of the reference's
+    features; a claim is supported when >= 60% of its features are in the passages; correctness is the
+    share of the reference's features in the answer (2 decimals). A declining answer makes no claims."""
+    reference, answer = str(document.get("reference", "")), str(document.get("answer", ""))
+    passages = [str(p.get("text", "")) for p in document.get("passages", []) if isinstance(p, dict)]
+    joined = "\n".join(passages)
+    ref_claims = claims(reference)
+    ans_claims = [] if DECLINE in answer else claims(answer.replace("[1]", ""))
+    return {"relevant": [1 if overlap_score(reference, p) >= 0.3 else 0 for p in passages],
+            "reference_claims": len(ref_claims),
+            "reference_supported": sum(1 for c in ref_claims if overlap_score(c, joined) >= 0.6),
+            "answer_claims": len(ans_claims),
+            "answer_supported": sum(1 for c in ans_claims if overlap_score(c, joined) >= 0.6),
+            "correctness": round(overlap_score(reference, answer), 2)}
+
+
+def reply_for_evaluation(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The evaluation's judge gets its JSON in a ```json fence (as real models often send it); a RAG
+    prompt gets `fake_rag_answer`."""
+    messages = body.get("messages", [])
+    system = " ".join(m.get("content", "") for m in messages
+                      if m.get("role") == "system" and isinstance(m.get("content"), str))
+    text = last_user_text(body)
+    if JUDGE_MARK in system:
+        try:
+            document = json.loads(text)
+        except ValueError:
+            return {"kind": "text", "chunks": ["not json"]}
+        reply = "```json\n" + json.dumps(fake_judgement(document), ensure_ascii=False) + "\n```"
+        return {"kind": "text", "chunks": [reply]}
+    if text.startswith(RAG_OPENING):
+        return {"kind": "text", "chunks": split_pairs(fake_rag_answer(text))}
+    return None
+
+
 class FakeDashScope:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, api_key: str | None = VALID_KEY,
                  models: list[str] | None = None):
@@ -478,7 +536,7 @@ class FakeDashScope:
             if self._queue:
                 return self._queue.pop(0)
         text = last_user_text(body)
-        trigger = reply_for_trigger(text, body)
+        trigger = reply_for_trigger(text, body) or reply_for_evaluation(body)
         if trigger:
             return trigger
         grounded = grounded_reply(body)

@@ -116,7 +116,10 @@ CONVERTED = ["app.py", "views/chat.py", "views/usage.py", "components/lang.py", 
              "qwenchat/imports.py", "components/gate.py", "components/session.py", "components/chat_view.py",
              "components/settings.py", "components/history.py", "views/history.py", "qwenchat/store.py",
              "qwenchat/console.py", "components/tools_panel.py", "components/tool_steps.py",
-             "qwenchat/tools/calculator.py", "qwenchat/tools/clock.py", "qwenchat/tools/runner.py"]
+             "qwenchat/tools/calculator.py", "qwenchat/tools/clock.py", "qwenchat/tools/runner.py",
+             "views/evaluate.py", "components/evaluate_session.py",
+             "components/evaluate_setup.py", "components/evaluate_run.py", "components/evaluate_results.py",
+             "qwenchat/knowledge/evalset.py", "qwenchat/knowledge/evaluate.py"]
 ROOT = Path(__file__).resolve().parent.parent
 
 
