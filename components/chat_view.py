@@ -14,6 +14,7 @@ import streamlit as st
 
 from components import session
 from components.lang import lang, tr
+from components.navigation import SETTINGS
 from components.settings import ChatOptions
 from qwenchat import errors
 from qwenchat.chat import saving
@@ -72,6 +73,7 @@ def render(conversation: Conversation, options: ChatOptions) -> None:
     show_history(conversation)
     if not has_key:
         st.info(tr("chat.key_help"))
+        st.page_link(SETTINGS, label=tr("page.settings"), icon="⚙️")
     if conversation.closed and first is None:
         show_closed()
     if turn is not None and first is not None:

@@ -14,7 +14,8 @@ from components.lang import tr
 CHAT = "views/chat.py"
 USAGE = "views/usage.py"
 HISTORY = "views/history.py"
-PAGES = (CHAT, USAGE, HISTORY)  # paths from the app's folder, as st.switch_page and AppTest name them
+SETTINGS = "views/settings.py"
+PAGES = (CHAT, USAGE, HISTORY, SETTINGS)  # paths from the app's folder, as st.switch_page and AppTest name them
 
 
 def current_page() -> StreamlitPage:
@@ -24,6 +25,7 @@ def current_page() -> StreamlitPage:
         chat,
         st.Page(USAGE, title=tr("page.usage"), icon="📊", url_path="usage"),
         st.Page(HISTORY, title=tr("page.history"), icon="🗂️", url_path="history"),
+        st.Page(SETTINGS, title=tr("page.settings"), icon="⚙️", url_path="settings"),
         # Addresses from before the menu (files in pages/), so bookmarked links still open their page.
         st.Page(USAGE, title=tr("page.usage"), url_path="用量_Usage", visibility="hidden"),
         st.Page(HISTORY, title=tr("page.history"), url_path="历史对话_History", visibility="hidden"),

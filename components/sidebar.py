@@ -1,4 +1,6 @@
-"""The sidebar: settings, the token usage panel and the reset button."""
+"""The chat page's sidebar: the meters, the reset button, the choices people change while chatting (model,
+thinking, persona) and the export buttons. The rarely changed settings are on the ⚙️ Settings page
+(`views/settings.py`): every widget drawn here costs each rerun of the chat."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from qwenchat.conversation import Conversation
 
 
 def render(conversation: Conversation) -> settings.ChatOptions:
-    """The meters first (they are what a user looks at), then the settings they depend on."""
+    """The meters first (they are what a user looks at), then the choices they depend on."""
     with st.sidebar:
         st.title("💬 Qwen Chat")
         gate.account_box()
@@ -27,7 +29,7 @@ def render(conversation: Conversation) -> settings.ChatOptions:
         meters = st.container()
         st.divider()
         with st.container(key="settings"):
-            options = settings.render(conversation)
+            options = settings.render_sidebar(conversation)
         st.divider()
         st.subheader(tr("sidebar.export"))
         transfer_buttons.render(conversation)
