@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qwenchat.ending import detect
+from qwenchat.ending import detect  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 SETS = {
