@@ -1,6 +1,7 @@
-"""The chat page's sidebar: the meters, the reset button, the choices people change while chatting (model,
-thinking, persona) and the export buttons. The rarely changed settings are on the ⚙️ Settings page
-(`views/settings.py`): every widget drawn here costs each rerun of the chat."""
+"""The chat page's sidebar: the meters, the reset button and the choices people change while chatting (model,
+thinking, persona). The rarely changed settings and the export of the open conversation are on the ⚙️
+Settings page (`views/settings.py`): every element drawn here costs each rerun of the chat, in the script and
+in the browser."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from components import (
     limits_panel,
     session,
     settings,
-    transfer_buttons,
     usage_panel,
 )
 from components.lang import tr
@@ -30,9 +30,6 @@ def render(conversation: Conversation) -> settings.ChatOptions:
         st.divider()
         with st.container(key="settings"):
             options = settings.render_sidebar(conversation)
-        st.divider()
-        st.subheader(tr("sidebar.export"))
-        transfer_buttons.render(conversation)
     with meters:
         usage_panel.render(conversation, options)
         if options.settings.key_source != config.SOURCE_SIDEBAR:  # the app's key: its limits apply

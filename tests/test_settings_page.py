@@ -83,3 +83,14 @@ def test_the_chat_sidebar_keeps_only_what_is_changed_while_chatting(app):
     keys = {w.key for kind in ("text_input", "selectbox", "number_input", "text_area", "toggle") for w in app.get(kind)}
     assert {"api_key_input", "region", "budget_qwen-plus", "farewell", "judge", f"system_prompt_{cid}",
             f"show_params_{cid}", f"persona_{cid}"} <= keys
+
+
+def test_the_open_conversation_is_exported_from_the_settings_page(app, fake):
+    on_settings(app)
+    assert not app.download_button and t("export.empty", "zh") in [c.value for c in app.caption]
+    on_chat(app)
+    send(app, "你好")
+    cid = app.session_state["chat"].conversation.id
+    assert not app.download_button  # not on the chat page: two buttons there cost every rerun
+    on_settings(app)
+    assert [b.key for b in app.download_button] == [f"export_md_{cid}", f"export_json_{cid}"]

@@ -3,7 +3,7 @@ short. Every choice is kept in the session's `Preferences` and applies on the ch
 
 import streamlit as st
 
-from components import session, settings
+from components import session, settings, transfer_buttons
 from components.lang import tr
 from qwenchat.rendering import escape_inline
 
@@ -24,6 +24,8 @@ st.caption(tr("settings_page.conversation_note"))
 settings.persona_picker(conversation)
 settings.system_prompt_box(conversation)
 settings.params_box(conversation, model, found.prefs.thinking_for(model))
+st.markdown(f"**{tr('settings_page.export')}**")
+transfer_buttons.render(conversation)
 
 st.subheader(tr("settings.end_detection"))
 settings.end_detection_box()

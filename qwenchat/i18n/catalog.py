@@ -81,7 +81,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
     # ---- components/sidebar.py, limits_panel.py, transfer_buttons.py -----------------------------------
     "sidebar.reset": ("🔄 重置对话", "🔄 Reset conversation"),
-    "sidebar.export": ("导出", "Export"),
     "limits.title": ("本应用的用量上限", "This app's limits"),
     "limits.row": ("{label}：{used:,} / {limit:,}", "{label}: {used:,} / {limit:,}"),
     "export.empty": ("对话为空，暂无可导出的内容。", "Nothing to export yet."),
@@ -275,13 +274,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
     # ---- components/settings.py and views/settings.py ---------------------------------------------------
     "settings.title": ("设置", "Settings"),
-    "settings.more": ("更多设置：Key、地域、预算、系统提示词、参数", "More settings: key, region, budget, prompt, parameters"),
+    "settings.more": ("更多设置：Key、地域、预算、系统提示词、参数、导出",
+                      "More settings: key, region, budget, prompt, parameters, export"),
     "settings_page.title": ("⚙️ 设置", "⚙️ Settings"),
     "settings_page.connection": ("连接", "Connection"),
     "settings_page.model": ("模型：{model}", "Model: {model}"),
     "settings_page.model_note": ("模型和深度思考在对话页的侧边栏中选择。",
                                  "The model and thinking are chosen in the chat page's sidebar."),
     "settings_page.conversation": ("当前对话", "This conversation"),
+    "settings_page.export": ("导出当前对话", "Export this conversation"),
     "settings_page.conversation_note": ("角色、系统提示词和生成参数属于当前打开的对话，从下一轮起生效。",
                                         "The persona, system prompt and parameters belong to the open conversation "
                                         "and apply from its next turn."),
