@@ -147,8 +147,9 @@ def first_painted(first: TurnEvent) -> Message | None:
     return first.message if isinstance(first, UserAdded) else None
 
 
-# Every button costs a rerun about a millisecond: the newest messages get their controls, older ones on request.
-CONTROL_WINDOW = 20
+# Every control row costs each rerun of the chat (in the script and in the browser): the newest two turns get
+# their controls (regenerate only ever applies to the newest reply), older messages on request ("⋯").
+CONTROL_WINDOW = 4
 
 
 def show_history(conversation: Conversation) -> None:
