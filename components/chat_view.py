@@ -29,7 +29,7 @@ from qwenchat.chat.events import (
     UserAdded,
     Waiting,
 )
-from qwenchat.chat.state import Action
+from qwenchat.chat.state import Action, ChatSession
 from qwenchat.conversation import (
     FAILED,
     FAREWELL,
@@ -166,7 +166,7 @@ def show_history(conversation: Conversation) -> None:
         if message.id == conversation.context_start:
             st.caption(tr("chat.context_cut"))
         show_message(message, conversation=conversation, is_last_reply=message.id == last_reply,
-                     full_controls=index >= controls_from, branched=message.parent_id in branched)
+                     full_controls=index >= controls_from, branched=message.parent_id in branched, chat=chat)
 
 
 def _branch_points(conversation: Conversation) -> set[str]:
@@ -219,13 +219,16 @@ def _reopen() -> None:
 
 
 def show_message(message: Message, *, conversation: Conversation | None = None, is_last_reply: bool = False,
-                 full_controls: bool = True, branched: bool = False) -> None:
-    chat = session.state()
+                 full_controls: bool = True, branched: bool = False, chat: ChatSession | None = None) -> None:
+    """One message; with its `conversation`, its controls (`chat`: the session's state, read once per run by
+    the caller: a session-state read per message costs a long history's rerun about 10 ms)."""
+    if conversation is not None and chat is None:
+        chat = session.state()
     for part in message.parts:
         if part.type == "persona":  # the system prompt changed here: say so where it starts to apply
             st.caption(tr("chat.persona_from_here", name=escape_inline(part.text) or tr("settings.persona_custom")))
     with st.chat_message(message.role):
-        if conversation is not None and message.role == "user" and chat.editing == message.id:
+        if chat is not None and message.role == "user" and chat.editing == message.id:
             _edit_form(message)
             return
         if message.reasoning:
@@ -240,13 +243,13 @@ def show_message(message: Message, *, conversation: Conversation | None = None, 
             error = errors.ChatError(message.error or errors.UNKNOWN)
             show = st.warning if message.status != FAILED else st.error
             show(error.message(lang()))
-        if conversation is not None and (full_controls or branched):
+        if conversation is not None and chat is not None and (full_controls or branched):
             _controls(conversation, message, is_last_reply=is_last_reply, error=error, full=full_controls,
-                      branched=branched)
+                      branched=branched, copying=chat.copying)
 
 
 def _controls(conversation: Conversation, message: Message, *, is_last_reply: bool,
-              error: errors.ChatError | None, full: bool = True, branched: bool = True) -> None:
+              error: errors.ChatError | None, full: bool = True, branched: bool = True, copying: str = "") -> None:
     """A row of small buttons: branch switch, retry or regenerate, edit, copy, delete (`full`), or the branch
     switch alone."""
     siblings = conversation.siblings(message.id) if branched else [message]
@@ -279,7 +282,7 @@ def _controls(conversation: Conversation, message: Message, *, is_last_reply: bo
     if copyable:
         row.button("📋", key=f"copy_{message.id}", help=tr("chat.copy_markdown"), on_click=_toggle_copy,
                    args=(message.id,), type="tertiary")
-        if session.state().copying == message.id:  # only the one asked for: a code block per reply costs reruns
+        if copying == message.id:  # only the one asked for: a code block per reply costs reruns
             st.code(message.content, language="markdown", wrap_lines=True)
 
 
