@@ -46,7 +46,7 @@ _TABLE = (
             "DashScope for *.aliyuncs.com, OpenAI-compatible for anything else."),
     Setting("QWENCHAT_REPLY_DEADLINE_S", float, 300.0, "Seconds one whole reply may take before it is cut "
             "off (the text received is kept).", positive=True),
-    Setting("QWENCHAT_ALLOW_PRIVATE_URLS", bool, False, "Let a base URL typed in the sidebar point at this "
+    Setting("QWENCHAT_ALLOW_PRIVATE_URLS", bool, False, "Let a base URL typed on the Settings page point at this "
             "server's own network (loopback, private, link-local addresses)."),
     # --- who may use the app ---------------------------------------------------------------------------
     Setting("APP_ACCESS_CODE", str, "", "A code visitors must type before chatting; empty: no code.",
