@@ -16,6 +16,7 @@ import streamlit as st
 
 from components import knowledge, knowledge_picker, knowledge_sources, session, tools_panel
 from components.lang import lang, tr
+from components.navigation import SETTINGS
 from components.session import read_secrets
 from components.settings import ChatOptions
 from components.tool_steps import has_steps, show_tool_steps
@@ -37,7 +38,7 @@ from qwenchat.chat.events import (
     Waiting,
 )
 from qwenchat.chat.retrieval import Retrieval
-from qwenchat.chat.state import Action, VisionOffer
+from qwenchat.chat.state import Action, ChatSession, VisionOffer
 from qwenchat.conversation import (
     FAILED,
     FAREWELL,
@@ -84,6 +85,7 @@ def render(conversation: Conversation, options: ChatOptions) -> None:
     show_history(conversation)
     if not has_key:
         st.info(tr("chat.key_help"))
+        st.page_link(SETTINGS, label=tr("page.settings"), icon="⚙️")
     if conversation.closed and first is None:
         show_closed()
     if turn is not None and first is not None:
@@ -205,8 +207,9 @@ def first_painted(first: TurnEvent) -> Message | None:
     return first.message if isinstance(first, UserAdded) else None
 
 
-# Every button costs a rerun about a millisecond: the newest messages get their controls, older ones on request.
-CONTROL_WINDOW = 20
+# Every control row costs each rerun of the chat (in the script and in the browser): the newest two turns get
+# their controls (regenerate only ever applies to the newest reply), older messages on request ("⋯").
+CONTROL_WINDOW = 4
 
 
 def show_history(conversation: Conversation) -> None:
@@ -223,7 +226,7 @@ def show_history(conversation: Conversation) -> None:
         if message.id == conversation.context_start:
             st.caption(tr("chat.context_cut"))
         show_message(message, conversation=conversation, is_last_reply=message.id == last_reply,
-                     full_controls=index >= controls_from, branched=message.parent_id in branched)
+                     full_controls=index >= controls_from, branched=message.parent_id in branched, chat=chat)
 
 
 def _branch_points(conversation: Conversation) -> set[str]:
@@ -276,13 +279,16 @@ def _reopen() -> None:
 
 
 def show_message(message: Message, *, conversation: Conversation | None = None, is_last_reply: bool = False,
-                 full_controls: bool = True, branched: bool = False) -> None:
-    chat = session.state()
+                 full_controls: bool = True, branched: bool = False, chat: ChatSession | None = None) -> None:
+    """One message; with its `conversation`, its controls (`chat`: the session's state, read once per run by
+    the caller: a session-state read per message costs a long history's rerun about 10 ms)."""
+    if conversation is not None and chat is None:
+        chat = session.state()
     for part in message.parts:
         if part.type == "persona":  # the system prompt changed here: say so where it starts to apply
             st.caption(tr("chat.persona_from_here", name=escape_inline(part.text) or tr("settings.persona_custom")))
     with st.chat_message(message.role):
-        if conversation is not None and message.role == "user" and chat.editing == message.id:
+        if chat is not None and message.role == "user" and chat.editing == message.id:
             _edit_form(message)
             return
         if message.reasoning:
@@ -306,9 +312,9 @@ def show_message(message: Message, *, conversation: Conversation | None = None, 
             error = errors.ChatError(message.error or errors.UNKNOWN)
             show = st.warning if message.status != FAILED else st.error
             show(error.message(lang()))
-        if conversation is not None and (full_controls or branched):
+        if conversation is not None and chat is not None and (full_controls or branched):
             _controls(conversation, message, is_last_reply=is_last_reply, error=error, full=full_controls,
-                      branched=branched)
+                      branched=branched, copying=chat.copying)
 
 
 def _answered_by_vision(message: Message) -> bool:
@@ -349,7 +355,7 @@ def _thumbnail(owner: str, image_id: str) -> bytes:
 
 
 def _controls(conversation: Conversation, message: Message, *, is_last_reply: bool,
-              error: errors.ChatError | None, full: bool = True, branched: bool = True) -> None:
+              error: errors.ChatError | None, full: bool = True, branched: bool = True, copying: str = "") -> None:
     """A row of small buttons: branch switch, retry or regenerate, edit, copy, delete (`full`), or the branch
     switch alone."""
     siblings = conversation.siblings(message.id) if branched else [message]
@@ -382,7 +388,7 @@ def _controls(conversation: Conversation, message: Message, *, is_last_reply: bo
     if copyable:
         row.button("📋", key=f"copy_{message.id}", help=tr("chat.copy_markdown"), on_click=_toggle_copy,
                    args=(message.id,), type="tertiary")
-        if session.state().copying == message.id:  # only the one asked for: a code block per reply costs reruns
+        if copying == message.id:  # only the one asked for: a code block per reply costs reruns
             st.code(message.content, language="markdown", wrap_lines=True)
 
 

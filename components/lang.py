@@ -24,10 +24,12 @@ def _browser_locale() -> str | None:
 
 
 def lang() -> str:
-    """This session's UI language: "zh" or "en"."""
-    if st.session_state.get(CHOICE) not in LANGS:
-        st.session_state[CHOICE] = language_from_locale(_browser_locale())
-    return st.session_state.get(CHOICE, DEFAULT_LANG)
+    """This session's UI language: "zh" or "en". (Called for every text on a page: one session-state read.)"""
+    code = st.session_state.get(CHOICE)
+    if code not in LANGS:
+        code = language_from_locale(_browser_locale())
+        st.session_state[CHOICE] = code
+    return code or DEFAULT_LANG
 
 
 def tr(message_id: str, /, **params: Any) -> str:

@@ -16,7 +16,8 @@ USAGE = "views/usage.py"
 HISTORY = "views/history.py"
 KNOWLEDGE = "views/knowledge.py"
 EVALUATE = "views/evaluate.py"
-PAGES = (CHAT, USAGE, HISTORY, KNOWLEDGE, EVALUATE)  # paths from the app's folder, as st.switch_page and AppTest name them
+SETTINGS = "views/settings.py"
+PAGES = (CHAT, USAGE, HISTORY, KNOWLEDGE, EVALUATE, SETTINGS)  # paths from the app's folder, as st.switch_page and AppTest name them
 
 
 def current_page() -> StreamlitPage:
@@ -28,6 +29,7 @@ def current_page() -> StreamlitPage:
         st.Page(HISTORY, title=tr("page.history"), icon="🗂️", url_path="history"),
         st.Page(KNOWLEDGE, title=tr("page.knowledge"), icon="📚", url_path="knowledge"),
         st.Page(EVALUATE, title=tr("page.evaluate"), icon="📏", url_path="evaluate"),
+        st.Page(SETTINGS, title=tr("page.settings"), icon="⚙️", url_path="settings"),
         # Addresses from before the menu (files in pages/), so bookmarked links still open their page.
         st.Page(USAGE, title=tr("page.usage"), url_path="用量_Usage", visibility="hidden"),
         st.Page(HISTORY, title=tr("page.history"), url_path="历史对话_History", visibility="hidden"),

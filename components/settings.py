@@ -1,22 +1,31 @@
-"""The sidebar's settings: API key, region or custom URL, model, thinking and the system prompt."""
+"""The settings: the few the chat's sidebar keeps (model, thinking, persona) and the boxes of the ⚙️ Settings
+page (key, region or URL, context budget, system prompt and personas, generation parameters, end detection).
+
+Every widget is drawn only where it is, but what it chose is kept in the session's typed `Preferences`
+(`qwenchat.chat.state`): Streamlit drops a widget's value on a run that does not draw it, so a choice made
+on the Settings page still applies on the chat page, and one made in the chat's sidebar survives a visit to
+another page. A widget whose value was dropped starts again from its preference (`_seed`). `choices()` and
+`options()` work out what a turn uses from the preferences without drawing anything.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Mapping
 
 import streamlit as st
 
 from components import session, tools_panel
 from components.lang import lang, tr
+from components.navigation import SETTINGS
 from components.session import read_secrets
 from qwenchat import access, config, params, personas, sanitize
-from qwenchat.budget import default_budget
 from qwenchat.catalog import CATALOG, THINKING_ALWAYS, lookup
+from qwenchat.chat.state import CUSTOM, Preferences, budget_bounds
 from qwenchat.conversation import Conversation
 from qwenchat.i18n import Msg, t
 
-CUSTOM = "custom"
 SYSTEM_PROMPT_MAX_CHARS = 8_000
 
 
@@ -32,8 +41,75 @@ class ChatOptions:
     tools: tuple[str, ...] = ()  # the tools the model may call (see components.tools_panel)
 
 
-def _region_label(region: str, ui: str) -> str:
-    return t("settings.custom_url", ui) if region == CUSTOM else t(config.REGION_LABELS[region], ui)
+@dataclass(frozen=True)
+class Choices:
+    """Where requests go and which models are offered, from the preferences and the app's configuration."""
+
+    prefs: Preferences
+    secrets: Mapping[str, object]
+    environ: Mapping[str, str]
+    operator: config.Settings  # the app's own settings (no key when BYOK)
+    region: str
+    url: str  # the chosen region's or custom URL (used only with a key typed by the visitor)
+    url_refused: str  # a catalog id when the custom URL may not be used, else ""
+    names: list[str]  # the models the picker offers (a local server's own list)
+    default_model: str  # the picker's choice before the visitor makes one
+
+    def resolve(self, model: str = "") -> config.Settings:
+        typed = self.prefs.api_key
+        return config.resolve(sidebar_key=typed, sidebar_base_url=self.url if typed.strip() else "",
+                              sidebar_model=model, secrets=self.secrets, environ=self.environ)
+
+    @property
+    def choice(self) -> str:
+        """The model picker's value: the visitor's choice while it is offered, else the default."""
+        return self.prefs.model if self.prefs.model in (*self.names, CUSTOM) else self.default_model
+
+    @property
+    def model(self) -> str:
+        if self.choice == CUSTOM:
+            return self.prefs.custom_model.strip() or self.operator.model
+        return self.choice
+
+
+def choices() -> Choices:
+    secrets, environ = access.for_resolve(read_secrets(), os.environ)  # BYOK: the operator's key is gone
+    operator = config.resolve(secrets=secrets, environ=environ)
+    prefs = session.state().prefs
+    region = prefs.region if prefs.region in (*config.REGIONS, CUSTOM) else \
+        (config.region_of(operator.base_url) or CUSTOM)  # start on the region the app is configured for
+    custom_url, refused = "", ""
+    if region == CUSTOM and prefs.custom_base_url.strip():
+        allow_private = config.setting("QWENCHAT_ALLOW_PRIVATE_URLS", secrets, environ).lower() in config.TRUE
+        refused = config.url_problem(prefs.custom_base_url, allow_private=allow_private)
+        custom_url = "" if refused else prefs.custom_base_url.strip()
+    url = (custom_url or operator.base_url) if region == CUSTOM else config.REGIONS[region]
+    found = Choices(prefs, secrets, environ, operator, region, url, refused, [m.name for m in CATALOG], "")
+    target = found.resolve()
+    names = found.names
+    if target.ready and not target.is_dashscope:  # a local or other OpenAI-compatible server: its own models
+        names = served_models(target) or names
+    default = operator.model if operator.model in names else (names[0] if names and not target.is_dashscope
+                                                              else CUSTOM)
+    return Choices(prefs, secrets, environ, operator, region, url, refused, names, default)
+
+
+def options(conversation: Conversation, found: Choices | None = None) -> ChatOptions:
+    """What the next turn uses, as chosen so far (nothing is drawn)."""
+    found = found or choices()
+    model = found.model
+    settings = found.resolve(model)
+    conversation.model = settings.model
+    prefs = found.prefs
+    return ChatOptions(settings, prefs.thinking_for(model), prefs.farewell.strip(), prefs.judge and settings.ready,
+                       prefs.budget_for(model), params.clean(conversation.params, model), persona_name(conversation),
+                       tools_panel.chosen(model))
+
+
+def _seed(key: str, value: object) -> None:
+    """Give a widget its kept value when Streamlit dropped the widget's own (a run that did not draw it)."""
+    if key not in st.session_state:
+        st.session_state[key] = value
 
 
 def keep_choice(key: str, options: list[str]) -> None:
@@ -52,6 +128,10 @@ def served_models(target: config.Settings) -> list[str]:
     return cache[target.base_url]
 
 
+def _region_label(region: str, ui: str) -> str:
+    return t("settings.custom_url", ui) if region == CUSTOM else t(config.REGION_LABELS[region], ui)
+
+
 def _model_label(name: str, ui: str) -> str:
     if name == CUSTOM:
         return t("settings.custom_model", ui)
@@ -63,87 +143,91 @@ def _model_label(name: str, ui: str) -> str:
     return f"{name} · {context}{think} · {info.note_text(ui)}"
 
 
-def render(conversation: Conversation) -> ChatOptions:
-    secrets, environ = access.for_resolve(read_secrets(), os.environ)  # BYOK: the operator's key is gone
-    operator = config.resolve(secrets=secrets, environ=environ)
+def key_source(settings: config.Settings) -> None:
+    if settings.has_key:
+        st.caption(tr("settings.key_from", source=Msg(f"settings.key_source.{settings.key_source}")))
 
+
+# --- the chat's sidebar -------------------------------------------------------------------------------
+
+def render_sidebar(conversation: Conversation) -> ChatOptions:
+    """The choices people change while chatting: model, thinking, persona; a link to the rest."""
+    found = choices()
+    prefs = found.prefs
     # Labels are formatted with the language of this run: a format function is also called between runs.
     ui = lang()
     st.subheader(tr("settings.title"))
-    typed_key = st.text_input(
-        "DashScope API Key", type="password", key="api_key_input",
-        placeholder="sk-..." if not operator.has_key else tr("settings.key_placeholder_app"),
-        help=tr("settings.key_help"))
-
-    regions = [*config.REGIONS, CUSTOM]
-    if "region" not in st.session_state:  # start on the region the app is configured for
-        st.session_state["region"] = config.region_of(operator.base_url) or CUSTOM
-    keep_choice("region", regions)
-    region = st.selectbox(tr("settings.region"), regions, format_func=lambda name: _region_label(name, ui),
-                          key="region")
-    custom_url = ""
-    if region == CUSTOM:
-        custom_url = st.text_input("Base URL", key="custom_base_url",
-                                   placeholder=tr("settings.base_url_placeholder"))
-    if custom_url.strip():
-        allow_private = config.setting("QWENCHAT_ALLOW_PRIVATE_URLS", secrets, environ).lower() in config.TRUE
-        problem = config.url_problem(custom_url, allow_private=allow_private)
-        if problem:
-            st.error(tr("settings.url_refused", problem=Msg(problem)))
-            custom_url = ""
-    chosen_url = (custom_url.strip() or operator.base_url) if region == CUSTOM else config.REGIONS[region]
-    if operator.has_key and not typed_key.strip() and chosen_url.rstrip("/") != operator.base_url.rstrip("/"):
-        st.caption(tr("settings.app_key_own_url"))
-
-    names = [m.name for m in CATALOG]
-    target = config.resolve(sidebar_key=typed_key, sidebar_base_url=chosen_url if typed_key.strip() else "",
-                            secrets=secrets, environ=environ)
-    if target.ready and not target.is_dashscope:  # a local or other OpenAI-compatible server: its own models
-        names = served_models(target) or names
-        if st.session_state.get("model_choice") not in (*names, CUSTOM, None):
-            del st.session_state["model_choice"]
-    default_model = operator.model if operator.model in names else (names[0] if names and not
-                                                                    target.is_dashscope else CUSTOM)
-    if "model_choice" not in st.session_state:
-        st.session_state["model_choice"] = default_model
-        if default_model == CUSTOM:
-            st.session_state["custom_model"] = operator.model
-    keep_choice("model_choice", [*names, CUSTOM])
-    choice = st.selectbox(tr("settings.model"), [*names, CUSTOM], format_func=lambda name: _model_label(name, ui),
-                          key="model_choice")
-    model = choice
-    if choice == CUSTOM:
-        model = st.text_input(tr("settings.model_name"), key="custom_model", placeholder="qwen3.6-plus").strip() \
-            or operator.model
-    info = lookup(model)
-    if info.thinking == THINKING_ALWAYS:
-        thinking = True
+    offered = [*found.names, CUSTOM]
+    if st.session_state.get("model_choice") not in (*offered, None):  # a local server's list changed
+        del st.session_state["model_choice"]
+    _seed("model_choice", found.choice)
+    keep_choice("model_choice", offered)
+    prefs.model = st.selectbox(tr("settings.model"), offered, format_func=lambda name: _model_label(name, ui),
+                               key="model_choice")
+    if prefs.model == CUSTOM:
+        _seed("custom_model", prefs.custom_model or (found.operator.model if found.default_model == CUSTOM else ""))
+        prefs.custom_model = st.text_input(tr("settings.model_name"), key="custom_model",
+                                           placeholder="qwen3.6-plus")
+    model = found.model
+    if lookup(model).thinking == THINKING_ALWAYS:
         st.caption(tr("settings.always_thinks"))
     else:
-        thinking = st.toggle(tr("settings.thinking"), value=info.thinks_by_default, key=f"thinking_{model}")
+        key = f"thinking_{model}"
+        _seed(key, prefs.thinking_for(model))
+        prefs.thinking[model] = st.toggle(tr("settings.thinking"), key=key)
+    persona_picker(conversation)
+    st.page_link(SETTINGS, label=tr("settings.more"), icon="⚙️")
+    chosen = options(conversation, found)
+    key_source(chosen.settings)
+    return chosen
 
-    budget = st.number_input(
-        tr("settings.budget"), min_value=256,
-        max_value=max(256, info.context_window - min(info.max_output, info.context_window // 2)),
-        value=default_budget(info.context_window, info.max_output), step=1000, key=f"budget_{model}",
-        help=tr("settings.budget_help"))
 
-    persona = persona_box(conversation)
-    chosen_params = params_box(conversation, model, thinking)
-    tools = tools_panel.render(model)
+# --- the Settings page --------------------------------------------------------------------------------
 
-    with st.expander(tr("settings.end_detection")):
-        farewell = st.text_input(tr("settings.farewell"), value="", key="farewell",
-                                 placeholder=tr("settings.farewell_auto")).strip()
-        judge = st.toggle(tr("settings.judge"), value=False, key="judge", help=tr("settings.judge_help"))
+def connection_box() -> None:
+    """The visitor's own key, the region or a URL of their own."""
+    prefs = session.state().prefs
+    found = choices()
+    ui = lang()
+    _seed("api_key_input", prefs.api_key)
+    prefs.api_key = st.text_input(
+        "DashScope API Key", type="password", key="api_key_input",
+        placeholder="sk-..." if not found.operator.has_key else tr("settings.key_placeholder_app"),
+        help=tr("settings.key_help"))
+    regions = [*config.REGIONS, CUSTOM]
+    _seed("region", found.region)
+    keep_choice("region", regions)
+    prefs.region = st.selectbox(tr("settings.region"), regions, format_func=lambda name: _region_label(name, ui),
+                                key="region")
+    if prefs.region == CUSTOM:
+        _seed("custom_base_url", prefs.custom_base_url)
+        prefs.custom_base_url = st.text_input("Base URL", key="custom_base_url",
+                                              placeholder=tr("settings.base_url_placeholder"))
+    found = choices()
+    if found.url_refused:
+        st.error(tr("settings.url_refused", problem=Msg(found.url_refused)))
+    operator = found.operator
+    if operator.has_key and not prefs.api_key.strip() and found.url.rstrip("/") != operator.base_url.rstrip("/"):
+        st.caption(tr("settings.app_key_own_url"))
+    key_source(found.resolve(found.model))
 
-    settings = config.resolve(sidebar_key=typed_key, sidebar_base_url=chosen_url if typed_key.strip() else "",
-                              sidebar_model=model, secrets=secrets, environ=environ)
-    conversation.model = settings.model
-    if settings.has_key:
-        st.caption(tr("settings.key_from", source=Msg(f"settings.key_source.{settings.key_source}")))
-    return ChatOptions(settings, thinking, farewell, judge and settings.ready, int(budget), chosen_params, persona,
-                       tools)
+
+def budget_box(model: str) -> None:
+    """The context budget of the model in use."""
+    prefs = session.state().prefs
+    low, high = budget_bounds(model)
+    key = f"budget_{model}"
+    _seed(key, prefs.budget_for(model))
+    prefs.budgets[model] = int(st.number_input(tr("settings.budget"), min_value=low, max_value=high, step=1000,
+                                               key=key, help=tr("settings.budget_help")))
+
+
+def end_detection_box() -> None:
+    prefs = session.state().prefs
+    _seed("farewell", prefs.farewell)
+    prefs.farewell = st.text_input(tr("settings.farewell"), key="farewell", placeholder=tr("settings.farewell_auto"))
+    _seed("judge", prefs.judge)
+    prefs.judge = st.toggle(tr("settings.judge"), key="judge", help=tr("settings.judge_help"))
 
 
 def _saved_personas() -> list[personas.Persona]:
@@ -156,44 +240,48 @@ def _saved_personas() -> list[personas.Persona]:
     return st.session_state["_personas"]
 
 
-def persona_box(conversation: Conversation) -> str:
-    """Presets and the user's own personas; choosing one sets the system prompt from the next turn. Returns
-    the name of the persona the prompt now is ("" when it was written by hand)."""
+def persona_name(conversation: Conversation) -> str:
+    """The name of the persona whose prompt the conversation has ("" when it was written by hand)."""
+    current = personas.matching(conversation.system_prompt, _saved_personas())
+    return current.name(lang()) if current else ""
+
+
+def persona_picker(conversation: Conversation) -> None:
+    """Presets and the user's own personas; choosing one sets the system prompt from the next turn."""
     saved = _saved_personas()
-    choices = {p.id: p for p in (*personas.BUILTIN, *saved)}
+    choices_ = {p.id: p for p in (*personas.BUILTIN, *saved)}
     key = f"persona_{conversation.id}"
     current = personas.matching(conversation.system_prompt, saved)
     # The box shows the persona whose prompt the conversation has, or none once the prompt is edited.
     st.session_state[key] = current.id if current else None
     ui = lang()
-    st.selectbox(tr("settings.persona"), list(choices), format_func=lambda pid: choices[pid].name(ui),
+    st.selectbox(tr("settings.persona"), list(choices_), format_func=lambda pid: choices_[pid].name(ui),
                  placeholder=tr("settings.persona_custom"), key=key, on_change=_apply_persona,
-                 args=(conversation, key, choices))
-    with st.expander(tr("settings.system_prompt")):
-        prompt_key = f"system_prompt_{conversation.id}"
-        if prompt_key not in st.session_state:
-            st.session_state[prompt_key] = conversation.system_prompt
-        conversation.system_prompt = sanitize.clean_user_text(st.text_area(
-            tr("settings.system_prompt"), label_visibility="collapsed", max_chars=SYSTEM_PROMPT_MAX_CHARS,
-            key=prompt_key))[:SYSTEM_PROMPT_MAX_CHARS]
-        name = st.text_input(tr("settings.save_persona"), key="persona_name",
-                             placeholder=tr("settings.persona_name"), max_chars=personas.MAX_NAME_CHARS)
-        if st.button(tr("settings.save"), key="save_persona", disabled=not name.strip()):
-            try:
-                session.store().save_persona(session.owner(), personas.custom(name, conversation.system_prompt))
-                st.session_state.pop("_personas", None)
-                st.toast(tr("settings.saved"))
-            except Exception:  # noqa: BLE001
-                st.warning(tr("settings.persona_not_saved"))
-    current = personas.matching(conversation.system_prompt, saved)
-    return current.name(lang()) if current else ""
+                 args=(conversation, key, choices_))
 
 
-def _apply_persona(conversation: Conversation, key: str, choices: dict[str, personas.Persona]) -> None:
-    picked = choices.get(st.session_state.get(key) or "")
+def _apply_persona(conversation: Conversation, key: str, choices_: dict[str, personas.Persona]) -> None:
+    picked = choices_.get(st.session_state.get(key) or "")
     if picked is not None:
         conversation.system_prompt = picked.prompt
         st.session_state[f"system_prompt_{conversation.id}"] = picked.prompt
+
+
+def system_prompt_box(conversation: Conversation) -> None:
+    """The system prompt as text, and saving it as one of the user's personas."""
+    prompt_key = f"system_prompt_{conversation.id}"
+    _seed(prompt_key, conversation.system_prompt)
+    conversation.system_prompt = sanitize.clean_user_text(st.text_area(
+        tr("settings.system_prompt"), max_chars=SYSTEM_PROMPT_MAX_CHARS, key=prompt_key))[:SYSTEM_PROMPT_MAX_CHARS]
+    name = st.text_input(tr("settings.save_persona"), key="persona_name",
+                         placeholder=tr("settings.persona_name"), max_chars=personas.MAX_NAME_CHARS)
+    if st.button(tr("settings.save"), key="save_persona", disabled=not name.strip()):
+        try:
+            session.store().save_persona(session.owner(), personas.custom(name, conversation.system_prompt))
+            st.session_state.pop("_personas", None)
+            st.toast(tr("settings.saved"))
+        except Exception:  # noqa: BLE001
+            st.warning(tr("settings.persona_not_saved"))
 
 
 PARAM_LABELS = {name: f"settings.param.{name}" for name in params.BY_NAME}  # catalog ids
@@ -203,7 +291,6 @@ def params_box(conversation: Conversation, model: str, thinking: bool) -> dict:
     """The conversation's generation parameters; empty means the model's own default (shown as a hint)."""
     defaults = params.model_defaults(model)
     chosen = params.clean(conversation.params, model)  # within this model's bounds before any widget
-    # Six number inputs cost every rerun about as much as the rest of the settings: drawn when asked for.
     if not st.toggle(tr("settings.params"), value=bool(chosen), key=f"show_params_{conversation.id}",
                      help=tr("settings.params_help")):
         conversation.params = {}  # switched off: the model's own defaults again

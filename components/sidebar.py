@@ -1,4 +1,7 @@
-"""The sidebar: settings, the token usage panel and the reset button."""
+"""The chat page's sidebar: the meters, the reset button and the choices people change while chatting (model,
+thinking, persona). The rarely changed settings and the export of the open conversation are on the ⚙️
+Settings page (`views/settings.py`): every element drawn here costs each rerun of the chat, in the script and
+in the browser."""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ from components import (
     limits_panel,
     session,
     settings,
-    transfer_buttons,
     usage_panel,
 )
 from components.lang import tr
@@ -20,7 +22,7 @@ from qwenchat.conversation import Conversation
 
 
 def render(conversation: Conversation) -> settings.ChatOptions:
-    """The meters first (they are what a user looks at), then the settings they depend on."""
+    """The meters first (they are what a user looks at), then the choices they depend on."""
     with st.sidebar:
         st.title("💬 Qwen Chat")
         gate.account_box()
@@ -29,10 +31,7 @@ def render(conversation: Conversation) -> settings.ChatOptions:
         meters = st.container()
         st.divider()
         with st.container(key="settings"):
-            options = settings.render(conversation)
-        st.divider()
-        st.subheader(tr("sidebar.export"))
-        transfer_buttons.render(conversation)
+            options = settings.render_sidebar(conversation)
     with meters:
         usage_panel.render(conversation, options)
         if options.settings.key_source != config.SOURCE_SIDEBAR:  # the app's key: its limits apply

@@ -1,8 +1,9 @@
 """The tool switches: which tools the model may call, one toggle each, and the limits that apply.
 
-`render(model)` draws them wherever the settings are (today the sidebar's settings) and returns the names
-switched on; `limits()` and `context(conversation)` are what the turn needs besides (the settings' limits,
-and who is asking, for tools such as the knowledge base's).
+`render(model)` draws them on the Settings page, keeping each choice in the session's `Preferences`;
+`chosen(model)` is what a turn offers, without drawing anything. `limits()` and `context(conversation)` are
+what the turn needs besides (the settings' limits, and who is asking, for tools such as the knowledge
+base's).
 """
 
 from __future__ import annotations
@@ -34,22 +35,36 @@ def context(conversation: Conversation) -> ToolContext:
     return ToolContext(owner=session.owner(), conversation_id=conversation.id, lang=lang(), timezone=zone)
 
 
-def render(model: str) -> tuple[str, ...]:
+def _offered() -> list[str]:
+    return registry.offered(str(read("QWENCHAT_TOOLS", read_secrets(), os.environ)))
+
+
+def chosen(model: str) -> tuple[str, ...]:
     """The tools switched on (none for a model that cannot call them, or when the operator offers none)."""
-    offered = registry.offered(str(read("QWENCHAT_TOOLS", read_secrets(), os.environ)))
-    if not offered:
+    if not lookup(model).tools:
         return ()
-    chosen = []
-    with st.expander(tr("tools.title")):
-        st.caption(tr("tools.help"))
-        able = lookup(model).tools
-        if not able:
-            st.caption(tr("tools.unsupported", model=escape_inline(model)))
-        for name in offered:
-            tool = REGISTRY[name]
-            label = tr(tool.label_id) if tool.label_id else name
-            if st.toggle(label, value=tool.default_on, key=f"tool_{name}", disabled=not able):
-                chosen.append(name)
-        current = limits()
-        st.caption(tr("tools.limits", rounds=current.max_rounds, seconds=current.timeout_s))
-    return tuple(chosen) if able else ()
+    prefs = session.state().prefs
+    return tuple(name for name in _offered() if prefs.tools.get(name, REGISTRY[name].default_on))
+
+
+def render(model: str) -> tuple[str, ...]:
+    """One switch per offered tool; returns `chosen(model)`."""
+    offered = _offered()
+    if not offered:
+        st.caption(tr("tools.none_offered"))
+        return ()
+    prefs = session.state().prefs
+    st.caption(tr("tools.help"))
+    able = lookup(model).tools
+    if not able:
+        st.caption(tr("tools.unsupported", model=escape_inline(model)))
+    for name in offered:
+        tool = REGISTRY[name]
+        label = tr(tool.label_id) if tool.label_id else name
+        key = f"tool_{name}"
+        if key not in st.session_state:
+            st.session_state[key] = prefs.tools.get(name, tool.default_on)
+        prefs.tools[name] = st.toggle(label, key=key, disabled=not able)
+    current = limits()
+    st.caption(tr("tools.limits", rounds=current.max_rounds, seconds=current.timeout_s))
+    return chosen(model)

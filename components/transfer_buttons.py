@@ -1,5 +1,5 @@
-"""Export buttons: a conversation as Markdown to read or as JSON to import again, for the chat sidebar and
-the history page.
+"""Export buttons: a conversation as Markdown to read or as JSON to import again, for the Settings page (the
+open conversation) and the history page.
 
 The files are built only when a button is clicked (`st.download_button` with a callable), so a history
 list of two hundred conversations costs nothing until one is downloaded. What goes into them is decided

@@ -34,14 +34,11 @@ def show_next_request(request: accounting.NextRequest) -> None:
                                                 window=request.context_window))
     st.progress(request.budget_fraction, text=tr("usage.budget", share=accounting.format_share(request.budget_fraction),
                                                 budget=request.budget))
-    if request.too_large:
-        st.caption(tr("usage.too_large"))
-    elif request.dropped:
-        st.caption(tr("usage.dropped", dropped=request.dropped))
-    note = tr("usage.next_note")
-    if not request.exact:
-        note += " " + tr("usage.not_qwen")
-    st.caption(note)
+    # One caption of several lines: every element costs each rerun of the chat, in the script and the browser.
+    notes = [tr("usage.too_large")] if request.too_large else \
+        [tr("usage.dropped", dropped=request.dropped)] if request.dropped else []
+    notes.append(tr("usage.next_note") + (" " + tr("usage.not_qwen") if not request.exact else ""))
+    st.caption("  \n".join(notes))
 
 
 def _cells(usage: Usage | None, estimated: bool) -> list[str]:
@@ -54,19 +51,21 @@ def show_usage(last: accounting.LastReply | None, totals: accounting.Totals) -> 
     total_cells = _cells(totals.usage, totals.estimated)
     table = [f"| | {tr('usage.col.last')} | {tr('usage.col.chat')} |", "|---|---:|---:|"]
     table += [f"| {tr(label)} | {a} | {b} |" for (label, _), a, b in zip(ROWS, last_cells, total_cells)]
-    st.markdown("\n".join(table))
-    st.markdown(tr("usage.cost", last=accounting.format_cny(last.cost) if last else "–",
-                   chat=accounting.format_cny(totals.cost)))
+    cost = tr("usage.cost", last=accounting.format_cny(last.cost) if last else "–",
+              chat=accounting.format_cny(totals.cost))
+    st.markdown("\n".join(table) + "\n\n" + cost)  # the table and the cost: one element
 
+    notes = []
     if last and last.estimated:
-        st.caption(tr("usage.last_estimated"))
+        notes.append(tr("usage.last_estimated"))
     elif totals.estimated:
-        st.caption(tr("usage.totals_estimated"))
+        notes.append(tr("usage.totals_estimated"))
     if totals.judge.total_tokens:
-        st.caption(tr("usage.judge_tokens", tokens=totals.judge.total_tokens))
+        notes.append(tr("usage.judge_tokens", tokens=totals.judge.total_tokens))
     if totals.retrieval.total_tokens:
-        st.caption(tr("usage.retrieval_tokens", tokens=totals.retrieval.total_tokens))
+        notes.append(tr("usage.retrieval_tokens", tokens=totals.retrieval.total_tokens))
     missing = totals.cost.missing | (last.cost.missing if last else frozenset())
     if missing:
-        st.caption(tr("usage.no_price", models=", ".join(escape_inline(m) for m in sorted(missing))))
-    st.caption(tr("usage.estimate_note", currency=CURRENCY, as_of=PRICES_AS_OF))
+        notes.append(tr("usage.no_price", models=", ".join(escape_inline(m) for m in sorted(missing))))
+    notes.append(tr("usage.estimate_note", currency=CURRENCY, as_of=PRICES_AS_OF))
+    st.caption("  \n".join(notes))

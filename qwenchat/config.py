@@ -1,12 +1,12 @@
 """Configuration: where the API key, the endpoint and the model come from, and which key may go where.
 
-First found wins: a key typed in the sidebar, then `st.secrets`, then the environment (with `.env`
-loaded by python-dotenv). The UI reads `st.secrets` and hands a plain mapping in; nothing here imports
+First found wins: a key typed on the Settings page (the UI still calls it `sidebar_key`), then
+`st.secrets`, then the environment (with `.env` loaded by python-dotenv). The UI reads `st.secrets` and hands a plain mapping in; nothing here imports
 Streamlit.
 
 The rule that protects a shared app's key: the operator's key (from secrets or the environment) is only
-ever sent to the operator's configured base URL. A region or custom URL chosen in the sidebar is used only
-with a key typed in the sidebar too, so a visitor cannot point the operator's key at a server of theirs.
+ever sent to the operator's configured base URL. A region or custom URL chosen on the Settings page is used
+only with a key typed there too, so a visitor cannot point the operator's key at a server of theirs.
 
 An operator base URL that is not DashScope's (a local Ollama, vLLM or LM Studio) needs no key at all:
 `Settings.ready` is true for it with an empty key. A visitor's own URL still needs a visitor's key.
@@ -224,7 +224,7 @@ def url_syntax_problem(url: object) -> str:
 
 
 def url_problem(url: str, *, allow_private: bool = False) -> str:
-    """Why a base URL typed in the sidebar may not be used, as a catalog id ("" when it may). Never raises.
+    """Why a base URL typed on the Settings page may not be used, as a catalog id ("" when it may). Never raises.
 
     The server makes the request, not the visitor's browser: an address on the server's own network
     (loopback, private, link-local) would let a visitor probe it. Such URLs need

@@ -50,7 +50,7 @@ _TABLE = (
             "the chosen model cannot see them."),
     Setting("QWENCHAT_AUTO_VISION", bool, False, "Answer a message with images with QWENCHAT_VISION_MODEL "
             "without asking when the chosen model cannot see."),
-    Setting("QWENCHAT_ALLOW_PRIVATE_URLS", bool, False, "Let a base URL typed in the sidebar point at this "
+    Setting("QWENCHAT_ALLOW_PRIVATE_URLS", bool, False, "Let a base URL typed on the Settings page point at this "
             "server's own network (loopback, private, link-local addresses)."),
     # --- who may use the app ---------------------------------------------------------------------------
     Setting("APP_ACCESS_CODE", str, "", "A code visitors must type before chatting; empty: no code.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from qwenchat.i18n import t
-from tests.apptest import APP, TIMEOUT, chat, send
+from tests.apptest import APP, TIMEOUT, chat, on_chat, on_settings, send
 from tests.fake_dashscope import VALID_KEY
 
 
@@ -21,15 +21,20 @@ def test_without_a_key_the_page_explains_and_the_input_waits(fake, app_env):
     assert not fake.requests
 
 
-def test_a_key_typed_in_the_sidebar_enables_the_chat(fake, app_env):
+def test_a_key_typed_on_the_settings_page_enables_the_chat(fake, app_env):
     app_env.delenv("DASHSCOPE_API_KEY")
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.run()
-    at.sidebar.text_input(key="api_key_input").input(VALID_KEY).run()
+    assert at.chat_input(key="chat_input").disabled and at.get("page_link")  # the way to the key box
+    on_settings(at)
+    at.text_input(key="api_key_input").input(VALID_KEY).run()
+    on_chat(at)
     assert not at.chat_input(key="chat_input").disabled
-    # With the visitor's own key, the region selected in the sidebar is used: point it at the fake.
-    at.sidebar.selectbox(key="region").select("custom").run()
-    at.sidebar.text_input(key="custom_base_url").input(fake.base_url).run()
+    # With the visitor's own key, the region selected on the settings page is used: point it at the fake.
+    on_settings(at)
+    at.selectbox(key="region").select("custom").run()
+    at.text_input(key="custom_base_url").input(fake.base_url).run()
+    on_chat(at)
     send(at, "你好")
     assert chat(at)[-1] == ("assistant", "收到：你好")
 
@@ -138,7 +143,8 @@ def test_thanks_followed_by_a_question_is_not_an_ending(app, fake):
 
 def test_the_judge_decides_unsure_messages_and_its_tokens_are_counted(app, fake):
     send(app, "介绍一下长城。")
-    app.sidebar.toggle(key="judge").set_value(True).run()
+    on_settings(app).toggle(key="judge").set_value(True).run()
+    on_chat(app)
     fake.enqueue({"kind": "json", "content": '{"end": true, "confidence": 0.9, "reason": "done"}'})
     send(app, "好的")  # a bare "ok": the rules are unsure
     judged = fake.requests[-1]["body"]
@@ -152,7 +158,8 @@ def test_the_judge_decides_unsure_messages_and_its_tokens_are_counted(app, fake)
 
 
 def test_a_confident_message_never_calls_the_judge(app, fake):
-    app.sidebar.toggle(key="judge").set_value(True).run()
+    on_settings(app).toggle(key="judge").set_value(True).run()
+    on_chat(app)
     send(app, "再见")
     assert not fake.requests and chat(app)[-1][1] == "感谢您的咨询，再见！"
 
@@ -163,8 +170,9 @@ def test_the_region_picker_starts_on_the_apps_own_region(app_env):
     app_env.setenv("DASHSCOPE_BASE_URL", REGIONS["singapore"])
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.run()
-    assert at.sidebar.selectbox(key="region").value == "singapore"
-    assert not [c for c in at.sidebar.caption if "只会连接服务器配置的地址" in c.value]
+    on_settings(at)
+    assert at.selectbox(key="region").value == "singapore"
+    assert not [c for c in at.caption if "只会连接服务器配置的地址" in c.value]
 
 
 def test_an_image_in_a_reply_is_a_link_not_a_picture_the_browser_loads(app, fake):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.apptest import APP, PAGES, send, start
+from tests.apptest import APP, PAGES, on_chat, on_settings, send, start
 from tests.fake_dashscope import VALID_KEY, FakeDashScope
 
 CODE = "open-sesame-2026"
@@ -46,9 +46,10 @@ def test_byok_mode_never_uses_the_operators_key(app_env, fake):
     app_env.setenv("QWENCHAT_BYOK", "1")
     at = start()
     assert at.chat_input(key="chat_input").disabled  # the operator's key is there, but not for visitors
-    at.sidebar.text_input(key="api_key_input").input(VALID_KEY).run()
-    at.sidebar.selectbox(key="region").select("custom").run()
-    at.sidebar.text_input(key="custom_base_url").input(fake.base_url).run()
+    on_settings(at).text_input(key="api_key_input").input(VALID_KEY).run()
+    at.selectbox(key="region").select("custom").run()
+    at.text_input(key="custom_base_url").input(fake.base_url).run()
+    on_chat(at)
     send(at, "我自己的 Key")
     assert replies(at) == ["收到：我自己的 Key"]
 
@@ -142,10 +143,11 @@ def test_a_visitor_cannot_point_the_server_at_its_own_network(app_env, fake):
     app_env.delenv("QWENCHAT_ALLOW_PRIVATE_URLS")
     with FakeDashScope() as internal:  # stands for a service on the server's own network
         at = start()
-        at.sidebar.text_input(key="api_key_input").input(VALID_KEY).run()
-        at.sidebar.selectbox(key="region").select("custom").run()
-        at.sidebar.text_input(key="custom_base_url").input(internal.base_url).run()
-        assert "不能使用" in at.sidebar.error[0].value
+        on_settings(at).text_input(key="api_key_input").input(VALID_KEY).run()
+        at.selectbox(key="region").select("custom").run()
+        at.text_input(key="custom_base_url").input(internal.base_url).run()
+        assert "不能使用" in at.error[0].value
+        on_chat(at)
         send(at, "探测内网")
         assert not internal.requests
         assert fake.requests  # it went to the app's own endpoint instead

@@ -4,7 +4,7 @@ personas and parameters, each checked in what the fake DashScope received."""
 from __future__ import annotations
 
 from qwenchat.i18n import t
-from tests.apptest import chat, send
+from tests.apptest import chat, on_chat, on_settings, send
 from tests.fake_dashscope import VALID_KEY
 
 
@@ -77,8 +77,9 @@ def test_a_persona_sets_the_system_prompt_of_the_next_request(app, fake):
 
 def test_parameters_are_sent_and_saved_with_the_conversation(app, fake):
     cid = conversation(app).id
-    app.sidebar.toggle(key=f"show_params_{cid}").set_value(True).run()
-    app.sidebar.number_input(key=f"param_temperature_{cid}").set_value(0.2).run()
+    on_settings(app).toggle(key=f"show_params_{cid}").set_value(True).run()
+    app.number_input(key=f"param_temperature_{cid}").set_value(0.2).run()
+    on_chat(app)
     send(app, "你好")
     assert chat_requests(fake)[-1]["body"]["temperature"] == 0.2
     assert conversation(app).params == {"temperature": 0.2}
@@ -125,12 +126,13 @@ def test_a_long_conversation_shows_the_older_messages_controls_on_request(app_en
 
 def test_a_saved_output_cap_above_a_newly_chosen_models_maximum_is_clamped_not_a_crash(app, fake):
     cid = conversation(app).id
-    app.sidebar.toggle(key=f"show_params_{cid}").set_value(True).run()
-    app.sidebar.number_input(key=f"param_max_tokens_{cid}").set_value(30_000).run()
-    app.sidebar.selectbox(key="model_choice").select("qwen-max").run()
+    on_settings(app).toggle(key=f"show_params_{cid}").set_value(True).run()
+    app.number_input(key=f"param_max_tokens_{cid}").set_value(30_000).run()
+    on_chat(app).sidebar.selectbox(key="model_choice").select("qwen-max").run()
     assert not app.exception and app.chat_input
     send(app, "你好")
     assert chat_requests(fake)[-1]["body"]["max_tokens"] <= 8_192
+    assert on_settings(app).number_input(key=f"param_max_tokens_{cid}").value <= 8_192  # the page opens, clamped
 
 
 def test_deleting_the_pair_that_closed_the_conversation_opens_it_again(app, fake):

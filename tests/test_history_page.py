@@ -358,7 +358,7 @@ def test_every_row_offers_markdown_and_json_downloads(token_visitor, db):
     assert (markdown.label, json_.label) == ("⬇️ Markdown", "⬇️ JSON")
 
 
-def test_the_sidebar_buttons_export_the_open_conversation_and_wait_for_a_first_message():
+def test_the_export_buttons_export_the_open_conversation_and_wait_for_a_first_message():
     def script(with_messages: bool):
         from components import transfer_buttons
         from qwenchat.conversation import Conversation, Message

@@ -12,7 +12,7 @@ from streamlit.testing.v1.element_tree import Block
 
 from components.lang import SWITCH
 from qwenchat.i18n import t
-from tests.apptest import APP, CHAT, HISTORY, TIMEOUT, USAGE, send
+from tests.apptest import APP, CHAT, HISTORY, SETTINGS, TIMEOUT, USAGE, send
 from tests.fake_dashscope import FakeDashScope
 
 HAN = re.compile(r"[\u3400-\u9fff]")
@@ -112,13 +112,21 @@ def test_in_english_the_sidebar_and_the_usage_page_show_no_chinese(app_env, fake
     found = texts(at.sidebar)
     assert t("usage.title", "en") in found and t("sidebar.reset", "en") in found and t("ending.title", "en") in found
     assert chinese(found) == []
-    assert page_titles(at) >= {t("page.chat", "en"), t("page.usage", "en"), t("page.history", "en")}
+    assert page_titles(at) >= {t("page.chat", "en"), t("page.usage", "en"), t("page.history", "en"),
+                               t("page.settings", "en")}
 
     at.switch_page(USAGE).run()
     assert not at.exception and at.session_state["ui_lang"] == "en"  # the choice outlives the page
     assert at.metric and at.get("vega_lite_chart")
     found = texts(at.main) + texts(at.sidebar)
     assert t("usage_page.title", "en") in found and chinese(found) == []
+
+    at.switch_page(SETTINGS).run()
+    at.toggle(key=f"show_params_{at.session_state['chat'].conversation.id}").set_value(True).run()
+    at.selectbox(key="region").select("custom").run()  # every box of the page drawn
+    found = texts(at.main) + texts(at.sidebar)
+    assert t("settings_page.title", "en") in found and t("settings.param.temperature", "en") in found
+    assert t("settings.base_url_placeholder", "en") in found and chinese(found) == []
 
 
 def test_in_chinese_no_english_only_label_remains(app_env, fake):
@@ -133,13 +141,18 @@ def test_in_chinese_no_english_only_label_remains(app_env, fake):
     at.switch_page(USAGE).run()
     found = texts(at.main) + texts(at.sidebar)
     assert t("usage_page.title", "zh") in found and english_only(found) == []
+    at.switch_page(SETTINGS).run()
+    at.toggle(key=f"show_params_{at.session_state['chat'].conversation.id}").set_value(True).run()
+    found = texts(at.main) + texts(at.sidebar)
+    assert t("settings_page.title", "zh") in found and t("settings.param.temperature", "zh") in found
+    assert english_only(found) == []
 
 
 def test_the_choice_is_kept_on_every_page_and_back(app_env):
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.run()
     choose(at, "en")
-    for page in (USAGE, HISTORY, CHAT):
+    for page in (USAGE, HISTORY, SETTINGS, CHAT):
         at.switch_page(page).run()
         assert not at.exception, page
         assert at.sidebar.segmented_control(key=SWITCH).value == "en", page

@@ -20,7 +20,7 @@ from components.settings import SYSTEM_PROMPT_MAX_CHARS
 from qwenchat import identity
 from qwenchat.conversation import Conversation, new_id
 from qwenchat.quotas import DailyCounter, Limits, SessionQuota
-from tests.apptest import APP, PAGES, ROOT, TIMEOUT, send
+from tests.apptest import APP, PAGES, ROOT, TIMEOUT, on_chat, on_settings, send
 from tests.fake_dashscope import VALID_KEY
 
 # --- (a) no HTML rendering of text ---------------------------------------------------------------
@@ -204,11 +204,13 @@ def test_sign_in_without_auth_set_up_says_so_at_the_gate(app_env):
 # The chat input is covered by tests/test_app_sharing.py::test_bad_input_never_crashes_or_loses_the_message.
 
 def test_the_system_prompt_is_cleaned_and_capped_by_the_server(app, fake):
-    app.sidebar.text_area[0].input("先\x00回\u202e答\r\n好").run()
+    on_settings(app).text_area[0].input("先\x00回\u202e答\r\n好").run()
+    on_chat(app)
     send(app, "你好")
     assert fake.requests[-1]["body"]["messages"][0] == {"role": "system", "content": "先回答\n好"}
     # set_value skips the browser's max_chars, as a scripted client would: the server cuts it anyway.
-    app.sidebar.text_area[0].set_value("长" * 20_000).run()
+    on_settings(app).text_area[0].set_value("长" * 20_000).run()
+    on_chat(app)
     send(app, "再问")
     assert fake.requests[-1]["body"]["messages"][0]["content"] == "长" * SYSTEM_PROMPT_MAX_CHARS
 
@@ -248,14 +250,16 @@ def every_log(monkeypatch):
 
 
 def converse(app: AppTest, fake) -> None:
-    """A turn, an invalid-key error and a retry on the operator's key, then a wrong key typed in the sidebar."""
+    """A turn, an invalid-key error and a retry on the operator's key, then a wrong key typed on the settings
+    page."""
     send(app, "你好")
     send(app, "再来 [[fake:invalid_api_key]]")
     assert "Key" in app.error[0].value
     send(app, "第三句")
-    app.sidebar.selectbox(key="region").select("custom").run()
-    app.sidebar.text_input(key="custom_base_url").input(fake.base_url).run()
-    app.sidebar.text_input(key="api_key_input").input(WRONG_KEY).run()
+    on_settings(app).selectbox(key="region").select("custom").run()
+    app.text_input(key="custom_base_url").input(fake.base_url).run()
+    app.text_input(key="api_key_input").input(WRONG_KEY).run()
+    on_chat(app)
     send(app, "换一个 Key")
     assert len(fake.requests) == 4 and fake.requests[-1]["authorization"] == f"Bearer {WRONG_KEY}"
     assert [r["authorization"] for r in fake.requests[:3]] == [f"Bearer {VALID_KEY}"] * 3

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qwenchat.i18n import t
-from tests.apptest import send, start
+from tests.apptest import on_chat, on_settings, send, start
 
 
 def tools_sent(fake) -> list[str]:
@@ -12,7 +12,8 @@ def tools_sent(fake) -> list[str]:
 
 def test_a_tool_switched_off_is_not_offered_to_the_model(app_env, fake):
     at = start()
-    at.sidebar.toggle(key="tool_calculator").set_value(False).run()
+    on_settings(at).toggle(key="tool_calculator").set_value(False).run()
+    on_chat(at)
     send(at, "几点了？")
     assert tools_sent(fake) == ["current_time"]
 
@@ -20,7 +21,10 @@ def test_a_tool_switched_off_is_not_offered_to_the_model(app_env, fake):
 def test_the_operator_can_offer_no_tools_at_all(app_env, fake):
     app_env.setenv("QWENCHAT_TOOLS", "none")
     at = start()
-    assert not [w for w in at.sidebar.toggle if w.key.startswith("tool_")]
+    on_settings(at)
+    assert not [w for w in at.toggle if w.key.startswith("tool_")]
+    assert t("tools.none_offered", "zh") in [c.value for c in at.caption]
+    on_chat(at)
     send(at, "你好")
     assert "tools" not in fake.requests[-1]["body"]
 
@@ -28,8 +32,10 @@ def test_the_operator_can_offer_no_tools_at_all(app_env, fake):
 def test_a_model_without_function_calling_says_so_and_chats_without_tools(app_env, fake):
     at = start()
     at.sidebar.selectbox(key="model_choice").set_value("qwen-vl-plus").run()
-    assert t("tools.unsupported", "zh", model="qwen-vl-plus") in [c.value for c in at.sidebar.caption]
-    assert at.sidebar.toggle(key="tool_calculator").disabled
+    on_settings(at)
+    assert t("tools.unsupported", "zh", model="qwen-vl-plus") in [c.value for c in at.caption]
+    assert at.toggle(key="tool_calculator").disabled
+    on_chat(at)
     send(at, "你好")
     assert "tools" not in fake.requests[-1]["body"] and not at.error
 

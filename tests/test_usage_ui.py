@@ -15,7 +15,7 @@ from qwenchat.conversation import STOPPED, Conversation, Usage
 from qwenchat.i18n import t
 from qwenchat.pricing import CURRENCY, PRICES_AS_OF, estimate_cost
 from qwenchat.tokens import count_completion, count_prompt
-from tests.apptest import APP, TIMEOUT, USAGE, send
+from tests.apptest import APP, TIMEOUT, USAGE, on_chat, on_settings, send
 
 
 def sidebar_text(at: AppTest) -> str:
@@ -68,8 +68,9 @@ def test_the_next_request_estimate_counts_the_conversation_as_it_will_be_sent(ap
     window, budget = bar(app, "usage.window"), bar(app, "usage.budget")
     assert window.text == t("usage.window", "zh", share="<0.1%", window=1_000_000)
     assert window.value == 0  # under 0.5% of a 1M window
-    assert budget.text.endswith(f"共 {app.sidebar.number_input(key='budget_qwen-plus').value:,}")
     assert "✂️" not in sidebar_text(app)
+    chosen = on_settings(app).number_input(key="budget_qwen-plus").value  # the budget is set on the settings page
+    assert budget.text.endswith(f"共 {chosen:,}")
 
 
 def test_a_cut_reply_shows_a_local_estimate_marked_as_such(app, fake):
@@ -85,9 +86,11 @@ def test_a_cut_reply_shows_a_local_estimate_marked_as_such(app, fake):
 
 
 def test_a_tiny_budget_leaves_older_turns_out_and_says_so(app, fake):
+    page = on_settings(app)
     for tool in ("calculator", "current_time"):  # their schemas alone are more than 256 tokens
-        app.sidebar.toggle(key=f"tool_{tool}").set_value(False)
-    app.sidebar.number_input(key="budget_qwen-plus").set_value(256).run()
+        page.toggle(key=f"tool_{tool}").set_value(False)
+    page.number_input(key="budget_qwen-plus").set_value(256).run()
+    on_chat(app)
     for i in range(3):
         send(app, f"第{i}段：" + "长城是中国古代的军事防御工程，" * 8)
     conversation = app.session_state["chat"].conversation

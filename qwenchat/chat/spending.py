@@ -2,7 +2,7 @@
 
 A request on the operator's key (from secrets or the environment, or an operator's local server) passes
 the app's limits: the per-message length, requests and tokens per browser session, and the server's daily
-cap. A visitor's own key (typed in the sidebar) pays for itself: only the length limit applies.
+cap. A visitor's own key (typed on the Settings page) pays for itself: only the length limit applies.
 
 Every request, a new message, a retry, a regenerate, an edit, the end-of-conversation judge, reserves
 its real prompt plus the most it may write before it is sent, and settles with what it used afterwards.

@@ -13,6 +13,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "page.usage": ("用量", "Usage"),
     "page.history": ("历史", "History"),
     "page.knowledge": ("知识库", "Knowledge"),
+    "page.settings": ("设置", "Settings"),
     "lang.label": ("界面语言", "Language"),
     "lang.name": ("中文", "English"),  # each language's name in itself: the switch shows both as they are
     "farewell": ("感谢您的咨询，再见！", "Thank you for chatting. Goodbye!"),
@@ -28,10 +29,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "turn.closed": ("对话已结束：请开始新对话，或点击“继续对话”。",
                     "The conversation has ended: start a new one, or press Keep talking."),
     "turn.over_budget": ("这条消息加上系统提示词约 {prompt_tokens:,} 个 Token，超出每次请求的上下文预算（{budget:,}），"
-                         "未发送。请缩短消息，或在侧边栏调高预算。",
+                         "未发送。请缩短消息，或在“⚙️ 设置”页调高预算。",
                          "This message with the system prompt is about {prompt_tokens:,} tokens, over the context "
-                         "budget per request ({budget:,}), and was not sent. Shorten it, or raise the budget in the "
-                         "sidebar."),
+                         "budget per request ({budget:,}), and was not sent. Shorten it, or raise the budget on the "
+                         "⚙️ Settings page."),
 
     # ---- qwenchat/images.py and the engine: an attached image refused before any request ----------------
     "image.file_too_large": ("图片 {name} 太大（{size}，上限 {limit}），未发送。",
@@ -115,7 +116,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
     # ---- components/sidebar.py, limits_panel.py, transfer_buttons.py -----------------------------------
     "sidebar.reset": ("🔄 重置对话", "🔄 Reset conversation"),
-    "sidebar.export": ("导出", "Export"),
     "limits.title": ("本应用的用量上限", "This app's limits"),
     "limits.row": ("{label}：{used:,} / {limit:,}", "{label}: {used:,} / {limit:,}"),
     "export.empty": ("对话为空，暂无可导出的内容。", "Nothing to export yet."),
@@ -239,12 +239,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.context_too_long": ("对话内容超出了模型的上下文长度。请重置对话、缩短消息，或换用上下文更长的模型。",
                                "The conversation is longer than the model's context window. Reset the conversation, "
                                "shorten the message, or pick a model with a longer context."),
-    "error.over_budget": ("这条消息本身就超出了每次请求的上下文预算，未发送。请缩短消息，或在侧边栏调高预算。",
+    "error.over_budget": ("这条消息本身就超出了每次请求的上下文预算，未发送。请缩短消息，或在“⚙️ 设置”页调高预算。",
                           "This message alone exceeds the context budget per request and was not sent. Shorten it, "
-                          "or raise the budget in the sidebar."),
-    "error.model_not_found": ("找不到该模型，或当前地域/账户未开通。请在侧边栏换一个模型，或检查地域。",
+                          "or raise the budget on the ⚙️ Settings page."),
+    "error.model_not_found": ("找不到该模型，或当前地域/账户未开通。请在侧边栏换一个模型，或在“⚙️ 设置”页检查地域。",
                               "Model not found, or not available in this region or account. Pick another model in "
-                              "the sidebar, or check the region."),
+                              "the sidebar, or check the region on the ⚙️ Settings page."),
     "error.timeout": ("请求超时，服务器没有及时响应。请点击“重试”。",
                       "The request timed out: the server did not answer in time. Press Retry."),
     "error.connection": ("无法连接到模型服务（DashScope 或自定义地址）。请检查网络和 Base URL，然后重试。",
@@ -263,9 +263,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.private_address": ("这个地址解析到了服务器自己的网络（本机、内网或链路本地地址），已拒绝连接。",
                               "This address resolves to the server's own network (loopback, private or link-local); "
                               "the connection was refused."),
-    "error.bad_url": ("Base URL 无效（例如端口超出范围或格式错误）。请在侧边栏或配置中改正后重试。",
-                      "The base URL is not valid (for example a port out of range, or malformed). Correct it in the "
-                      "sidebar or the configuration, then retry."),
+    "error.bad_url": ("Base URL 无效（例如端口超出范围或格式错误）。请在“⚙️ 设置”页或配置中改正后重试。",
+                      "The base URL is not valid (for example a port out of range, or malformed). Correct it on the "
+                      "⚙️ Settings page or in the configuration, then retry."),
     "error.deadline": ("回答超过了允许的总时长，已停止；已保留收到的部分。可以点击“重试”。",
                        "The reply took longer than the time allowed for one reply and was stopped; the part "
                        "received is kept. Press Retry."),
@@ -315,8 +315,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
                           "That conversation was not found (an incomplete link, or someone else's); a new one is "
                           "open."),
 
-    # ---- components/settings.py ------------------------------------------------------------------------
+    # ---- components/settings.py and views/settings.py ---------------------------------------------------
     "settings.title": ("设置", "Settings"),
+    "settings.more": ("更多设置：Key、地域、预算、系统提示词、参数、导出",
+                      "More settings: key, region, budget, prompt, parameters, export"),
+    "settings_page.title": ("⚙️ 设置", "⚙️ Settings"),
+    "settings_page.connection": ("连接", "Connection"),
+    "settings_page.model": ("模型：{model}", "Model: {model}"),
+    "settings_page.model_note": ("模型和深度思考在对话页的侧边栏中选择。",
+                                 "The model and thinking are chosen in the chat page's sidebar."),
+    "settings_page.conversation": ("当前对话", "This conversation"),
+    "settings_page.export": ("导出当前对话", "Export this conversation"),
+    "settings_page.conversation_note": ("角色、系统提示词和生成参数属于当前打开的对话，从下一轮起生效。",
+                                        "The persona, system prompt and parameters belong to the open conversation "
+                                        "and apply from its next turn."),
     "settings.key_placeholder_app": ("留空则使用服务器的 Key", "blank: use the app's key"),
     "settings.key_help": ("只保存在当前浏览器会话中，不会写入文件或日志。",
                           "Kept in this browser session only; never written to a file or a log."),
@@ -364,7 +376,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "settings.params_help": ("关闭即恢复模型的默认参数。", "Off: the model's own defaults."),
     "settings.params_reset": ("恢复默认", "Reset to defaults"),
     "settings.key_from": ("🔑 Key：{source}", "🔑 Key: {source}"),
-    "settings.key_source.sidebar": ("侧边栏", "sidebar"),
+    "settings.key_source.sidebar": ("设置页", "Settings page"),
     "settings.key_source.secrets": ("secrets.toml", "secrets.toml"),
     "settings.key_source.env": ("环境变量", "environment"),
 
@@ -374,21 +386,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "1. 在阿里云百炼（Model Studio）控制台创建 API Key：[中国站](https://bailian.console.aliyun.com/?apiKey=1) · "
         "[国际站](https://modelstudio.console.alibabacloud.com/?apiKey=1)。Key 以 `sk-` 开头。\n"
         "2. 任选一种方式提供：\n"
-        "   - 在左侧边栏输入（只保存在本次浏览器会话）；\n"
+        "   - 在“⚙️ 设置”页输入（只保存在本次浏览器会话）；\n"
         "   - 本地运行：在项目根目录的 `.env` 写入 `DASHSCOPE_API_KEY=sk-...`；\n"
         "   - 部署时：在 `.streamlit/secrets.toml` 或 Community Cloud 的 Secrets 中写入 "
         "`DASHSCOPE_API_KEY = \"sk-...\"`。\n\n"
-        "新加坡或美国地域的 Key 请同时在侧边栏选择对应地域（或设置 `DASHSCOPE_BASE_URL`）。",
+        "新加坡或美国地域的 Key 请同时在“⚙️ 设置”页选择对应地域（或设置 `DASHSCOPE_BASE_URL`）。",
         "#### A DashScope API key is needed\n\n"
         "1. Create an API key in the Alibaba Cloud Model Studio console: "
         "[China](https://bailian.console.aliyun.com/?apiKey=1) · "
         "[International](https://modelstudio.console.alibabacloud.com/?apiKey=1). Keys start with `sk-`.\n"
         "2. Provide it in one of these ways:\n"
-        "   - type it in the sidebar (kept in this browser session only);\n"
+        "   - type it on the ⚙️ Settings page (kept in this browser session only);\n"
         "   - running locally, in `.env` at the project root: `DASHSCOPE_API_KEY=sk-...`;\n"
         "   - when deployed, in `.streamlit/secrets.toml` or Community Cloud's Secrets: "
         "`DASHSCOPE_API_KEY = \"sk-...\"`.\n\n"
-        "Singapore or US keys also need their region (in the sidebar, or `DASHSCOPE_BASE_URL`)."),
+        "Singapore or US keys also need their region (on the ⚙️ Settings page, or `DASHSCOPE_BASE_URL`)."),
     "chat.greeting": ("##### 你好！我是通义千问，有什么可以帮你？", "##### Hi! I'm Qwen. How can I help?"),
     "chat.persona_from_here": ("🎭 从这里起使用角色：{name}", "🎭 From here on, the persona: {name}"),
     "chat.all_controls": ("⋯ 显示较早消息的操作按钮（编辑、删除、复制）",
@@ -548,6 +560,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
 
     # ---- qwenchat/tools and components/tools_panel.py: tools the model may call --------------------------
     "tools.title": ("🔧 工具", "🔧 Tools"),
+    "tools.none_offered": ("本应用没有提供工具（QWENCHAT_TOOLS=none）。", "This app offers no tools (QWENCHAT_TOOLS=none)."),
     "tools.help": ("打开的工具可由模型在回答时调用；每一步（工具、参数、结果、耗时）都显示在回答之前。每一轮调用都是一次"
                    "模型请求，计入用量。",
                    "The model may call the tools switched on while it answers; every step (tool, arguments, result, "

@@ -287,6 +287,15 @@ def wait_idle(page: Any, timeout: float = 30_000, settle_ms: int = 300) -> None:
     page.evaluate("() => { window.__idleSince = null; }")
 
 
+def go_to_page(page: Any, name: str, url_part: str, ready: str) -> None:
+    """Open another page of the app through the sidebar's menu (the same session: a URL typed in the
+    address bar would start a new one) and wait until `ready` shows and the run is over."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=name).click()
+    page.wait_for_url(f"**{url_part}**")
+    page.locator(ready).first.wait_for()
+    wait_idle(page)
+
+
 def choose_option(page: Any, selectbox: Any, option: str, attempts: int = 3) -> None:
     """Pick `option` in a Streamlit selectbox (a menu a rerun can close under the click: retry)."""
     for attempt in range(attempts):

@@ -164,18 +164,22 @@ def test_the_api_key_never_reaches_the_page(page, app_url, fake, received_frames
 
     # A visitor's own key, sent to the fake server through a custom URL (never to a real region).
     typed_key = "sk-typed-by-a-visitor-5e6f7a8b9c0d"
-    sidebar = page.get_by_test_id("stSidebar")
-    helpers.choose_option(page, sidebar.get_by_test_id("stSelectbox").filter(has_text=t("settings.region", "zh")),
+    helpers.go_to_page(page, t("page.settings", "zh"), "/settings", ".st-key-region")
+    settings = page.get_by_test_id("stMain")
+    helpers.choose_option(page, settings.get_by_test_id("stSelectbox").filter(has_text=t("settings.region", "zh")),
                           t("settings.custom_url", "zh"))
-    base_url = sidebar.get_by_role("textbox", name="Base URL")
+    base_url = settings.get_by_role("textbox", name="Base URL")
     base_url.fill(fake.base_url)
     base_url.press("Enter")
     wait_idle(page)
-    key_box = sidebar.get_by_role("textbox", name="DashScope API Key")
+    key_box = settings.get_by_role("textbox", name="DashScope API Key")
     key_box.fill(typed_key)
     key_box.press("Enter")
-    sidebar.get_by_text(t("settings.key_from", "zh", source=t("settings.key_source.sidebar", "zh"))).wait_for()
+    settings.get_by_text(t("settings.key_from", "zh", source=t("settings.key_source.sidebar", "zh"))).wait_for()
     wait_idle(page)
+    helpers.go_to_page(page, t("page.chat", "zh"), "/", CHAT_MESSAGE)  # the key and URL apply in the chat
+    page.get_by_test_id("stSidebar").get_by_text(
+        t("settings.key_from", "zh", source=t("settings.key_source.sidebar", "zh"))).wait_for()
 
     send_message(page, "用我自己的 Key")
     page.locator(f'{CHAT_MESSAGE} [data-testid="stAlert"]').first.wait_for()  # the fake accepts only VALID_KEY

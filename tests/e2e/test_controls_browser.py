@@ -20,6 +20,7 @@ from .conftest import require_chromium
 from .helpers import (
     CHAT_MESSAGE,
     chat_messages,
+    go_to_page,
     message_controls,
     open_app,
     send_message,
@@ -157,7 +158,7 @@ CHINESE_IN_CHROME_JS = """() => {
   while ((node = walker.nextNode())) {
     const text = node.textContent.trim();
     const el = node.parentElement;
-    if (!text || !el || !CJK.test(text) || el.closest('script, style, noscript, template')) continue;
+    if (!text || !el || !CJK.test(text) || el.closest('script, style, noscript, template, textarea')) continue;
     if (!visible(el) || isMessageText(el)) continue;
     if (text === '中文' && el.closest('[data-testid="stButtonGroup"]')) continue;
     found.push(where(el) + ': ' + text);
@@ -173,13 +174,6 @@ CHINESE_IN_CHROME_JS = """() => {
 
 def chinese_in_chrome(page) -> list[str]:
     return page.evaluate(CHINESE_IN_CHROME_JS)
-
-
-def go_to_page(page, name: str, url_part: str, ready: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=name).click()
-    page.wait_for_url(f"**{url_part}**")
-    page.locator(ready).first.wait_for()
-    wait_idle(page)
 
 
 def test_english_leaves_no_chinese_in_the_chrome_and_chinese_comes_back(page, app_url, fake):
@@ -202,6 +196,9 @@ def test_english_leaves_no_chinese_in_the_chrome_and_chinese_comes_back(page, ap
     found["usage"] = chinese_in_chrome(page)
     go_to_page(page, t("page.history", "en"), "/history", '[data-testid="stFileUploader"]')
     found["history"] = chinese_in_chrome(page)
+    go_to_page(page, t("page.settings", "en"), "/settings", ".st-key-api_key_input")
+    assert page.get_by_role("heading", name=t("settings_page.title", "en")).is_visible()
+    found["settings"] = chinese_in_chrome(page)
 
     # And back: the same session in Chinese again, on the chat page.
     go_to_page(page, t("page.chat", "en"), "/", CHAT_MESSAGE)
@@ -211,7 +208,7 @@ def test_english_leaves_no_chinese_in_the_chrome_and_chinese_comes_back(page, ap
     assert sidebar.get_by_role("button", name=t("sidebar.reset", "zh")).is_visible()
     assert page.get_by_role("heading", name=t("app.title", "zh"), exact=True).is_visible()
     assert nav.inner_text().split() == ["💬", t("page.chat", "zh"), "📊", t("page.usage", "zh"), "🗂️",
-                                        t("page.history", "zh")]
+                                        t("page.history", "zh"), "⚙️", t("page.settings", "zh")]
     assert [m["text"] for m in chat_messages(page)] == ["hello", "收到：hello"]
     no_exception_shown(page)
 

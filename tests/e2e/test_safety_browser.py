@@ -108,17 +108,19 @@ def second_server():
 
 def test_a_custom_url_that_redirects_is_not_followed_and_the_chat_says_so(page, app_url, fake, second_server):
     open_app(page, app_url)
-    sidebar = page.get_by_test_id("stSidebar")
-    helpers.choose_option(page, sidebar.locator(".st-key-region"), re.compile("Custom URL|自定义"))
-    base_url = sidebar.locator(".st-key-custom_base_url input")
+    helpers.go_to_page(page, t("page.settings", "zh"), "/settings", ".st-key-region")
+    settings = page.get_by_test_id("stMain")
+    helpers.choose_option(page, settings.locator(".st-key-region"), re.compile("Custom URL|自定义"))
+    base_url = settings.locator(".st-key-custom_base_url input")
     base_url.fill(fake.base_url)
     base_url.press("Enter")
     wait_idle(page)
-    key_box = sidebar.locator(".st-key-api_key_input input")
-    key_box.fill(VALID_KEY)  # the visitor's own key (the one the fake accepts), typed in the sidebar
+    key_box = settings.locator(".st-key-api_key_input input")
+    key_box.fill(VALID_KEY)  # the visitor's own key (the one the fake accepts), typed on the settings page
     key_box.press("Enter")
-    sidebar.get_by_text(re.compile(r"Key[:：]\s*(侧边栏|sidebar)")).wait_for()
+    settings.get_by_text(re.compile(r"Key[:：]\s*(设置页|Settings page)")).wait_for()
     wait_idle(page)
+    helpers.go_to_page(page, t("page.chat", "zh"), "/", helpers.CHAT_INPUT)
 
     target = f"{second_server.base_url}/chat/completions"
     fake.enqueue({"kind": "redirect", "location": target, "status": 307})
