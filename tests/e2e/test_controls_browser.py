@@ -208,7 +208,8 @@ def test_english_leaves_no_chinese_in_the_chrome_and_chinese_comes_back(page, ap
     assert sidebar.get_by_role("button", name=t("sidebar.reset", "zh")).is_visible()
     assert page.get_by_role("heading", name=t("app.title", "zh"), exact=True).is_visible()
     assert nav.inner_text().split() == ["💬", t("page.chat", "zh"), "📊", t("page.usage", "zh"), "🗂️",
-                                        t("page.history", "zh"), "⚙️", t("page.settings", "zh")]
+                                        t("page.history", "zh"), "📚", t("page.knowledge", "zh"), "📏",
+                                        t("page.evaluate", "zh"), "⚙️", t("page.settings", "zh")]
     assert [m["text"] for m in chat_messages(page)] == ["hello", "收到：hello"]
     no_exception_shown(page)
 
