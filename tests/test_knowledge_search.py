@@ -320,3 +320,29 @@ def test_pgvector_finds_the_nearest_through_hnsw_and_a_small_base_beside_a_large
     assert len(set(ids) & {f"p{i}" for i in exact}) >= 4  # HNSW is approximate: nearly the exact five
     mine = index.vector_search("bob", small.id, query.tolist(), "m:64", 5)  # the graph's nearest are alice's
     assert len(mine) == 3 and {c.file for c in index.chunks("bob", small.id, [cid for cid, _ in mine])} == {"s.txt"}
+
+
+def test_the_copy_command_moves_knowledge_bases_both_ways_and_they_answer_alike(fake, tmp_path, pg_url, capsys):
+    from qwenchat.store_copy import main as copy_main
+    from qwenchat.store_postgres import PostgresStore
+
+    source = tmp_path / "chats.db"
+    kbs = KnowledgeBases(source, "alice", provider(fake))
+    kb = kbs.create("公司资料")
+    for path in (ZH_CONTACTS, ZH_PHONES):
+        kbs.add_file(kb.id, path.name, path.read_bytes())
+    kbs.index.close()
+    assert copy_main(["copy", "--from", str(source), "--to", pg_url]) == 0
+    out = capsys.readouterr().out
+    for table in ("kb_bases", "kb_files", "kb_chunks", "kb_fts"):
+        assert f"{table}" in out and "MISMATCH" not in out
+    with PostgresStore(pg_url, max_size=2) as pg_store:
+        there = KnowledgeBases(pg_store, "alice", provider(fake))
+        for query in ("张伟是哪个部门的", "星尘S9 Pro 多少钱"):
+            here = KnowledgeBases(source, "alice", provider(fake)).search(kb.id, query, top_k=3)
+            assert [h.chunk_id for h in there.search(kb.id, query, top_k=3)] == [h.chunk_id for h in here]
+        assert there.create("新的").id == kb.id + 1  # the id sequence moved past the copied ids
+    back = tmp_path / "back.db"
+    assert copy_main(["copy", "--from", pg_url, "--to", str(back)]) == 0
+    assert "verified: every table matches" in capsys.readouterr().out
+    assert [b.name for b in KnowledgeBases(back, "alice").list()] == ["公司资料", "新的"]
