@@ -12,7 +12,7 @@ app server sees every knowledge base at once and nothing is cached in a process.
   and rounded through float16 as SQLite stores them: scores agree, and a copy either way is exact.
 - Keywords: the same terms `keywords.py` makes (Chinese bigrams and jieba words, lower-case Latin words;
   PostgreSQL's `simple` parser alone would take a run of Chinese characters for one word), space-joined in
-  `terms`, with a GIN index over `to_tsvector('simple', terms)`. Ranking is BM25 as FTS5 computes it
+  `terms`, stored as `tsv = to_tsvector('simple', terms)` with a GIN index. Ranking is BM25 as FTS5 computes it
   (k1 1.2, b 0.75, idf floored at 1e-6), with the statistics of the owner's knowledge base: the matching rows
   found through GIN hold every query term's document frequency, and term frequencies come from the
   tsvector's positions.
@@ -339,8 +339,8 @@ class PostgresIndex:
                                FROM unnest(to_tsvector('simple', %s)) AS w),
                      kb AS (SELECT COUNT(*)::float8 AS n, GREATEST(AVG(nterms), 1)::float8 AS avgdl
                             FROM kb_chunks WHERE owner = %s AND kb_id = %s),
-                     hits AS (SELECT c.id, c.nterms, to_tsvector('simple', c.terms) AS v FROM kb_chunks c, q
-                              WHERE to_tsvector('simple', c.terms) @@ q.q AND c.owner = %s AND c.kb_id = %s),
+                     hits AS (SELECT c.id, c.nterms, c.tsv AS v FROM kb_chunks c, q
+                              WHERE c.tsv @@ q.q AND c.owner = %s AND c.kb_id = %s),
                      tf AS (SELECT h.id, h.nterms, t.lexeme, cardinality(t.positions)::float8 AS tf
                             FROM hits h, unnest(h.v) AS t, words WHERE t.lexeme = ANY(words.words)),
                      df AS (SELECT lexeme, COUNT(*)::float8 AS df FROM tf GROUP BY lexeme)
