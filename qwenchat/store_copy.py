@@ -2,7 +2,7 @@
 
 A and B are each a SQLite file path or a `postgresql://` URL. Every row of the store's tables is copied as
 it is (ids, owners, versions, timestamps, the message order, tombstones, personas, images and which
-messages show them), into a destination that must hold none of these yet. Then both sides are read again
+messages show them, knowledge bases with their files, passages, vectors and keyword terms, evaluation runs), into a destination that must hold none of these yet. Then both sides are read again
 and compared table by table: the row count and a SHA-256 over the rows in key order, their values as the app
 reads them (PostgreSQL's NUL escape undone, `closed` as 0/1, an image's pixels by their own SHA-256).
 Images move a few at a time, so neither side ever holds many of them in memory. Both are printed; the exit
@@ -39,8 +39,30 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "images": (("owner", "id", "mime", "width", "height", "bytes", "data", "created_at"), ("owner", "id"),
                ("id", "mime")),
     "message_images": (("message_id", "owner", "image_id"), ("message_id", "image_id"), ("image_id",)),
+    # Knowledge bases (SQLite m004 / PostgreSQL m004). A passage's vector travels as SQLite stores it (float16
+    # BLOB); PostgreSQL keeps the same values as a pgvector `embedding` with its width (`dims`). The keyword
+    # terms travel as SQLite's `kb_fts` rows (rowid = passage id); PostgreSQL keeps them on the passage.
+    "kb_bases": (("id", "owner", "name", "created_at", "updated_at", "embedding_model", "dimensions", "version"),
+                 ("id",), ()),
+    "kb_files": (("id", "kb_id", "owner", "name", "status", "size", "format", "pages", "chunks", "tokens",
+                  "embedding_tokens", "cost", "error", "error_kind", "seconds", "updated_at", "data", "text"),
+                 ("id",), ("text",)),
+    "kb_chunks": (("id", "kb_id", "file_id", "owner", "seq", "start", '"end"', "page", "heading", "context", "text",
+                   "tokens", "embedded_with", "vector"), ("id",), ("heading", "context", "text")),
+    "kb_fts": (("rowid", "terms"), ("rowid",), ()),
+    "eval_runs": (("id", "owner", "kb_id", "name", "status", "questions", "done", "created_at", "updated_at", "data"),
+                  ("id",), ("data",)),
 }
-BLOB_TABLES = {"images"}
+BLOB_TABLES = {"images", "kb_files"}
+# PostgreSQL reads of the tables whose columns differ there (same columns out, in the same order).
+PG_SELECT = {
+    "kb_chunks": 'SELECT id, kb_id, file_id, owner, seq, start, "end", page, heading, context, text, tokens, '
+                 "embedded_with, embedding FROM kb_chunks",
+    "kb_fts": "SELECT id, terms FROM kb_chunks",
+}
+PG_KEY = {"kb_fts": ("id",)}
+# Tables with ids from a sequence on PostgreSQL: moved past the copied ids afterwards.
+PG_IDENTITY = ("kb_bases", "kb_files", "kb_chunks", "eval_runs")
 
 
 def _batch(table: str) -> int:
@@ -88,10 +110,17 @@ class _Side:
             with self.store._pool.connection() as conn, conn.transaction():
                 with conn.cursor(name=f"copy_{table}") as cur:  # server-side: never the whole table in memory
                     cur.itersize = _batch(table)
-                    cur.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY "
-                                + ", ".join(f'{k} COLLATE "C"' for k in key))
+                    select = PG_SELECT.get(table, f"SELECT {', '.join(columns)} FROM {table}")
+                    order = ", ".join(f'{k} COLLATE "C"' if table not in (*PG_IDENTITY, "kb_fts") else k
+                                      for k in PG_KEY.get(table, key))
+                    cur.execute(f"{select} ORDER BY {order}")
                     for row in cur:
                         row = list(row)
+                        if table == "kb_chunks" and row[-1] is not None:  # as SQLite stores it
+                            import numpy as np
+
+                            vector = row[-1].to_numpy() if hasattr(row[-1], "to_numpy") else row[-1]
+                            row[-1] = np.asarray(vector, dtype=np.float32).astype(np.float16).tobytes()
                         for i in text_at:
                             row[i] = _unescape(row[i]) if isinstance(row[i], str) else row[i]
                         if table == "conversations":
@@ -103,7 +132,8 @@ class _Side:
     def count(self, table: str) -> int:
         if self.postgres:
             with self.store._pool.connection() as conn:
-                return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                return conn.execute(f"SELECT COUNT(*) FROM ({PG_SELECT.get(table, 'SELECT 1 FROM ' + table)}) t"
+                                    ).fetchone()[0]
         return self.store._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
     def insert(self, table: str, batch: list[tuple]) -> None:
@@ -121,10 +151,19 @@ class _Side:
                 if closed >= 0:
                     row[closed] = bool(row[closed])
                 fixed.append(tuple(row))
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+            if table == "kb_chunks":
+                import numpy as np
+
+                sql = sql.replace(", vector)", ", embedding, dims)").replace("%s)", "%s, %s)")
+                fixed = [(*r[:-1], *((np.frombuffer(r[-1], dtype=np.float16).astype(np.float32), len(r[-1]) // 2)
+                                     if r[-1] is not None else (None, 0))) for r in fixed]
+            elif table == "kb_fts":
+                sql = "UPDATE kb_chunks SET terms = %s, nterms = %s WHERE id = %s"
+                fixed = [(terms, len(terms.split()), rowid) for rowid, terms in fixed]
             with self.store._pool.connection() as conn:
                 with conn.transaction(), conn.cursor() as cur:
-                    cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-                                    f"({', '.join(['%s'] * len(columns))})", fixed)
+                    cur.executemany(sql, fixed)
         else:
             db = self.store._conn
             db.execute("BEGIN IMMEDIATE")
@@ -135,6 +174,16 @@ class _Side:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+
+
+    def after_copy(self) -> None:
+        """Move PostgreSQL's id sequences past the copied ids (SQLite's AUTOINCREMENT follows by itself)."""
+        if not self.postgres:
+            return
+        with self.store._pool.connection() as conn, conn.transaction():
+            for table in PG_IDENTITY:
+                conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                             f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)")
 
 
 def _canonical(row: tuple) -> bytes:
@@ -190,6 +239,7 @@ def copy_store(source: str, destination: str, out=None, *, timeout: float = 10.0
                     batch = []
             if batch:
                 dst.insert(table, batch)
+        dst.after_copy()
         ok = True
         for table in TABLES:
             before, after = tally(src, table), tally(dst, table)

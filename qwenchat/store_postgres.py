@@ -39,7 +39,7 @@ from qwenchat.conversation import WITHDRAWN, Conversation, Message, Part, Usage
 from qwenchat.database_url import redact, scrub
 from qwenchat.migrations import UnknownMigrations
 from qwenchat.personas import Persona
-from qwenchat.pg_migrations import migrate
+from qwenchat.pg_migrations import VectorExtensionMissing, migrate
 from qwenchat.store import (
     ConversationDeleted,
     ConversationNotFound,
@@ -165,6 +165,23 @@ def _drop_unlinked(db: psycopg.Connection, candidates: list[tuple[str, str]]) ->
                ([o for o, _ in candidates], [i for _, i in candidates]))
 
 
+class VectorUnavailable(StoreUnavailable):
+    """The pgvector extension is missing and this role may not create it: the knowledge base needs it."""
+
+    message_id = "store.vector_unavailable"
+
+
+def _register_vector(conn: psycopg.Connection) -> None:
+    """pgvector's types on this connection (vectors in and out as numpy arrays); nothing before the
+    migration has created the extension (the first connection registers it right after migrating)."""
+    from pgvector.psycopg import register_vector
+
+    try:
+        register_vector(conn)
+    except psycopg.ProgrammingError:  # "vector type not found in the database"
+        pass
+
+
 class PostgresStore:
     """Conversations on a PostgreSQL server (see the module docstring). Opening connects, migrates under
     the advisory lock, and raises `StoreUnavailable` (or `SchemaTooNew`) if either fails."""
@@ -181,9 +198,13 @@ class PostgresStore:
             self._pool = self._new_pool()
             with self._pool.connection() as conn:
                 migrate(conn)
+                _register_vector(conn)  # the connections made later get it from the pool's `configure`
         except UnknownMigrations as exc:
             self._close_pool()
             raise SchemaTooNew(self.path, exc.names) from None
+        except VectorExtensionMissing as exc:
+            self._close_pool()
+            raise VectorUnavailable(self.path, scrub(exc.reason, url)) from None
         except (psycopg.Error, OSError) as exc:
             self._close_pool()
             raise StoreUnavailable(self.path, _reason(exc, url)) from None
@@ -194,7 +215,7 @@ class PostgresStore:
             kwargs={"autocommit": True, "connect_timeout": max(1, round(self._timeout)),
                     "application_name": "qwenchat"},
             # A connection is checked before it is lent: after a server restart every idle one is dead.
-            check=ConnectionPool.check_connection, name="qwenchat")
+            check=ConnectionPool.check_connection, name="qwenchat", configure=_register_vector)
         try:
             pool.open(wait=True, timeout=self._timeout)
         except BaseException:

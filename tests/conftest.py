@@ -80,3 +80,50 @@ def pg_url():
     from tests import pg
 
     return pg.fresh_schema()
+
+
+class KbBackend:
+    """Where the knowledge-base tests keep their knowledge bases: `store` is what `KnowledgeBases` is given
+    (a SQLite path, or a `PostgresStore` on a fresh schema of the session's PostgreSQL); `another()` opens the
+    same database again, as a second app server would (its own pool on PostgreSQL)."""
+
+    def __init__(self, name: str, tmp_path):
+        self.name = name
+        self._opened: list = []
+        if name == "postgres":
+            from tests import pg
+
+            self.url = pg.fresh_schema()
+        else:
+            self.url = str(tmp_path / "chats.db")
+        self.store = self.another()
+
+    def another(self):
+        if self.name == "sqlite":
+            return self.url
+        from qwenchat.store_postgres import PostgresStore
+
+        s = PostgresStore(self.url, max_size=4)
+        self._opened.append(s)
+        return s
+
+    def count(self, table: str) -> int:
+        if self.name == "sqlite":
+            import sqlite3
+
+            with sqlite3.connect(self.url) as db:
+                return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        with self.store._pool.connection() as conn:
+            return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+    def close(self) -> None:
+        for s in self._opened:
+            s.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def kb_backend(request, tmp_path):
+    """Each knowledge-base backend, empty (see `KbBackend`)."""
+    backend = KbBackend(request.param, tmp_path)
+    yield backend
+    backend.close()

@@ -76,10 +76,12 @@ def fresh_schema() -> str:
     with _lock:
         if _shared_db is None:
             _shared_db = fresh_database(srv)
+            with psycopg.connect(_shared_db, autocommit=True) as conn:  # pgvector's types, seen from every schema
+                conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
     name = f"s_{os.getpid()}_{next(_names)}"
     with psycopg.connect(_shared_db, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{name}"')
-    return f"{_shared_db}&options=-c%20search_path%3D{name}"
+    return f"{_shared_db}&options=-c%20search_path%3D{name},public"
 
 
 def fresh_database(srv=None) -> str:

@@ -52,6 +52,19 @@ def setup(server, tmp_path):
     return kbs, kb, provider
 
 
+@pytest.fixture
+def stored(server, kb_backend):
+    """As `setup`, on each backend (SQLite, PostgreSQL): for the tests of saved runs."""
+    server.reset()
+    provider = provider_for(Settings(api_key=VALID_KEY, base_url=server.base_url,
+                                     operator_base_url=server.base_url, provider="dashscope"), max_retries=0)
+    kbs = KnowledgeBases(kb_backend.store, "alice", provider)
+    kb = kbs.create("demo")
+    for name, text in DOCS.items():
+        assert kbs.add_file(kb.id, name, text.encode()).ok
+    return kbs, kb, provider
+
+
 def spending(operator_pays=True, **limits) -> Spending:
     return Spending(Limits(**limits), SessionQuota(), DailyCounter(), operator_pays=operator_pays)
 
@@ -222,13 +235,13 @@ def test_a_wrong_key_stops_the_run_with_its_message(setup, server):
 
 # ---- saved runs, CSV, comparison --------------------------------------------------------------------------
 
-def test_runs_are_saved_per_owner_and_read_back_whole(setup, tmp_path):
-    kbs, kb, provider = setup
+def test_runs_are_saved_per_owner_and_read_back_whole(stored, kb_backend):
+    kbs, kb, provider = stored
     run = run_for(kb)
     ev.evaluate_all(ev.Evaluator(kbs, provider, spending()), run)
-    runs = EvaluationRuns(tmp_path / "kb.db")
+    runs = EvaluationRuns.for_store(_store_of(kb_backend.store))
     saved = runs.save("alice", run)
-    again = EvaluationRuns(tmp_path / "kb.db").get("alice", saved.id)  # a new connection: after a reload
+    again = EvaluationRuns.for_store(_store_of(kb_backend.another())).get("alice", saved.id)  # another server
     assert again.aggregates() == run.aggregates() and again.rows[0].passages == run.rows[0].passages
     assert again.questions == run.questions and again.settings == run.settings
     assert runs.get("bob", saved.id) is None and runs.list("bob") == []
@@ -236,6 +249,27 @@ def test_runs_are_saved_per_owner_and_read_back_whole(setup, tmp_path):
     other = run_for(kb)
     other.id = saved.id  # bob cannot overwrite alice's run by naming its id
     assert runs.save("bob", other).id != saved.id and runs.get("alice", saved.id).rows
+
+
+def test_only_the_newest_runs_are_kept_per_owner(stored, kb_backend, monkeypatch):
+    from qwenchat.knowledge import evalstore
+
+    kbs, kb, _ = stored
+    monkeypatch.setattr(evalstore, "MAX_RUNS_PER_OWNER", 2)
+    runs = EvaluationRuns.for_store(_store_of(kb_backend.store))
+    ids = []
+    for i in range(3):
+        run = run_for(kb)
+        run.updated_at = 1000.0 + i
+        ids.append(runs.save("alice", run).id)
+    assert [r.id for r in runs.list("alice")] == ids[:0:-1] and runs.get("alice", ids[0]) is None
+
+
+def _store_of(store):
+    """The app's store for `EvaluationRuns.for_store`: a PostgresStore as it is, a SQLite path opened."""
+    from qwenchat.store import Store
+
+    return Store(store) if isinstance(store, str) else store
 
 
 def test_csv_export_round_trips_scores_and_missing_cells(setup):

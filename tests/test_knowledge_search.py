@@ -1,6 +1,7 @@
-"""The knowledge base end to end: real SQLite, the real openai client against the fake DashScope over HTTP.
-Search in Chinese and English, owners kept apart, re-embedding, degraded rerank and embeddings, batches,
-bad files beside good ones."""
+"""The knowledge base end to end: real SQLite and a real PostgreSQL with pgvector (the `kb_backend` fixture runs
+each storage test on both), the real openai client against the fake DashScope over HTTP. Search in Chinese and
+English, owners kept apart, re-embedding, degraded rerank and embeddings, batches, bad files beside good ones,
+a knowledge base uploaded through one server searched through another."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from tests.knowledge_helpers import EN_CONTACTS, ZH_CONTACTS, ZH_PHONES, blank_p
 
 
 @pytest.fixture
-def kbs(fake, tmp_path):
+def kbs(fake, kb_backend):
     fake.reset()
-    return KnowledgeBases(tmp_path / "chats.db", "alice", provider(fake))
+    return KnowledgeBases(kb_backend.store, "alice", provider(fake))
 
 
 @pytest.fixture
@@ -76,9 +77,9 @@ def test_rerank_failure_keeps_the_fused_order_with_a_notice(loaded, fake):
         assert [n.id for n in hits.notices] == ["kb.notice.rerank_unavailable"]
 
 
-def test_owners_never_see_each_others_knowledge_bases(loaded, tmp_path, fake):
+def test_owners_never_see_each_others_knowledge_bases(loaded, kb_backend, fake):
     kbs, kb = loaded
-    bob = KnowledgeBases(tmp_path / "chats.db", "bob", provider(fake))
+    bob = KnowledgeBases(kb_backend.store, "bob", provider(fake))
     assert bob.list() == [] and bob.find("公司资料") is None
     with pytest.raises(KnowledgeBaseNotFound):
         bob.search(kb.id, "张伟")  # a forged id
@@ -168,8 +169,8 @@ def test_a_failed_embedding_fails_that_file_with_the_reason_and_the_next_file_go
     assert retried.status == OK and {f.status for f in kbs.files(kb.id)} == {OK}
 
 
-def test_bad_files_each_say_why_and_the_good_ones_still_ingest(fake, tmp_path):
-    kbs = KnowledgeBases(tmp_path / "chats.db", "alice", provider(fake), max_file_bytes=50_000)
+def test_bad_files_each_say_why_and_the_good_ones_still_ingest(fake, kb_backend):
+    kbs = KnowledgeBases(kb_backend.store, "alice", provider(fake), max_file_bytes=50_000)
     kb = kbs.create("uploads")
     uploads = [("scan.pdf", blank_pdf(2)), ("locked.pdf", blank_pdf(1, "pw")), ("broken.docx", b"PK\x03\x04xx"),
                ("empty.txt", b""), ("big.txt", "很长。".encode() * 20_000), ("photo.png", b"\x89PNG\r\n"),
@@ -196,7 +197,7 @@ def test_progress_reports_each_phase_in_order(kbs):
     assert embeds[0][0] == 0 and embeds[-1][0] == embeds[-1][1]
 
 
-def test_rename_delete_reindex_and_remove(loaded):
+def test_rename_delete_reindex_and_remove(loaded, kb_backend):
     kbs, kb = loaded
     assert kbs.rename(kb.id, "资料库").name == "资料库"
     before = kbs.file(kb.id, ZH_PHONES.name)
@@ -205,9 +206,41 @@ def test_rename_delete_reindex_and_remove(loaded):
     assert kbs.remove_file(kb.id, ZH_PHONES.name) and not kbs.remove_file(kb.id, ZH_PHONES.name)
     assert "星尘" not in texts(kbs.search(kb.id, "星尘S9 Pro", top_k=5))
     assert kbs.delete(kb.id) and kbs.list() == []
-    with sqlite3.connect(kbs.index.path) as db:
-        assert db.execute("SELECT COUNT(*) FROM kb_chunks").fetchone()[0] == 0
-        assert db.execute("SELECT COUNT(*) FROM kb_fts").fetchone()[0] == 0
+    assert kb_backend.count("kb_chunks") == 0 and kb_backend.count("kb_files") == 0
+    if kb_backend.name == "sqlite":
+        assert kb_backend.count("kb_fts") == 0
+
+
+def test_a_knowledge_base_uploaded_through_one_server_answers_on_another(loaded, kb_backend, fake):
+    kbs, kb = loaded
+    other = KnowledgeBases(kb_backend.another(), "alice", provider(fake))  # its own pool on PostgreSQL
+    hits = other.search(kb.id, "星尘S9 Pro 多少钱", top_k=5)
+    assert hits.mode == "hybrid" and "参考售价:5999 - 6499" in texts(hits)
+    other.add_file(kb.id, "新员工.txt", "新员工王小明的工号是 A9001。".encode())
+    assert "A9001" in kbs.search(kb.id, "王小明的工号", top_k=3)[0].text  # and back the other way
+    assert [f.name for f in kbs.files(kb.id)] == [f.name for f in other.files(kb.id)]
+
+
+def test_without_pgvector_rights_the_server_refuses_to_start_with_a_message(kb_backend):
+    if kb_backend.name == "sqlite":
+        pytest.skip("PostgreSQL only: SQLite needs no extension")
+    import psycopg
+
+    from qwenchat.i18n import t
+    from qwenchat.store_postgres import PostgresStore, VectorUnavailable
+    from tests import pg
+
+    url = pg.fresh_database()  # no pgvector in it yet
+    role = "plain_" + url.split("/")[3].split("?")[0]  # roles are the cluster's: one per database
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'hunter2-secret'")
+        conn.execute(f"GRANT ALL ON SCHEMA public TO {role}")
+    plain = url.replace("postgresql://postgres:@", f"postgresql://{role}:hunter2-secret@")
+    assert plain != url
+    with pytest.raises(VectorUnavailable) as caught:
+        PostgresStore(plain, max_size=1)
+    message = t(caught.value.message_id, "en", path=caught.value.path, reason=caught.value.reason)
+    assert "CREATE EXTENSION vector" in message and "hunter2-secret" not in message + str(caught.value)
 
 
 def test_the_tables_live_in_the_conversation_database_by_an_appended_migration(tmp_path):
@@ -259,3 +292,57 @@ def test_a_large_knowledge_base_finds_the_nearest_vectors_through_sign_bits_and_
     assert [cid for cid, _ in found] == [int(i) + 1 for i in exact]  # chunk ids start at 1
     assert found[0][0] == 124 and found[0][1] > 0.99
     index.close()
+
+
+def test_pgvector_finds_the_nearest_through_hnsw_and_a_small_base_beside_a_large_one_still_answers(kb_backend):
+    if kb_backend.name == "sqlite":
+        pytest.skip("PostgreSQL only: the HNSW path and its exact fallback")
+    import numpy as np
+
+    from qwenchat.knowledge.model import Chunk, FileReport
+
+    index = KnowledgeBases(kb_backend.store, "alice").index
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((600, 64)).astype(np.float32)
+    big = index.create_base("alice", "big")
+    chunks = [Chunk(f"p{i}", i * 5, i * 5 + len(f"p{i}")) for i in range(600)]
+    index.put_file("alice", big.id, FileReport(0, "v.txt", "ok"), None, "", chunks, ["x"] * 600, vectors.tolist(),
+                   "m:64")
+    small = index.create_base("bob", "small")
+    index.put_file("bob", small.id, FileReport(0, "s.txt", "ok"), None, "", chunks[:3], ["x"] * 3,
+                   (-vectors[:3]).tolist(), "m:64")
+    query = vectors[123] + 0.05 * rng.standard_normal(64).astype(np.float32)
+    found = index.vector_search("alice", big.id, query.tolist(), "m:64", 5)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    exact = np.argsort(-(unit @ (query / np.linalg.norm(query))))[:5]
+    ids = {c.text: c.id for c in index.chunks("alice", big.id, [cid for cid, _ in found])}
+    assert [c for c, _ in found][0] == ids["p123"] and found[0][1] > 0.99
+    assert len(set(ids) & {f"p{i}" for i in exact}) >= 4  # HNSW is approximate: nearly the exact five
+    mine = index.vector_search("bob", small.id, query.tolist(), "m:64", 5)  # the graph's nearest are alice's
+    assert len(mine) == 3 and {c.file for c in index.chunks("bob", small.id, [cid for cid, _ in mine])} == {"s.txt"}
+
+
+def test_the_copy_command_moves_knowledge_bases_both_ways_and_they_answer_alike(fake, tmp_path, pg_url, capsys):
+    from qwenchat.store_copy import main as copy_main
+    from qwenchat.store_postgres import PostgresStore
+
+    source = tmp_path / "chats.db"
+    kbs = KnowledgeBases(source, "alice", provider(fake))
+    kb = kbs.create("公司资料")
+    for path in (ZH_CONTACTS, ZH_PHONES):
+        kbs.add_file(kb.id, path.name, path.read_bytes())
+    kbs.index.close()
+    assert copy_main(["copy", "--from", str(source), "--to", pg_url]) == 0
+    out = capsys.readouterr().out
+    for table in ("kb_bases", "kb_files", "kb_chunks", "kb_fts"):
+        assert f"{table}" in out and "MISMATCH" not in out
+    with PostgresStore(pg_url, max_size=2) as pg_store:
+        there = KnowledgeBases(pg_store, "alice", provider(fake))
+        for query in ("张伟是哪个部门的", "星尘S9 Pro 多少钱"):
+            here = KnowledgeBases(source, "alice", provider(fake)).search(kb.id, query, top_k=3)
+            assert [h.chunk_id for h in there.search(kb.id, query, top_k=3)] == [h.chunk_id for h in here]
+        assert there.create("新的").id == kb.id + 1  # the id sequence moved past the copied ids
+    back = tmp_path / "back.db"
+    assert copy_main(["copy", "--from", pg_url, "--to", str(back)]) == 0
+    assert "verified: every table matches" in capsys.readouterr().out
+    assert [b.name for b in KnowledgeBases(back, "alice").list()] == ["公司资料", "新的"]

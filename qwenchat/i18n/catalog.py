@@ -456,6 +456,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
                             "History is kept in memory only (`QWENCHAT_SAVE=0`) until the server restarts."),
     "store.unavailable": ("历史记录存储暂时不可用：{path}（{reason}）",
                           "The conversation store is unavailable: {path} ({reason})"),
+    "store.vector_unavailable": ("数据库 {path} 没有 pgvector 扩展，当前角色也无权创建它（{reason}）。请数据库管理员执行 "
+                                 "CREATE EXTENSION vector;（需安装 pgvector），然后重启本应用。",
+                                 "The database {path} has no pgvector extension and this role may not create it "
+                                 "({reason}). Ask its administrator to install pgvector and run CREATE EXTENSION "
+                                 "vector; then restart this app."),
     "store.schema_too_new": ("数据库 {path} 已被更新版本的 qwenchat 升级（{reason}），本服务器不会读写它。请升级本应用，"
                              "或把 QWENCHAT_DB 指向另一个数据库。",
                              "The database {path} was upgraded by a newer version of qwenchat ({reason}); this server "

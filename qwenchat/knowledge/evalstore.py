@@ -1,5 +1,6 @@
 """Saved evaluation runs, one owner's at a time: the `eval_runs` table (migration m006) in the app's SQLite file,
-or memory when the app keeps nothing on disk.
+the same table on PostgreSQL (`pg_migrations` m005) when the app's store is a `PostgresStore`, or memory when the
+app keeps nothing on disk.
 
 A run is stored as one JSON document (`run_to_json` / `run_from_json`) beside a few listing columns: the page
 writes it after each question and reads it whole to show or compare it. Every call names its owner; another
@@ -19,6 +20,18 @@ from qwenchat.knowledge.evalset import Question
 from qwenchat.knowledge.evaluate import Passage, Row, Run, RunSettings
 from qwenchat.knowledge.sqlite_index import _msg, _msg_json
 from qwenchat.migrations import migrate
+
+
+def _escape(text: str) -> str:
+    from qwenchat.store_postgres import _escape as escape
+
+    return escape(text)
+
+
+def _unescape(text: str) -> str:
+    from qwenchat.store_postgres import _unescape as unescape
+
+    return unescape(text)
 
 MAX_RUNS_PER_OWNER = 50
 BUSY_TIMEOUT_S = 10.0
@@ -51,10 +64,13 @@ def run_from_json(run_id: int, text: str) -> Run:
 class EvaluationRuns:
     """Evaluation runs in a SQLite file (`path`), or in this object's memory (`path=None`)."""
 
-    def __init__(self, path: str | Path | None):
+    def __init__(self, path: str | Path | None, *, postgres: Any = None):
         self._lock = threading.RLock()
         self._memory: dict[int, tuple[str, str]] | None = None  # id -> (owner, json)
         self._conn: sqlite3.Connection | None = None
+        self._pg = postgres  # a PostgresStore, or the RetryingStore holding one
+        if postgres is not None:
+            return
         if path is None:
             self._memory = {}
             return
@@ -65,9 +81,18 @@ class EvaluationRuns:
 
     @classmethod
     def for_store(cls, store: Any) -> "EvaluationRuns":
-        """Beside the app's conversation store: its SQLite file, or memory for a memory store."""
+        """Beside the app's conversation store: its SQLite file, its PostgreSQL database, or memory for a
+        memory store."""
+        from qwenchat.knowledge.service import _postgres_store
+
+        if store is not None and not isinstance(store, (str, Path)) and _postgres_store(store) is not None:
+            return cls(None, postgres=store)
         path = getattr(store, "path", None)
         return cls(path)
+
+    def _run(self, work, *, write: bool = True):  # type: ignore[no-untyped-def]
+        store = self._pg._current() if hasattr(self._pg, "_current") else self._pg
+        return store._run(work, write=write)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -76,6 +101,8 @@ class EvaluationRuns:
     def save(self, owner: str, run: Run) -> Run:
         """Insert (id 0) or update the run; returns it with its id. Another owner's id is never touched."""
         text = run_to_json(run)
+        if self._pg is not None:
+            return self._run(lambda db: self._save_pg(db, owner, run, _escape(text)))
         with self._lock:
             if self._memory is not None:
                 if run.id and self._memory.get(run.id, ("",))[0] != owner:
@@ -105,6 +132,21 @@ class EvaluationRuns:
                 (owner, owner, MAX_RUNS_PER_OWNER))
             return run
 
+    @staticmethod
+    def _save_pg(db, owner: str, run: Run, text: str) -> Run:  # type: ignore[no-untyped-def]
+        values = (run.name, run.status, len(run.questions), len(run.rows), run.updated_at, text)
+        if run.id and db.execute("UPDATE eval_runs SET name=%s, status=%s, questions=%s, done=%s, updated_at=%s, "
+                                 "data=%s WHERE id=%s AND owner=%s", (*values, run.id, owner)).rowcount:
+            return run
+        run.id = int(db.execute(
+            "INSERT INTO eval_runs (owner, kb_id, name, status, questions, done, created_at, updated_at, data) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (owner, run.settings.kb_id, run.name, run.status, len(run.questions), len(run.rows), run.created_at,
+             run.updated_at, text)).fetchone()[0])
+        db.execute("DELETE FROM eval_runs WHERE owner=%s AND id NOT IN (SELECT id FROM eval_runs WHERE owner=%s "
+                   "ORDER BY updated_at DESC, id DESC LIMIT %s)", (owner, owner, MAX_RUNS_PER_OWNER))
+        return run
+
     def _trim_memory(self, owner: str) -> None:
         assert self._memory is not None
         mine = sorted(k for k, (o, _) in self._memory.items() if o == owner)
@@ -114,7 +156,11 @@ class EvaluationRuns:
     def list(self, owner: str) -> list[Run]:
         """The owner's runs, newest first."""
         with self._lock:
-            if self._memory is not None:
+            if self._pg is not None:
+                found = [(k, _unescape(text)) for k, text in self._run(lambda db: db.execute(
+                    "SELECT id, data FROM eval_runs WHERE owner=%s ORDER BY updated_at DESC, id DESC",
+                    (owner,)).fetchall(), write=False)]
+            elif self._memory is not None:
                 found = [(k, text) for k, (o, text) in self._memory.items() if o == owner]
             else:
                 assert self._conn is not None
@@ -125,7 +171,11 @@ class EvaluationRuns:
 
     def get(self, owner: str, run_id: int) -> Run | None:
         with self._lock:
-            if self._memory is not None:
+            if self._pg is not None:
+                found = self._run(lambda db: db.execute("SELECT data FROM eval_runs WHERE id=%s AND owner=%s",
+                                                        (int(run_id), owner)).fetchone(), write=False)
+                text = _unescape(found[0]) if found else None
+            elif self._memory is not None:
                 owner_text = self._memory.get(int(run_id))
                 text = owner_text[1] if owner_text and owner_text[0] == owner else None
             else:
@@ -136,6 +186,9 @@ class EvaluationRuns:
         return run_from_json(int(run_id), text) if text else None
 
     def delete(self, owner: str, run_id: int) -> bool:
+        if self._pg is not None:
+            return bool(self._run(lambda db: db.execute("DELETE FROM eval_runs WHERE id=%s AND owner=%s",
+                                                        (int(run_id), owner)).rowcount))
         with self._lock:
             if self._memory is not None:
                 if self._memory.get(int(run_id), ("",))[0] == owner:

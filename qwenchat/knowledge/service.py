@@ -329,7 +329,17 @@ def _index_for(store: Any) -> KnowledgeIndex:
         return SqliteIndex.shared(Path(store))
     if hasattr(store, "keyword_search"):
         return store  # already an index
+    if _postgres_store(store) is not None:
+        from qwenchat.knowledge.postgres_index import PostgresIndex
+
+        return PostgresIndex(store)
     path = getattr(store, "path", None)
     if path is None:
         raise TypeError("store must be a KnowledgeIndex, a qwenchat.store.Store or a path")
     return SqliteIndex.shared(Path(path))
+
+
+def _postgres_store(store: Any) -> Any:
+    """The `PostgresStore` behind `store` (itself, or the one a `RetryingStore` holds), else None."""
+    inner = store._current() if hasattr(store, "_current") else store
+    return inner if type(inner).__name__ == "PostgresStore" else None
