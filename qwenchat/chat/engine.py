@@ -23,7 +23,9 @@ an output cap each, see `qwenchat.tools.runner`), its call and result are saved 
 the next request carries the assistant's `tool_calls` and one `tool` message per call. Each round is a
 request like the first: it reserves its real prompt plus its maximum output before it is sent and settles
 what it used, so every round counts in the totals, the quotas and the cost. At most `max_rounds` requests
-per turn; then the turn ends with a notice. A model the catalog marks as without function calling gets no
+per turn; then the turn ends with a notice. The knowledge base's `search_knowledge_base` tool adds the
+passages it returned to the reply as `citation` parts (numbered on across its searches in the turn) and
+replaces the automatic grounding step while it is offered. A model the catalog marks as without function calling gets no
 tools; a server that answers 400 to a request with tools is asked once more without them, with a notice.
 
 Nothing here imports Streamlit: the store, the provider, the limits and the clock come in as arguments.
@@ -266,7 +268,7 @@ class ChatEngine:
         go into the request (see qwenchat.chat.retrieval) before it is trimmed and reserved; a problem of
         that step stops the turn like a limit does. Without one, this is `_admit` alone."""
         grounding = None
-        if self.retrieval is not None:
+        if self.retrieval is not None and not self.searches_itself:
             history = [m for m in request[:-1] if m.get("role") != "system"]
             found = self.retrieval.ground(request, question, history)
             if isinstance(found, turns.Problem):
@@ -274,6 +276,12 @@ class ChatEngine:
             grounding, request = found, found.request
         trimmed, hold = self._admit(request)
         return grounding, trimmed, hold
+
+    @property
+    def searches_itself(self) -> bool:
+        """With the `search_knowledge_base` tool offered, the model looks things up when it decides to: the
+        automatic grounding step is skipped (otherwise, e.g. for a model without function calling, it runs)."""
+        return "search_knowledge_base" in self.tools
 
     def _admit(self, request: list[dict]) -> tuple[Trimmed, Hold | turns.Problem]:
         """The request as it will be sent (the tools' schemas count in its prompt), and the limits' answer."""
@@ -423,6 +431,9 @@ class ChatEngine:
             yield Waiting()
         result = handle.result()
         message.parts.append(steps.result_part(result, number))
+        drain = getattr(self.options.tool_context.search, "drain", None)
+        if drain is not None:  # the knowledge base's passages, numbered as the model saw them
+            message.parts.extend(drain())
         self.saver.save_message(self.conversation, message, force=True)
         yield ToolFinished(message, message.parts[-1])
         return result
