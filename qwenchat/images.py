@@ -176,14 +176,18 @@ def prepare_image(data: bytes, name: str = "", model: str = "") -> PreparedImage
                          encoded, name)
 
 
-def prepare_attachments(files: Sequence[tuple[str, bytes]], model: str) -> tuple[list[PreparedImage], Problem | None]:
-    """Every file attached to one message, prepared; the first problem stops them all (the user fixes one
-    file and sends again). A document attached the same way will be one more branch here."""
+def prepare_attachments(files: Sequence[tuple[str, bytes]], model: str) -> tuple[list[Any], Problem | None]:
+    """Every file attached to one message, prepared: images (`PreparedImage`) and documents (PDF, DOCX, TXT,
+    Markdown: `qwenchat.documents.PreparedDocument`); the first problem stops them all (the user fixes one
+    file and sends again)."""
+    from qwenchat import documents
+
     if len(files) > MAX_PER_MESSAGE:
         return [], Problem("too_many", "image.too_many", {"count": len(files), "limit": MAX_PER_MESSAGE})
     prepared = []
     for name, data in files:
-        result = prepare_image(data, name, model)
+        result = documents.prepare_document(name, data, model) if documents.is_document(name) \
+            else prepare_image(data, name, model)
         if isinstance(result, Problem):
             return [], result
         prepared.append(result)

@@ -239,6 +239,15 @@ def passage_block(n: int, hit: Any, lang: str) -> str:
     return f"[{n}] " + " · ".join(where) + "\n" + hit.text.strip()
 
 
+def _before(text: str, question: str) -> str:
+    """What the message carries before the question (attached documents' blocks), kept before the prompt."""
+    if not question:
+        return text + "\n\n" if text else ""
+    if text.endswith(question) and len(text) > len(question):
+        return text[:-len(question)]
+    return ""
+
+
 def with_passages(request: list[dict[str, Any]], question: str, hits: Any, lang: str) -> list[dict[str, Any]]:
     """The request with its last user message replaced by the instructions, the numbered passages and the
     question (a copy: the conversation keeps the question as typed)."""
@@ -251,11 +260,12 @@ def with_passages(request: list[dict[str, Any]], question: str, hits: Any, lang:
     for message in reversed(grounded):
         if message.get("role") == "user":
             if isinstance(message.get("content"), list):  # images stay; the text becomes the grounded one
-                message["content"] = [p for p in message["content"]
-                                      if not (isinstance(p, dict) and p.get("type") == "text")]
-                message["content"].append({"type": "text", "text": content})
+                texts = [p for p in message["content"] if isinstance(p, dict) and p.get("type") == "text"]
+                message["content"] = [p for p in message["content"] if not any(p is t_ for t_ in texts)]
+                message["content"].append({"type": "text", "text": _before(texts[-1]["text"] if texts else "",
+                                                                           question) + content})
             else:
-                message["content"] = content
+                message["content"] = _before(str(message.get("content") or ""), question) + content
             break
     else:
         grounded.append({"role": "user", "content": content})
