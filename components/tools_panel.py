@@ -23,6 +23,7 @@ from qwenchat.conversation import Conversation
 from qwenchat.rendering import escape_inline
 from qwenchat.settings import read
 from qwenchat.tools import REGISTRY, ToolContext, registry
+from qwenchat.tools.knowledge import NAME as KB_TOOL
 from qwenchat.tools.runner import ToolLimits
 
 
@@ -74,7 +75,8 @@ def render(model: str) -> tuple[str, ...]:
         key = f"tool_{name}"
         if key not in st.session_state:
             st.session_state[key] = prefs.tools.get(name, tool.default_on)
-        prefs.tools[name] = st.toggle(label, key=key, disabled=not able)
+        prefs.tools[name] = st.toggle(label, key=key, disabled=not able,
+                                      help=tr("tools.kb_help") if name == KB_TOOL else None)
     current = limits()
     st.caption(tr("tools.limits", rounds=current.max_rounds, seconds=current.timeout_s))
     return chosen(model)

@@ -583,6 +583,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tools.name.calculator": ("计算器（精确计算）", "Calculator (exact arithmetic)"),
     "tools.name.current_time": ("当前时间", "Current time"),
     "tools.name.search_knowledge_base": ("搜索知识库", "Search the knowledge base"),
+    "tools.kb_help": ("只在对话选了知识库时提供。打开后由模型决定何时检索、检索什么，不再在每次提问前自动检索。",
+                      "Offered only when the conversation has a knowledge base chosen. While it is on, the model "
+                      "decides when to search and for what, instead of a search before every question."),
     "tools.unsupported": ("{model} 不支持工具调用：与它对话时不使用工具。",
                           "{model} does not call tools: its replies are written without them."),
     "tools.limits": ("每轮对话最多 {rounds} 次模型请求；每次工具调用最长 {seconds:g} 秒。",
