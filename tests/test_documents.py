@@ -107,3 +107,58 @@ def test_an_oversized_document_is_refused_before_it_is_read(fake):
     s = Setup(fake)
     [refused] = send(s, "看看", [("大.txt", b"a" * (documents.MAX_DOCUMENT_BYTES + 1))])
     assert refused.problem.kind == "doc_too_large" and "大.txt" in refused.problem.message("en")
+
+
+def test_the_chat_page_shows_the_documents_note_under_a_reloaded_message_and_answers_a_follow_up(app_env, fake,
+                                                                                                  tmp_path):
+    """AppTest cannot attach a file to `st.chat_input`: the message is sent through the core (the chat input's
+    path), then the page opens the conversation, shows the note, and a follow-up typed on the page resends
+    the document."""
+    from streamlit.testing.v1 import AppTest
+
+    from qwenchat import identity
+    from qwenchat.i18n import t
+    from tests.apptest import APP, TIMEOUT
+    from tests.conftest import TEST_SECRET
+
+    token = identity.mint_token(TEST_SECRET.encode())
+    owner = identity.owner_for(url_token=token, secret=TEST_SECRET.encode()).id
+    s = Setup(fake)
+    send(s, "负责人是谁？", [("纪要.md", NOTES)])
+    tokens = s.conversation.messages[0].parts[0].data["tokens"]
+    with Store(tmp_path / "chats.db") as store:
+        store.save_conversation(owner, s.conversation)
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update({"o": token, "c": s.conversation.id})
+    at.run()
+    assert not at.exception, at.exception
+    question = at.chat_message[0]
+    note = t("doc.note", "zh", name="纪要.md", pages="", tokens=tokens)
+    assert [c.value for c in question.caption if c.value.startswith("📄")] == [note]
+    fake.reset()
+    at.chat_input(key="chat_input").set_value("风险是什么？").run()
+    assert not at.exception, at.exception
+    sent = json.dumps(fake.requests[-1]["body"]["messages"], ensure_ascii=False)
+    assert "服务器扩容" in sent and "风险是什么？" in at.chat_message[-1].markdown[0].value
+
+
+def test_an_edited_question_keeps_its_document(fake):
+    s = Setup(fake)
+    send(s, "负责人是谁？", [("纪要.md", NOTES)])
+    list(s.engine.edit(s.conversation.messages[0].id, "上线是哪天？"))
+    sent = last_user(s.chat_requests()[-1])
+    assert "下周三上线" in sent and sent.endswith("上线是哪天？")
+    assert [p.text for p in s.conversation.messages[0].parts] == ["纪要.md"]
+
+
+def test_with_a_knowledge_base_chosen_the_grounded_request_keeps_the_document_before_the_passages(fake, tmp_path):
+    from tests.test_retrieval import Setup as KnowledgeSetup
+
+    k = KnowledgeSetup(fake, tmp_path)
+    engine = k.engine(k.add_contacts())
+    prepared, problem = prepare_attachments([("纪要.md", NOTES)], "qwen-plus")
+    assert problem is None
+    list(engine.send("张伟是哪个部门的", attachments=prepared))
+    sent = k.chat_requests()[-1]["body"]["messages"][-1]["content"]
+    assert sent.startswith('<document name="纪要.md">') and "林雪" in sent
+    assert "资料：" in sent and "张伟是哪个部门的" in sent  # and the passages and question follow
