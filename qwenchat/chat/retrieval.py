@@ -193,7 +193,10 @@ class KnowledgeSearch:
             self.next_n += len(hits)
             record = retrieval._record(kb.id, query, query, None, hits)
             record.update({"tool": True, "first": first, "last": self.next_n - 1})
-            self._parts += [part_for(first + i, hit, kb.id, kb.name) for i, hit in enumerate(hits)]
+            found = [part_for(first + i, hit, kb.id, kb.name) for i, hit in enumerate(hits)]
+            for part in found:  # several searches in one reply: each passage remembers its own query
+                part.data["query"] = query
+            self._parts += found
             self._parts.append(Part(RETRIEVAL, kb.name, record))
         if not hits:
             return f"No passages of the knowledge base {kb.name!r} match {query!r}. Try other words, or say that " \
