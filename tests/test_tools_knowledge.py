@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
@@ -121,3 +122,41 @@ def test_a_search_the_limits_refuse_goes_back_to_the_model_and_nothing_is_cited(
     result = next(p for p in reply.parts if p.type == "tool_result")
     assert result.data["error"] == "tool_error" and "usage limits" in result.data["output"]
     assert citations.sources(reply) == [] and reply.content == "知识库里没有找到。"
+
+
+class SlowBases:
+    """The real knowledge bases, with a search that waits for the test to let it finish (a slow index)."""
+
+    def __init__(self, kbs, gate):
+        self._kbs, self._gate = kbs, gate
+
+    def search(self, *args, **kwargs):
+        self._gate.wait(10)
+        return self._kbs.search(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._kbs, name)
+
+
+def test_a_search_that_times_out_cites_nothing_even_when_it_ends_later(fake, tmp_path):
+    import threading
+
+    from qwenchat.tools.runner import TIMEOUT, ToolLimits
+
+    s = Setup(fake, tmp_path)
+    kb_id = s.add_contacts()
+    gate = threading.Event()
+    search = KnowledgeSearch(SlowBases(s.kbs, gate), kb_id, s.spending)
+    e = ChatEngine(s.conversation, s.provider, s.spending, Saver(s.store, s.owner, SaveState()),
+                   TurnOptions("qwen-plus", tools=TOOLS, tool_limits=ToolLimits(timeout_s=0.3),
+                               tool_context=ToolContext(owner=s.owner, knowledge_base=kb_id, search=search)))
+    list(e.send("张伟？[[fake:kb_search:张伟]]"))
+    reply = s.conversation.messages[-1]
+    assert next(p for p in reply.parts if p.type == "tool_result").data["error"] == TIMEOUT
+    gate.set()  # the search ends now, after the model was told it timed out
+    deadline = time.monotonic() + 10
+    while any(t.name == "qwenchat-tool-search_knowledge_base" and t.is_alive() for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the search never ended"
+        time.sleep(0.02)
+    assert search.drain() == [] and search.next_n == 1
+    assert citations.sources(reply) == []

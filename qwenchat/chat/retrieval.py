@@ -168,6 +168,7 @@ class KnowledgeSearch:
     next_n: int = 1
     _parts: list[Part] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _epoch: int = field(default=0, repr=False)  # drains so far: a search that outlives one is dropped
 
     def __call__(self, query: str, top_k: int = TOP_K) -> str:
         return self.search(query, top_k)
@@ -176,6 +177,8 @@ class KnowledgeSearch:
         from qwenchat.knowledge import KnowledgeBaseNotFound
         from qwenchat.tools.registry import ToolError
 
+        with self._lock:
+            epoch = self._epoch
         try:
             kb = self.kbs.get(self.kb_id)
         except KnowledgeBaseNotFound:
@@ -189,6 +192,8 @@ class KnowledgeSearch:
                             "and say so")
         lang = language_of(query)
         with self._lock:  # numbers are handed out once, in the order the searches end
+            if epoch != self._epoch:  # its call was reported (timed out) before it ended: the model never sees it
+                raise ToolError("the search ended after its call had timed out")
             first = self.next_n
             self.next_n += len(hits)
             record = retrieval._record(kb.id, query, query, None, hits)
@@ -206,8 +211,11 @@ class KnowledgeSearch:
                 f"fact with its number, e.g. [{first}].\n\n{passages}")
 
     def drain(self) -> list[Part]:
+        """The parts of the searches that ended since the last call; a search still running now (its call
+        timed out) will add none later, so no passage the model did not read is ever cited."""
         with self._lock:
             parts, self._parts = self._parts, []
+            self._epoch += 1
         return parts
 
 
