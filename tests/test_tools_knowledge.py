@@ -160,3 +160,26 @@ def test_a_search_that_times_out_cites_nothing_even_when_it_ends_later(fake, tmp
         time.sleep(0.02)
     assert search.drain() == [] and search.next_n == 1
     assert citations.sources(reply) == []
+
+
+def test_bad_arguments_go_back_to_the_model_as_errors_it_can_correct(fake, tmp_path):
+    from qwenchat.providers.base import ToolCall
+    from qwenchat.tools.runner import BAD_ARGUMENTS, TOOL_ERROR, ToolLimits, run
+
+    s = Setup(fake, tmp_path)
+    kb_id = s.add_contacts()
+    search = KnowledgeSearch(s.kbs, kb_id, s.spending)
+    context = ToolContext(owner=s.owner, knowledge_base=kb_id, search=search)
+    tools = registry.chosen([NAME], context)
+
+    def call(arguments: str):
+        return run(ToolCall("c1", NAME, arguments), tools, context, ToolLimits())
+
+    assert call("{}").error == BAD_ARGUMENTS and "query" in call("{}").output
+    for bad in ('{"query": "  "}', '{"query": "张伟", "top_k": "many"}', '{"query": "张伟", "top_k": 2.5}'):
+        result = call(bad)
+        assert result.error == TOOL_ERROR, bad
+    assert search.drain() == []  # nothing searched, nothing to cite
+    result = call('{"query": "张伟", "top_k": 2}')
+    assert result.ok and sorted(numbered(result.output)) == [1, 2]
+    assert [p.data["n"] for p in search.drain() if p.type == "citation"] == [1, 2]
