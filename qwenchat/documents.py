@@ -84,15 +84,21 @@ def prepare_document(name: str, data: bytes, model: str) -> PreparedDocument | P
 
 def request_text(text: str, parts: Sequence[Part]) -> str:
     """A user message's text as the request carries it: its documents' blocks, then what the user typed."""
-    blocks = [block(p.text, str(p.data.get("text", ""))) for p in parts if p.type == FILE]
+    blocks = [block(p.text, p.data["text"]) for p in parts
+              if p.type == FILE and isinstance(p.data.get("text"), str) and p.data["text"].strip()]
     return "\n\n".join([*blocks, text] if text else blocks)
 
 
+def _count(value: Any) -> int:
+    """A count from a part's data, which an import may have filled with anything: 0 unless a whole number."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 def tokens_of(parts: Sequence[Part]) -> int:
-    return sum(int(p.data.get("tokens") or 0) for p in parts if p.type == FILE)
+    return sum(_count(p.data.get("tokens")) for p in parts if p.type == FILE)
 
 
 def summary(part: Part) -> dict[str, Any]:
     """What the note under the message says about one document."""
-    return {"name": part.text, "pages": int(part.data.get("pages") or 0), "tokens": int(part.data.get("tokens") or 0),
-            "size": int(part.data.get("bytes") or 0)}
+    return {"name": part.text, "pages": _count(part.data.get("pages")), "tokens": _count(part.data.get("tokens")),
+            "size": _count(part.data.get("bytes"))}

@@ -162,3 +162,11 @@ def test_with_a_knowledge_base_chosen_the_grounded_request_keeps_the_document_be
     sent = k.chat_requests()[-1]["body"]["messages"][-1]["content"]
     assert sent.startswith('<document name="纪要.md">') and "林雪" in sent
     assert "资料：" in sent and "张伟是哪个部门的" in sent  # and the passages and question follow
+
+
+def test_an_imported_file_part_with_odd_data_neither_breaks_the_note_nor_the_request():
+    from qwenchat.conversation import Message, Part
+
+    odd = Part("file", "x.md", {"pages": "many", "tokens": True, "text": 42})
+    assert documents.summary(odd) == {"name": "x.md", "pages": 0, "tokens": 0, "size": 0}
+    assert Message("user", "问题", parts=[odd]).api_entry() == {"role": "user", "content": "问题"}
