@@ -42,7 +42,7 @@ from qwenchat.conversation import IMAGE_KEY, Part
 from qwenchat.turns import Problem
 
 MAX_UPLOAD_BYTES = 20 * 2**20         # a file larger than this is refused before it is read as an image
-MAX_PER_MESSAGE = 10                  # images attached to one message
+MAX_PER_MESSAGE = 10                  # files (images and documents) attached to one message
 MAX_SOURCE_PIXELS = 50_000_000        # a header claiming more is refused before decoding (a bomb)
 MAX_DATA_URL_BYTES = 10 * 2**20       # DashScope: a base64 image in a request must stay under 10 MB
 MIN_SIDE = 10                         # DashScope refuses images with a side of 10 px or less

@@ -56,8 +56,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                 "请开始新对话。",
                                 "This conversation's images are at their limit ({used} kept; {adding} more would "
                                 "pass {limit}), so nothing was sent. Start a new conversation."),
-    "image.too_many": ("一条消息最多附 {limit} 张图片（这次 {count} 张），未发送。",
-                       "One message takes at most {limit} images ({count} attached); nothing was sent."),
+    "image.too_many": ("一条消息最多附 {limit} 个文件（图片与文档合计，这次 {count} 个），未发送。",
+                       "One message takes at most {limit} files, images and documents together ({count} attached); "
+                       "nothing was sent."),
     "image.use_vision": ("👁 用 {vision} 回答", "👁 Answer with {vision}"),
     "image.answered_by": ("👁 由视觉模型 {model} 回答（当前模型看不到图片）。",
                           "👁 Answered by the vision model {model} (the chosen model cannot see images)."),
