@@ -20,7 +20,7 @@ from components.navigation import SETTINGS
 from components.session import read_secrets
 from components.settings import ChatOptions
 from components.tool_steps import has_steps, show_tool_steps
-from qwenchat import errors, images, settings
+from qwenchat import documents, errors, images, settings
 from qwenchat.catalog import VISION_MODEL, lookup
 from qwenchat.chat import saving
 from qwenchat.chat.engine import ChatEngine, TurnOptions
@@ -67,7 +67,7 @@ def render(conversation: Conversation, options: ChatOptions) -> None:
     # Read first (it is drawn at the bottom of the page anyway), so the turn can start before the history
     # is painted: a regenerate or an edit changes which messages the history shows.
     prompt = st.chat_input(placeholder, key="chat_input", submit_mode="stop", accept_file="multiple",
-                           file_type=list(images.FILE_TYPES), max_upload_size=images.MAX_UPLOAD_BYTES // 2**20,
+                           file_type=[*images.FILE_TYPES, *documents.FILE_TYPES], max_upload_size=images.MAX_UPLOAD_BYTES // 2**20,
                            disabled=not has_key or conversation.closed)
     action, chat.pending = chat.pending, None
     turn: Iterator[TurnEvent] | None = None
@@ -106,7 +106,7 @@ def _engine(conversation: Conversation, options: ChatOptions, pace: "_Pace", *, 
         TurnOptions(options.settings.model, thinking=options.thinking, budget=options.budget, judge=options.judge,
                     farewell=options.farewell, lang=lang(), params=options.params or {},
                     persona_name=options.persona, tools=options.tools, tool_limits=tools_panel.limits(),
-                    tool_context=tools_panel.context(conversation),
+                    tool_context=tools_panel.context(conversation, options.settings, spending),
                     vision_model=str(settings.read("QWENCHAT_VISION_MODEL", secrets, os.environ)),
                     auto_vision=vision or bool(settings.read("QWENCHAT_AUTO_VISION", secrets, os.environ))),
         pace=pace, verdicts=chat.verdicts, retrieval=_retrieval(conversation, options, provider, spending))
@@ -136,7 +136,7 @@ def _start(engine: ChatEngine, prompt, action: Action | None) -> Iterator[TurnEv
 def _send(engine: ChatEngine, text: str, files: list[tuple[str, bytes]]) -> Iterator[TurnEvent]:
     """Prepare the attached files (refusing the message, text kept, when one cannot be sent), then send."""
     model = engine.options.model
-    if files and not lookup(model).vision:
+    if any(not documents.is_document(name) for name, _ in files) and not lookup(model).vision:
         model = engine.options.vision_model or VISION_MODEL  # the model that would see them
     prepared, problem = images.prepare_attachments(files, model)
     if problem is not None:
@@ -296,6 +296,9 @@ def show_message(message: Message, *, conversation: Conversation | None = None, 
                 st.markdown(images_as_links(message.reasoning))
         if message.images:
             show_images(message)
+        for part in message.parts:
+            if part.type == documents.FILE:
+                show_document(part)
         if message.role == "assistant" and _answered_by_vision(message):
             st.caption(tr("image.answered_by", model=message.model))
         if message.status != WITHDRAWN and has_steps(message):
@@ -342,6 +345,13 @@ def show_images(message: Message) -> None:
     tokens = sum(images.estimate_image_tokens(int(p.data.get("width") or 1), int(p.data.get("height") or 1), model)
                  for p in message.images)
     st.caption(tr("image.tokens", count=len(message.images), tokens=tokens))
+
+
+def show_document(part) -> None:
+    """The note under a message with a document: its name, pages and what its text costs per request."""
+    info = documents.summary(part)
+    pages = tr("doc.pages", pages=info["pages"]) if info["pages"] else ""
+    st.caption(tr("doc.note", name=escape_inline(info["name"]) or "?", pages=pages, tokens=info["tokens"]))
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

@@ -38,10 +38,13 @@ def render(message: Message) -> None:
     else:
         box = st.expander(tr("chat.sources.retrieved"), expanded=False)
         shown = sources
+    asked = record.data.get("query", "") if record is not None else ""
+    queries = {p.data.get("n"): str(p.data["query"]) for p in message.parts  # the tool's searches: one query each
+               if p.type == citations.CITATION and p.data.get("query")}
     with box:
         for source in shown:
             with st.popover(label(source), width="stretch"):
-                passage(source, record.data.get("query", "") if record is not None else "")
+                passage(source, queries.get(source.n, asked))
 
 
 def label(source: citations.Source) -> str:

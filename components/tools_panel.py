@@ -12,14 +12,18 @@ import os
 
 import streamlit as st
 
-from components import session
+from components import knowledge, knowledge_picker, session
 from components.lang import lang, tr
 from components.secrets import read_secrets
 from qwenchat.catalog import lookup
+from qwenchat.chat.retrieval import KnowledgeSearch
+from qwenchat.chat.spending import Spending
+from qwenchat.config import Settings
 from qwenchat.conversation import Conversation
 from qwenchat.rendering import escape_inline
 from qwenchat.settings import read
 from qwenchat.tools import REGISTRY, ToolContext, registry
+from qwenchat.tools.knowledge import NAME as KB_TOOL
 from qwenchat.tools.runner import ToolLimits
 
 
@@ -27,12 +31,19 @@ def limits() -> ToolLimits:
     return ToolLimits.from_config(read_secrets(), os.environ)
 
 
-def context(conversation: Conversation) -> ToolContext:
+def context(conversation: Conversation, settings: Settings | None = None,
+            spending: Spending | None = None) -> ToolContext:
+    """Who is asking, and with the conversation's knowledge base chosen (the chat's picker), a way to search
+    it for `search_knowledge_base`: one `KnowledgeSearch` per turn, paying through `spending`."""
     try:
         zone = st.context.timezone or ""
     except Exception:  # noqa: BLE001 - no browser (AppTest): the tool says UTC
         zone = ""
-    return ToolContext(owner=session.owner(), conversation_id=conversation.id, lang=lang(), timezone=zone)
+    kb_id, search = knowledge_picker.chosen(conversation), None
+    if kb_id and settings is not None and spending is not None:
+        search = KnowledgeSearch(knowledge.bases(settings), kb_id, spending)
+    return ToolContext(owner=session.owner(), conversation_id=conversation.id, lang=lang(), timezone=zone,
+                       knowledge_base=kb_id if search is not None else 0, search=search)
 
 
 def _offered() -> list[str]:
@@ -64,7 +75,8 @@ def render(model: str) -> tuple[str, ...]:
         key = f"tool_{name}"
         if key not in st.session_state:
             st.session_state[key] = prefs.tools.get(name, tool.default_on)
-        prefs.tools[name] = st.toggle(label, key=key, disabled=not able)
+        prefs.tools[name] = st.toggle(label, key=key, disabled=not able,
+                                      help=tr("tools.kb_help") if name == KB_TOOL else None)
     current = limits()
     st.caption(tr("tools.limits", rounds=current.max_rounds, seconds=current.timeout_s))
     return chosen(model)

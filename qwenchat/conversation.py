@@ -82,6 +82,8 @@ IMAGE_KEY = "qwenchat_image"   # a planned image part's data in a request (see `
 # "citation": a passage a grounded reply's request carried (text: the passage; data: n, file, page, heading,
 # start, end, chunk_id, kb, ...); "retrieval": what that knowledge-base search did and cost (qwenchat.citations,
 # qwenchat.chat.retrieval).
+# "file": a document attached to a user message (text: its file name; data: mime, bytes, pages, tokens, chars
+# and "text", the extracted text the requests carry, see qwenchat.documents).
 PART_TYPES = ("image", "tool_call", "tool_result", "citation", "file", "persona", "notice", "retrieval")
 
 
@@ -133,17 +135,23 @@ class Message:
         """This message as a request carries it. A user message with images is, for a vision model, a list:
         the images planned (their id and size, no pixels: `qwenchat.images.resolve` fills them in once the
         budget has chosen what goes), then the text; for a model that cannot see, text with a placeholder
-        per image (list content would be a 400)."""
+        per image (list content would be a 400). Attached documents (`file` parts, qwenchat.documents) go
+before the text as delimited blocks, in this request and every later one."""
         pictures = self.images if self.role == "user" else []
+        text = self.content
+        if self.role == "user" and any(p.type == "file" for p in self.parts):
+            from qwenchat.documents import request_text  # its documents' text before the question
+
+            text = request_text(text, self.parts)
         if not pictures:
-            return {"role": self.role, "content": self.content}
+            return {"role": self.role, "content": text}
         if not vision:
-            lines = [IMAGE_PLACEHOLDER] * len(pictures) + ([self.content] if self.content else [])
+            lines = [IMAGE_PLACEHOLDER] * len(pictures) + ([text] if text else [])
             return {"role": self.role, "content": "\n".join(lines)}
         content: list[dict[str, Any]] = [
             {"type": "image_url", "image_url": {"url": ""}, IMAGE_KEY: dict(p.data)} for p in pictures]
-        if self.content:
-            content.append({"type": "text", "text": self.content})
+        if text:
+            content.append({"type": "text", "text": text})
         return {"role": self.role, "content": content}
 
     @property

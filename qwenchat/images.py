@@ -42,7 +42,7 @@ from qwenchat.conversation import IMAGE_KEY, Part
 from qwenchat.turns import Problem
 
 MAX_UPLOAD_BYTES = 20 * 2**20         # a file larger than this is refused before it is read as an image
-MAX_PER_MESSAGE = 10                  # images attached to one message
+MAX_PER_MESSAGE = 10                  # files (images and documents) attached to one message
 MAX_SOURCE_PIXELS = 50_000_000        # a header claiming more is refused before decoding (a bomb)
 MAX_DATA_URL_BYTES = 10 * 2**20       # DashScope: a base64 image in a request must stay under 10 MB
 MIN_SIDE = 10                         # DashScope refuses images with a side of 10 px or less
@@ -176,14 +176,18 @@ def prepare_image(data: bytes, name: str = "", model: str = "") -> PreparedImage
                          encoded, name)
 
 
-def prepare_attachments(files: Sequence[tuple[str, bytes]], model: str) -> tuple[list[PreparedImage], Problem | None]:
-    """Every file attached to one message, prepared; the first problem stops them all (the user fixes one
-    file and sends again). A document attached the same way will be one more branch here."""
+def prepare_attachments(files: Sequence[tuple[str, bytes]], model: str) -> tuple[list[Any], Problem | None]:
+    """Every file attached to one message, prepared: images (`PreparedImage`) and documents (PDF, DOCX, TXT,
+    Markdown: `qwenchat.documents.PreparedDocument`); the first problem stops them all (the user fixes one
+    file and sends again)."""
+    from qwenchat import documents
+
     if len(files) > MAX_PER_MESSAGE:
         return [], Problem("too_many", "image.too_many", {"count": len(files), "limit": MAX_PER_MESSAGE})
     prepared = []
     for name, data in files:
-        result = prepare_image(data, name, model)
+        result = documents.prepare_document(name, data, model) if documents.is_document(name) \
+            else prepare_image(data, name, model)
         if isinstance(result, Problem):
             return [], result
         prepared.append(result)

@@ -25,7 +25,8 @@ the limits on that).
 
 Imported text is treated like model text: the Markdown export shows the visible branch with every
 image as a link (`rendering.images_as_links`), for every role; an attached image is a note with its name
-and size (its pixels are in the JSON export).
+and size (its pixels are in the JSON export), an attached document a note with its name and tokens (its
+text is in the JSON export, in the `file` part's data).
 """
 
 from __future__ import annotations
@@ -151,6 +152,9 @@ def to_markdown(conversation: Conversation, tz: tzinfo = timezone.utc, lang: str
             if part.type == "image":
                 lines += [t("export.md.image", lang, name=images_as_links(" ".join(part.text.split())) or "?",
                             width=part.data.get("width", "?"), height=part.data.get("height", "?")), ""]
+            elif part.type == "file":
+                lines += [t("export.md.file", lang, name=images_as_links(" ".join(part.text.split())) or "?",
+                            tokens=_count_of(part.data.get("tokens"))), ""]
         lines += _tool_steps(message, lang)
         if message.content:
             lines += [images_as_links(message.content), ""]
@@ -411,6 +415,10 @@ def _parts(value: Any, message: Msg) -> list[Part]:
             raise InvalidImport("import.data_out_of_bounds", where=where, limit=MAX_NUMBER_IN_DATA)
         parts.append(Part(part["type"], clean_user_text(part["text"]), part["data"]))
     return parts
+
+
+def _count_of(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _bounded(value: Any) -> bool:

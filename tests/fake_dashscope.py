@@ -21,7 +21,7 @@ carrying base64 data URLs; each image is decoded and billed by DashScope's patch
 `prompt_tokens_details.image_tokens`. List content sent to any other model is a 400, as DashScope answers.
 Tool calls are streamed as DashScope streams them (see `tool_call_chunks`): a queued spec
 `{"kind": "tool_calls", "calls": [{"name", "arguments"}], "split": 3}`, or the triggers `calc`, `parallel`,
-`bad_json`, `forever`, `time` and `no_tools` (`reply_for_trigger`), which answer with text once the request
+`bad_json`, `forever`, `time`, `no_tools` and `kb_search` (`reply_for_trigger`), which answer with text once the request
 carries the tool results. Every request's history is checked like DashScope checks it: an assistant
 message's `tool_calls` must be answered by one `tool` message per `tool_call_id`, right after it, and a
 `tool` message must answer a call; otherwise the answer is DashScope's 400 (`tool_history_problem`).
@@ -193,6 +193,14 @@ def tool_reply_for_trigger(name: str, arg: str | None, body: dict[str, Any]) -> 
         return answer
     if name == "forever":  # a model that never stops calling
         return {"kind": "tool_calls", "content": "再算一次。", "calls": [calc_call(f"{len(results)}+1")]}
+    if name == "kb_search":  # [[fake:kb_search:张伟|马云]] -> one search per round, then each best line with [n]
+        queries = (arg or "").split("|")
+        if len(results) < len(queries):
+            query = queries[len(results)]
+            return {"kind": "tool_calls", "split": 4, "calls": [
+                {"name": "search_knowledge_base", "arguments": json.dumps({"query": query}, ensure_ascii=False)}]}
+        return {"kind": "text", "chunks": split_pairs("；".join(
+            best_passage_line(result, query) for result, query in zip(results, queries)))}
     if name == "no_tools":  # a server that refuses `tools` with a 400
         if body.get("tools"):
             return {"kind": "error", "code": "tools_unsupported"}
@@ -299,6 +307,21 @@ def grounded_reply(body: dict[str, Any]) -> str | None:
     if best is None:
         return CANNOT_ANSWER[lang]
     return (f"根据资料：{best[2]} [{best[1]}]" if lang == "zh" else f"According to the documents: {best[2]} [{best[1]}]")
+
+
+def best_passage_line(text: str, query: str) -> str:
+    """The line of the numbered passages in `text` that shares the most terms with `query`, quoted with its
+    number (`根据知识库：LINE [n]`), or `知识库里没有找到。`."""
+    heads = list(_PASSAGE.finditer(text))
+    terms = question_terms(query) or {query.lower()}
+    best: tuple[int, int, str] | None = None  # (-score, n, line)
+    for i, head in enumerate(heads):
+        end = heads[i + 1].start() if i + 1 < len(heads) else len(text)
+        for line in text[head.end():end].splitlines():
+            score = sum(1 for term in terms if term in line.lower())
+            if score and (best is None or (-score, int(head.group(1))) < best[:2]):
+                best = (-score, int(head.group(1)), line.strip()[:160])
+    return f"根据知识库：{best[2]} [{best[1]}]" if best else "知识库里没有找到。"
 
 
 def reply_for_trigger(text: str, body: dict[str, Any] | None = None) -> dict[str, Any] | None:

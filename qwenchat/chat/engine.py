@@ -13,6 +13,10 @@ whoever pays; then, for a new message, the end-of-conversation verdict (the judg
 same limits); then the streamed reply, recorded into the conversation as it arrives, saved at most once
 a second, counted and settled when it ends, however it ends.
 
+Documents (qwenchat.documents): `send` takes prepared documents among its attachments; each becomes a `file`
+part with its text, which the request carries before the question (this turn and later ones). A message
+whose documents do not fit the context budget is refused with their tokens, the prompt's and the budget.
+
 Images: a message with images needs a model that sees; otherwise the turn is refused with the vision model
 to offer (`image.model_blind`), or, with `auto_vision`, that model answers this turn. Images count against
 the conversation's image cap and, by their size, in the budget and the reservation like text; only those
@@ -23,7 +27,9 @@ an output cap each, see `qwenchat.tools.runner`), its call and result are saved 
 the next request carries the assistant's `tool_calls` and one `tool` message per call. Each round is a
 request like the first: it reserves its real prompt plus its maximum output before it is sent and settles
 what it used, so every round counts in the totals, the quotas and the cost. At most `max_rounds` requests
-per turn; then the turn ends with a notice. A model the catalog marks as without function calling gets no
+per turn; then the turn ends with a notice. The knowledge base's `search_knowledge_base` tool adds the
+passages it returned to the reply as `citation` parts (numbered on across its searches in the turn) and
+replaces the automatic grounding step while it is offered. A model the catalog marks as without function calling gets no
 tools; a server that answers 400 to a request with tools is asked once more without them, with a notice.
 
 Nothing here imports Streamlit: the store, the provider, the limits and the clock come in as arguments.
@@ -35,7 +41,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Generator, Iterator, Sequence
 
-from qwenchat import errors, images, sanitize, turns
+from qwenchat import documents, errors, images, sanitize, turns
 from qwenchat import judge as judge_module
 from qwenchat.budget import Trimmed, fit_to_budget
 from qwenchat.catalog import THINKING_ALWAYS, VISION_MODEL, lookup
@@ -105,20 +111,24 @@ class ChatEngine:
 
     # ---- the three ways a turn starts ----------------------------------------------------------------
 
-    def send(self, raw_text: str, attachments: Sequence[images.PreparedImage] = ()) -> Iterator[TurnEvent]:
+    def send(self, raw_text: str,
+             attachments: Sequence[images.PreparedImage | documents.PreparedDocument] = ()) -> Iterator[TurnEvent]:
         text = sanitize.clean_user_text(raw_text)
-        problem = self._text_problem(text, with_images=bool(attachments)) or self._image_problem(attachments)
+        files = [a for a in attachments if isinstance(a, documents.PreparedDocument)]
+        attachments = [a for a in attachments if isinstance(a, images.PreparedImage)]
+        problem = self._text_problem(text, with_images=bool(attachments or files)) \
+            or self._image_problem(attachments)
         if problem:
             yield Refused(problem, text)
             return
         history = self.conversation.history_dicts()
         self._attached = {image.id: image for image in attachments}
-        pictures = [image.part() for image in attachments]
+        pictures = [image.part() for image in attachments] + [document.part() for document in files]
         request = [*self.conversation.api_messages(self.sees),
                    Message("user", text, parts=pictures).api_entry(self.sees)]
         grounding, trimmed, hold = self._prepare(request, text)
         if isinstance(hold, turns.Problem):
-            yield Refused(hold, text)
+            yield Refused(self._documents_problem(hold, files), text)
             return
         try:
             user_message = self.conversation.add_user(text)
@@ -141,6 +151,15 @@ class ChatEngine:
             self.spending.settle(hold, 0)
             raise
         yield from attach(self._reply(trimmed, hold), grounding)
+
+    def _documents_problem(self, problem: turns.Problem,
+                           files: Sequence[documents.PreparedDocument]) -> turns.Problem:
+        """A message with documents that does not fit the context budget: the refusal says what they cost."""
+        if not files or problem.kind != OVER_BUDGET:
+            return problem
+        return turns.Problem(OVER_BUDGET, "doc.over_budget", {
+            "names": "、".join(f.name for f in files), "tokens": sum(f.tokens for f in files),
+            "prompt_tokens": problem.params.get("prompt_tokens", 0), "budget": self.options.budget})
 
     def regenerate(self, reply_id: str) -> Iterator[TurnEvent]:
         """Answer the same question again; the old reply stays as a sibling ("1/2")."""
@@ -176,7 +195,8 @@ class ChatEngine:
             return
         leaf = conversation.messages[-1].id if conversation.messages else ""
         conversation.branch_from(message_id)
-        pictures = [replace(p, data=dict(p.data)) for p in target.images]  # the question keeps its images
+        pictures = [replace(p, data=dict(p.data)) for p in target.parts  # the question keeps its images and
+                    if p.type in ("image", "file")]                       # documents
         grounding, trimmed, hold = self._prepare([*conversation.api_messages(self.sees),
                                                   Message("user", text, parts=pictures).api_entry(self.sees)], text)
         if isinstance(hold, turns.Problem):
@@ -266,7 +286,7 @@ class ChatEngine:
         go into the request (see qwenchat.chat.retrieval) before it is trimmed and reserved; a problem of
         that step stops the turn like a limit does. Without one, this is `_admit` alone."""
         grounding = None
-        if self.retrieval is not None:
+        if self.retrieval is not None and not self.searches_itself:
             history = [m for m in request[:-1] if m.get("role") != "system"]
             found = self.retrieval.ground(request, question, history)
             if isinstance(found, turns.Problem):
@@ -274,6 +294,12 @@ class ChatEngine:
             grounding, request = found, found.request
         trimmed, hold = self._admit(request)
         return grounding, trimmed, hold
+
+    @property
+    def searches_itself(self) -> bool:
+        """With the `search_knowledge_base` tool offered, the model looks things up when it decides to: the
+        automatic grounding step is skipped (otherwise, e.g. for a model without function calling, it runs)."""
+        return "search_knowledge_base" in self.tools
 
     def _admit(self, request: list[dict]) -> tuple[Trimmed, Hold | turns.Problem]:
         """The request as it will be sent (the tools' schemas count in its prompt), and the limits' answer."""
@@ -423,6 +449,9 @@ class ChatEngine:
             yield Waiting()
         result = handle.result()
         message.parts.append(steps.result_part(result, number))
+        drain = getattr(self.options.tool_context.search, "drain", None)
+        if drain is not None:  # the knowledge base's passages, numbered as the model saw them
+            message.parts.extend(drain())
         self.saver.save_message(self.conversation, message, force=True)
         yield ToolFinished(message, message.parts[-1])
         return result

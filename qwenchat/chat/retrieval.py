@@ -13,12 +13,20 @@ and one `retrieval` part with what the retrieval cost, so the sidebar counts it 
 
 The engine calls `ground` from send / regenerate / edit just before `_admit`, and `attach` around its
 reply events; nothing else of the turn changes.
+
+`KnowledgeSearch` is the same search as the `search_knowledge_base` tool's (qwenchat.tools.knowledge): the
+model asks with its own query (no rewrite), each search passes `Spending` like the grounding's, and its
+passages are numbered on from the turn's earlier searches ([1]..[5], then [6]..[10]), so a reply that used
+several searches still has one number per passage. The engine takes the parts (`drain`) after each call and
+puts them on the reply: `citation` parts with the numbers the model saw, one `retrieval` part per search.
+When that tool is on, the engine skips the automatic grounding (the model decides when to look things up).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -147,6 +155,70 @@ class Retrieval:
                 "mode": getattr(hits, "mode", ""), "reranked": bool(getattr(hits, "reranked", False))}
 
 
+@dataclass
+class KnowledgeSearch:
+    """One turn's searches by the `search_knowledge_base` tool: `search(query, top_k)` returns the numbered
+    passages as text for the model (raises ToolError when it cannot search); `drain()` hands over the parts
+    the reply gets for the searches done since the last call."""
+
+    kbs: Any
+    kb_id: int
+    spending: Spending
+    rerank: bool = True
+    next_n: int = 1
+    _parts: list[Part] = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _epoch: int = field(default=0, repr=False)  # drains so far: a search that outlives one is dropped
+
+    def __call__(self, query: str, top_k: int = TOP_K) -> str:
+        return self.search(query, top_k)
+
+    def search(self, query: str, top_k: int = TOP_K) -> str:
+        from qwenchat.knowledge import KnowledgeBaseNotFound
+        from qwenchat.tools.registry import ToolError
+
+        with self._lock:
+            epoch = self._epoch
+        try:
+            kb = self.kbs.get(self.kb_id)
+        except KnowledgeBaseNotFound:
+            raise ToolError("the conversation's knowledge base no longer exists; answer without it") from None
+        retrieval = Retrieval(self.kbs, self.kb_id, None, self.spending, top_k=top_k, rerank=self.rerank)
+        hits = retrieval._search(query)
+        if isinstance(hits, turns.Problem):
+            if hits.kind == "kb_unavailable":
+                raise ToolError("the knowledge base cannot be searched right now; say so to the user")
+            raise ToolError("the usage limits do not allow another search now; answer with what you have "
+                            "and say so")
+        lang = language_of(query)
+        with self._lock:  # numbers are handed out once, in the order the searches end
+            if epoch != self._epoch:  # its call was reported (timed out) before it ended: the model never sees it
+                raise ToolError("the search ended after its call had timed out")
+            first = self.next_n
+            self.next_n += len(hits)
+            record = retrieval._record(kb.id, query, query, None, hits)
+            record.update({"tool": True, "first": first, "last": self.next_n - 1})
+            found = [part_for(first + i, hit, kb.id, kb.name) for i, hit in enumerate(hits)]
+            for part in found:  # several searches in one reply: each passage remembers its own query
+                part.data["query"] = query
+            self._parts += found
+            self._parts.append(Part(RETRIEVAL, kb.name, record))
+        if not hits:
+            return f"No passages of the knowledge base {kb.name!r} match {query!r}. Try other words, or say that " \
+                   "the knowledge base does not answer this."
+        passages = "\n\n".join(passage_block(first + i, hit, lang) for i, hit in enumerate(hits))
+        return (f"Passages from the knowledge base {kb.name!r} for {query!r}. Answer from them and cite each "
+                f"fact with its number, e.g. [{first}].\n\n{passages}")
+
+    def drain(self) -> list[Part]:
+        """The parts of the searches that ended since the last call; a search still running now (its call
+        timed out) will add none later, so no passage the model did not read is ever cited."""
+        with self._lock:
+            parts, self._parts = self._parts, []
+            self._epoch += 1
+        return parts
+
+
 def attach(events: Iterator[TurnEvent], grounding: Grounding | None) -> Iterator[TurnEvent]:
     """The reply's events, with the grounding's parts put on the reply as it starts (so every save of the
     reply, a stopped one too, has its sources)."""
@@ -178,6 +250,15 @@ def passage_block(n: int, hit: Any, lang: str) -> str:
     return f"[{n}] " + " · ".join(where) + "\n" + hit.text.strip()
 
 
+def _before(text: str, question: str) -> str:
+    """What the message carries before the question (attached documents' blocks), kept before the prompt."""
+    if not question:
+        return text + "\n\n" if text else ""
+    if text.endswith(question) and len(text) > len(question):
+        return text[:-len(question)]
+    return ""
+
+
 def with_passages(request: list[dict[str, Any]], question: str, hits: Any, lang: str) -> list[dict[str, Any]]:
     """The request with its last user message replaced by the instructions, the numbered passages and the
     question (a copy: the conversation keeps the question as typed)."""
@@ -190,11 +271,12 @@ def with_passages(request: list[dict[str, Any]], question: str, hits: Any, lang:
     for message in reversed(grounded):
         if message.get("role") == "user":
             if isinstance(message.get("content"), list):  # images stay; the text becomes the grounded one
-                message["content"] = [p for p in message["content"]
-                                      if not (isinstance(p, dict) and p.get("type") == "text")]
-                message["content"].append({"type": "text", "text": content})
+                texts = [p for p in message["content"] if isinstance(p, dict) and p.get("type") == "text"]
+                message["content"] = [p for p in message["content"] if not any(p is t_ for t_ in texts)]
+                message["content"].append({"type": "text", "text": _before(texts[-1]["text"] if texts else "",
+                                                                           question) + content})
             else:
-                message["content"] = content
+                message["content"] = _before(str(message.get("content") or ""), question) + content
             break
     else:
         grounded.append({"role": "user", "content": content})

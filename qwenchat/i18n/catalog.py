@@ -56,13 +56,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                 "请开始新对话。",
                                 "This conversation's images are at their limit ({used} kept; {adding} more would "
                                 "pass {limit}), so nothing was sent. Start a new conversation."),
-    "image.too_many": ("一条消息最多附 {limit} 张图片（这次 {count} 张），未发送。",
-                       "One message takes at most {limit} images ({count} attached); nothing was sent."),
+    "image.too_many": ("一条消息最多附 {limit} 个文件（图片与文档合计，这次 {count} 个），未发送。",
+                       "One message takes at most {limit} files, images and documents together ({count} attached); "
+                       "nothing was sent."),
     "image.use_vision": ("👁 用 {vision} 回答", "👁 Answer with {vision}"),
     "image.answered_by": ("👁 由视觉模型 {model} 回答（当前模型看不到图片）。",
                           "👁 Answered by the vision model {model} (the chosen model cannot see images)."),
     "image.missing": ("🖼 图片不可用：{name}", "🖼 Image not available: {name}"),
     "image.tokens": ("🖼 {count} 张图片，约 {tokens:,} 个 Token", "🖼 {count} image(s), about {tokens:,} tokens"),
+    "doc.note": ("📄 {name}{pages} · 文字约 {tokens:,} 个 Token，随这条消息发送（之后的每次请求也会带上）",
+                 "📄 {name}{pages} · its text is about {tokens:,} tokens, sent with this message (and with every "
+                 "later request)"),
+    "doc.pages": ("（{pages} 页）", " ({pages} pages)"),
+    "doc.over_budget": ("附加的文件（{names}）约 {tokens:,} 个 Token，这条消息加上对话与系统提示词共约 {prompt_tokens:,} "
+                        "个 Token，超出上下文预算（{budget:,}），未发送。请附加较短的文件，或在“⚙️ 设置”页调高预算。",
+                        "The attached document(s) ({names}) are about {tokens:,} tokens; with the conversation and "
+                        "the system prompt this message is about {prompt_tokens:,} tokens, over the context budget "
+                        "({budget:,}), and was not sent. Attach a shorter file, or raise the budget on the ⚙️ "
+                        "Settings page."),
+    "doc.too_long": ("文件“{name}”的文字太长（{chars:,} 个字符，上限 {limit:,}），未发送。请只附加需要的部分。",
+                     "The document \"{name}\" has too much text ({chars:,} characters, at most {limit:,}) and was "
+                     "not sent. Attach only the part you need."),
 
     # ---- qwenchat/quotas.py ----------------------------------------------------------------------------
     "quota.too_long": ("消息太长（{chars:,} 字符，本应用上限 {limit:,}），未发送。请缩短或分几次发送。",
@@ -559,6 +573,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "export.md.note": ("*（{note}{detail}）*", "*({note}{detail})*"),
     "export.md.image": ("*🖼 图片：{name}（{width}×{height}，见 JSON 导出）*",
                         "*🖼 Image: {name} ({width}×{height}; in the JSON export)*"),
+    "export.md.file": ("*📄 文件：{name}（约 {tokens:,} 个 Token 的文字，见 JSON 导出）*",
+                       "*📄 Document: {name} (about {tokens:,} tokens of text; in the JSON export)*"),
 
     "export.md.tool_step": ("- 🔧 `{name}`（{arguments}）→ {result}", "- 🔧 `{name}`({arguments}) → {result}"),
     "export.md.tool_error": ("错误：{kind}", "error: {kind}"),
@@ -573,6 +589,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tools.name.calculator": ("计算器（精确计算）", "Calculator (exact arithmetic)"),
     "tools.name.current_time": ("当前时间", "Current time"),
     "tools.name.search_knowledge_base": ("搜索知识库", "Search the knowledge base"),
+    "tools.kb_help": ("只在对话选了知识库时提供。打开后由模型决定何时检索、检索什么，不再在每次提问前自动检索。",
+                      "Offered only when the conversation has a knowledge base chosen. While it is on, the model "
+                      "decides when to search and for what, instead of a search before every question."),
     "tools.unsupported": ("{model} 不支持工具调用：与它对话时不使用工具。",
                           "{model} does not call tools: its replies are written without them."),
     "tools.limits": ("每轮对话最多 {rounds} 次模型请求；每次工具调用最长 {seconds:g} 秒。",

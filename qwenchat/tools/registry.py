@@ -42,6 +42,10 @@ class ToolContext:
     lang: str = "zh"                 # the UI language
     timezone: str = ""               # the browser's IANA time zone ("" when unknown)
     knowledge_bases: tuple[str, ...] = ()  # the knowledge bases this conversation searches
+    knowledge_base: int = 0          # the knowledge base chosen for this conversation (0: none)
+    # How `search_knowledge_base` searches it: `search(query, top_k) -> text for the model` (raises
+    # ToolError), e.g. qwenchat.chat.retrieval.KnowledgeSearch; None when no knowledge base is chosen.
+    search: Callable[[str, int], str] | None = None
     services: Mapping[str, Any] = field(default_factory=dict)  # shared handles a tool needs (an index, a store)
     now: Callable[[], datetime] = _utc_now
 
