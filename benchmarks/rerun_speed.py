@@ -1,6 +1,7 @@
 """How long a rerun takes with a long history: our app next to the tutorial pattern with the same messages.
 
     .venv/bin/python benchmarks/rerun_speed.py [--sizes 10,100,500] [--repeat 15] [--script-repeat 41] [--no-browser] [--no-script]
+                                               [--against GIT_REF]
 
 Target: our app's rerun at most 1.2× the tutorial's (`benchmarks/tutorial_app.py`) for the same history.
 Two measurements, both medians, with the same N messages (`tests/e2e/load_helpers.history`: alternating
@@ -20,6 +21,11 @@ questions of ~60 characters and Markdown answers of ~400 with a code block):
   inside Streamlit's runner (`exec_func_with_error_handling`, wrapped for the benchmark): the app's code
   and every `st.*` call building its messages, without AppTest's polling and tree building (which add a
   few milliseconds of noise to `AppTest.run()` itself) and without the websocket or the browser.
+
+`--against REF` (e.g. `13b74fd`, the code before the chat controls) also serves that commit's app from a
+temporary `git worktree`, seeded by that commit's own store code, and times it in the same browser, in
+turn with the two others: the "ours / REF" ratio is the regression measured in one run, which a shared
+machine's noise between runs cannot fake.
 
 Limits: the machines are shared, so single times are noise; compare the ratios printed side by side, and
 run it twice when the machine is busy. The tutorial page has no sidebar, so with a short history the
@@ -71,7 +77,44 @@ def conversation_of(n: int) -> Conversation:
 
 # --- browser ------------------------------------------------------------------------------------------
 
-def browser_medians(sizes: list[int], repeat: int) -> dict[int, tuple[float, float]]:
+OLD_SEED = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from benchmarks import rerun_speed as bench
+from qwenchat import identity
+from qwenchat.store import open_store
+secret = getattr(bench, "SECRET", None)
+owner = identity.owner_for(url_token=bench.OWNER_TOKEN, **({"secret": secret.encode()} if secret else {}))
+with open_store(sys.argv[2]) as store:
+    for n in sys.argv[3].split(","):
+        conversation = bench.conversation_of(int(n))
+        store.save_conversation(owner.id, conversation)
+        print(n, conversation.id, bench.OWNER_TOKEN)
+"""
+
+
+def start_reference(ref: str, sizes: list[int], fake, home: Path) -> tuple[helpers.Child, dict[int, str], Path]:
+    """`ref`'s app from a temporary worktree, its history saved by `ref`'s own code: (app, links, worktree)."""
+    import subprocess
+
+    tree = home / f"ref-{ref}"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), ref], check=True)
+    ref_home = home / "ref-home"
+    ref_home.mkdir()
+    seeded = subprocess.run([sys.executable, "-c", OLD_SEED, str(tree), str(ref_home / "qwenchat.db"),
+                             ",".join(map(str, sizes))], check=True, capture_output=True, text=True, cwd=tree,
+                            env={**os.environ, "QWENCHAT_SECRET": SECRET})
+    links = {}
+    for line in seeded.stdout.split("\n"):
+        if line.strip():
+            n, cid, token = line.split()
+            links[int(n)] = f"?c={cid}&o={token}"
+    app = helpers.start_streamlit(tree / "app.py", fake=fake, home=ref_home, log_dir=home, name="reference",
+                                  extra_env=APP_ENV)
+    return app, links, tree
+
+
+def browser_medians(sizes: list[int], repeat: int, against: str = "") -> dict[int, tuple[float, ...]]:
     from playwright.sync_api import sync_playwright
 
     home = helpers.temp_home("qwenchat-rerun-bench-")
@@ -85,17 +128,24 @@ def browser_medians(sizes: list[int], repeat: int) -> dict[int, tuple[float, flo
     fake = helpers.start_fake(home, home)
     apps: list[helpers.Child] = []
     results = {}
+    tree = None
     try:
         ours = helpers.start_streamlit(helpers.APP, fake=fake, home=home, log_dir=home, name="app", extra_env=APP_ENV)
         apps.append(ours)
         tutorial = helpers.start_streamlit(TUTORIAL_HISTORY, fake=fake, home=home, log_dir=home, name="tutorial")
         apps.append(tutorial)
+        if against:
+            reference, links, tree = start_reference(against, sizes, fake, home)
+            apps.append(reference)
         with sync_playwright() as playwright:
             browser = helpers.launch_chromium(playwright)
             try:
                 for n in sizes:
                     pages = []
-                    for url in (f"{ours.url}/?c={ids[n]}&o={OWNER_TOKEN}", f"{tutorial.url}/?n={n}"):
+                    urls = [f"{ours.url}/?c={ids[n]}&o={OWNER_TOKEN}", f"{tutorial.url}/?n={n}"]
+                    if against:
+                        urls.append(f"{reference.url}/{links[n]}")
+                    for url in urls:
                         context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
                         page = context.new_page()
                         helpers.open_app(page, url, timeout=60_000)
@@ -103,8 +153,8 @@ def browser_medians(sizes: list[int], repeat: int) -> dict[int, tuple[float, flo
                                                f".length >= {n}", timeout=60_000)
                         helpers.wait_idle(page, timeout=60_000)
                         pages.append(page)
-                    samples: tuple[list[float], list[float]] = ([], [])
-                    for k in range(repeat + 1):  # the first round warms both up and is not counted
+                    samples: tuple[list[float], ...] = tuple([] for _ in pages)
+                    for k in range(repeat + 1):  # the first round warms them up and is not counted
                         for page, kept in zip(pages, samples):
                             seconds = lh.timed_rerun(page, lh.press_r)
                             helpers.wait_idle(page, timeout=60_000)
@@ -115,15 +165,20 @@ def browser_medians(sizes: list[int], repeat: int) -> dict[int, tuple[float, flo
                         assert shown >= n, f"only {shown} of {n} messages on {page.url}"
                         assert page.locator('[data-testid="stException"]').count() == 0, page.url
                         page.context.close()
-                    results[n] = (lh.median(samples[0]), lh.median(samples[1]))
-                    print(f"  browser, {n} messages: ours {results[n][0] * 1000:.0f} ms, "
-                          f"tutorial {results[n][1] * 1000:.0f} ms", flush=True)
+                    results[n] = tuple(lh.median(kept) for kept in samples)
+                    print(f"  browser, {n} messages: " + ", ".join(
+                        f"{name} {seconds * 1000:.0f} ms" for name, seconds in
+                        zip(("ours", "tutorial", against), results[n])), flush=True)
             finally:
                 browser.close()
     finally:
         for app in apps:
             app.stop()
         fake.stop()
+        if tree is not None:
+            import subprocess
+
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
         shutil.rmtree(home, ignore_errors=True)
     return results
 
@@ -182,12 +237,20 @@ def apptest_medians(sizes: list[int], repeat: int) -> dict[int, tuple[float, flo
     return results
 
 
-def print_results(title: str, results: dict[int, tuple[float, float]]) -> None:
+def print_results(title: str, results: dict[int, tuple[float, ...]], against: str = "") -> None:
     print(f"\n{title}")
-    lh.print_table(
-        ["messages", "ours (median)", "tutorial (median)", "ratio", f"target ≤ {TARGET}"],
-        [[n, f"{ours * 1000:.0f} ms", f"{tutorial * 1000:.0f} ms", f"{ours / tutorial:.2f}×",
-          "met" if ours / tutorial <= TARGET else "missed"] for n, (ours, tutorial) in results.items()])
+    header = ["messages", "ours (median)", "tutorial (median)", "ratio", f"target ≤ {TARGET}"]
+    if against and any(len(r) > 2 for r in results.values()):
+        header += [f"{against} (median)", f"ours / {against}", f"{against} / tutorial"]
+    rows = []
+    for n, times in results.items():
+        ours, tutorial = times[:2]
+        row = [n, f"{ours * 1000:.0f} ms", f"{tutorial * 1000:.0f} ms", f"{ours / tutorial:.2f}×",
+               "met" if ours / tutorial <= TARGET else "missed"]
+        if len(times) > 2:
+            row += [f"{times[2] * 1000:.0f} ms", f"{ours / times[2]:.2f}×", f"{times[2] / tutorial:.2f}×"]
+        rows.append(row)
+    lh.print_table(header, rows)
 
 
 def main() -> int:
@@ -197,6 +260,7 @@ def main() -> int:
     parser.add_argument("--script-repeat", type=int, default=41, help="timed script runs per app and size")
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--no-script", action="store_true", help="skip the server-side script timing")
+    parser.add_argument("--against", default="", help="also time this git commit's app, in the same browser run")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -210,9 +274,10 @@ def main() -> int:
             print(f"browser part skipped: {problem}")
         else:
             print("browser (Chromium: from pressing r until the rerun is over and nothing is stale)...", flush=True)
-            results["Browser rerun: key press to idle page, page clock"] = browser_medians(sizes, args.repeat)
+            results["Browser rerun: key press to idle page, page clock"] = browser_medians(sizes, args.repeat,
+                                                                                         args.against)
     for title, table in results.items():
-        print_results(title, table)
+        print_results(title, table, args.against)
     return 0
 
 
