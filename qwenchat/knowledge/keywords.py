@@ -86,6 +86,14 @@ def _stem(word: str) -> str:
     return word
 
 
+def _legacy_stem(word: str) -> str:
+    """The term the index made before `_stem` (only a plural s removed): a query also asks for it, so a
+    knowledge base indexed by an older version keeps finding "use" until its files are reindexed."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss") and not word.isdigit():
+        return word[:-1]
+    return word
+
+
 def terms(text: str, *, query: bool = False) -> list[str]:
     text = _CJK_GAP.sub("", normalize(text).lower())
     out: list[str] = []
@@ -93,6 +101,8 @@ def terms(text: str, *, query: bool = False) -> list[str]:
         if not ("\u3400" <= run[0] <= "\ufaff"):
             if not (query and run in STOP_EN):
                 out.append(_stem(run))
+                if query and _legacy_stem(run) != out[-1]:
+                    out.append(_legacy_stem(run))  # passages indexed before the stemmer still match
             continue
         if len(run) == 1:
             if not (query and run in STOP_ZH):
