@@ -1,6 +1,7 @@
 """Retrieval benchmark for the knowledge base (issue #11): recall, latency, index size, ingestion speed.
 
     .venv/bin/python benchmarks/retrieval.py [--only recall|latency|ingest] [--sizes 1000,10000,100000]
+        [--misses] [--grid]
 
 1. Recall@5 on the dev questions (`/work/shared/data/knowledge_base/questions_dev.jsonl`, override with
    QWENCHAT_KB_DATA), indexing only zh/ and en/, per language: an answerable row is a hit when every one of
@@ -115,7 +116,7 @@ class CourseDefault:
 
 
 # --- 1. recall -------------------------------------------------------------------------------------------
-def run_recall(show_misses: bool) -> None:
+def run_recall(show_misses: bool, grid: bool = False) -> None:
     rows = questions()
     with FakeDashScope() as fake, tempfile.TemporaryDirectory() as tmp:
         prov = provider(fake)
@@ -145,12 +146,35 @@ def run_recall(show_misses: bool) -> None:
             r, c = ours5[lang][0] / ours5[lang][1], course5[lang][0] / course5[lang][1]
             verdict = "meets" if r >= RECALL_TARGET and r > c else "MISSES"
             print(f"  target {lang}: recall@5 {r:.2f} >= {RECALL_TARGET} and > course {c:.2f}: {verdict}")
+        if grid:
+            print_grid(rows, kbs, kb.id)
         if show_misses:
             for row in rows:
                 if row["answerable"] and not is_hit(row, ours(False)(row["question"], 5)):
                     print("  miss:", row["id"], row["question"], row["evidence"])
                     for h in kbs.search(kb.id, row["question"], 5):
                         print("     ", h.file[:28], repr(h.text[:70]))
+
+
+def print_grid(rows: list[dict], kbs: KnowledgeBases, kb_id: int,
+               weights=(0.4, 0.5, 0.6, 0.8, 1.0, 1.25), ks=(5, 10, 15, 20, 60)) -> None:
+    """The questions recall@5 misses for each vector weight (keywords 1) and reciprocal-rank constant."""
+    from qwenchat.knowledge import service
+
+    saved = service.KEYWORD_VECTOR_WEIGHTS, service.RRF_K
+    print(f"  fusion grid (misses at top-5; current: vector weight {saved[0][1]}, k {saved[1]})")
+    print("  " + "k \\ vector weight".ljust(18) + "".join(f"{w:<16}" for w in weights))
+    try:
+        for k in ks:
+            cells = []
+            for w in weights:
+                service.KEYWORD_VECTOR_WEIGHTS, service.RRF_K = (1.0, w), k
+                missed = [r["id"].removeprefix("dev-") for r in rows if r["answerable"] and not is_hit(
+                    r, [h.text for h in kbs.search(kb_id, r["question"], 5)])]
+                cells.append(",".join(missed) or "-")
+            print("  " + f"k {k}".ljust(18) + "".join(f"{c:<16}" for c in cells))
+    finally:
+        service.KEYWORD_VECTOR_WEIGHTS, service.RRF_K = saved
 
 
 # --- 2. latency and size ----------------------------------------------------------------------------------
@@ -261,9 +285,10 @@ def main() -> None:
     parser.add_argument("--only", choices=("recall", "latency", "ingest"))
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--misses", action="store_true", help="print the questions recall@5 misses")
+    parser.add_argument("--grid", action="store_true", help="print recall@5 misses over a grid of fusion settings")
     args = parser.parse_args()
     if args.only in (None, "recall"):
-        run_recall(args.misses)
+        run_recall(args.misses, args.grid)
     if args.only in (None, "latency"):
         run_latency([int(s) for s in args.sizes.split(",")])
     if args.only in (None, "ingest"):
