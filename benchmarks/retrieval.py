@@ -1,12 +1,12 @@
 """Retrieval benchmark for the knowledge base (issue #11): recall, latency, index size, ingestion speed.
 
     .venv/bin/python benchmarks/retrieval.py [--only recall|latency|ingest] [--sizes 1000,10000,100000]
-                                             [--postgres URL|auto]
+                                             [--postgres URL|auto] [--misses] [--grid]
 
 With --postgres, recall and latency are measured on PostgreSQL + pgvector too, in the same run (`auto`
 starts a throw-away pgserver in a temporary folder; a URL is used in a schema of its own, dropped after).
 
-1. Recall@5 on the dev questions (`/work/shared/data/knowledge_base/questions_dev.jsonl`, override with
+1. Recall@5 on the dev questions (the shipped copy, `qwenchat/knowledge/demo/questions_dev.jsonl`; override with
    QWENCHAT_KB_DATA), indexing only zh/ and en/, per language: an answerable row is a hit when every one of
    its evidence strings occurs in some top-5 passage, compared after NFKC + the radical map + whitespace
    removal (`qwenchat.knowledge.text.compact`). In the same run, the course's default: fixed 1,024-character
@@ -47,7 +47,7 @@ from qwenchat.knowledge.text import compact  # noqa: E402
 from qwenchat.providers import provider_for  # noqa: E402
 from tests.fake_dashscope import VALID_KEY, FakeDashScope  # noqa: E402
 
-DATA = Path(os.environ.get("QWENCHAT_KB_DATA", "/work/shared/data/knowledge_base"))
+DATA = Path(os.environ.get("QWENCHAT_KB_DATA", Path(__file__).resolve().parents[1] / "qwenchat" / "knowledge" / "demo"))
 RECALL_TARGET = 0.95
 P50_TARGET_MS = 50.0
 
@@ -157,17 +157,17 @@ class Postgres:
             conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
 
 
-def run_recall(show_misses: bool, pg: Postgres | None = None) -> None:
-    _run_recall(show_misses, None)
+def run_recall(show_misses: bool, pg: Postgres | None = None, grid: bool = False) -> None:
+    _run_recall(show_misses, None, grid)
     if pg is not None:
         store = pg.fresh()
         try:
-            _run_recall(show_misses, store)
+            _run_recall(show_misses, store, grid)
         finally:
             store.close()
 
 
-def _run_recall(show_misses: bool, pg_store) -> None:
+def _run_recall(show_misses: bool, pg_store, grid: bool = False) -> None:
     rows = questions()
     with FakeDashScope() as fake, tempfile.TemporaryDirectory() as tmp:
         prov = provider(fake)
@@ -198,12 +198,35 @@ def _run_recall(show_misses: bool, pg_store) -> None:
             r, c = ours5[lang][0] / ours5[lang][1], course5[lang][0] / course5[lang][1]
             verdict = "meets" if r >= RECALL_TARGET and r > c else "MISSES"
             print(f"  target {lang}: recall@5 {r:.2f} >= {RECALL_TARGET} and > course {c:.2f}: {verdict}")
+        if grid:
+            print_grid(rows, kbs, kb.id)
         if show_misses:
             for row in rows:
                 if row["answerable"] and not is_hit(row, ours(False)(row["question"], 5)):
                     print("  miss:", row["id"], row["question"], row["evidence"])
                     for h in kbs.search(kb.id, row["question"], 5):
                         print("     ", h.file[:28], repr(h.text[:70]))
+
+
+def print_grid(rows: list[dict], kbs: KnowledgeBases, kb_id: int,
+               weights=(0.4, 0.5, 0.6, 0.8, 1.0, 1.25), ks=(5, 10, 15, 20, 60)) -> None:
+    """The questions recall@5 misses for each vector weight (keywords 1) and reciprocal-rank constant."""
+    from qwenchat.knowledge import service
+
+    saved = service.KEYWORD_VECTOR_WEIGHTS, service.RRF_K
+    print(f"  fusion grid (misses at top-5; current: vector weight {saved[0][1]}, k {saved[1]})")
+    print("  " + "k \\ vector weight".ljust(18) + "".join(f"{w:<16}" for w in weights))
+    try:
+        for k in ks:
+            cells = []
+            for w in weights:
+                service.KEYWORD_VECTOR_WEIGHTS, service.RRF_K = (1.0, w), k
+                missed = [r["id"].removeprefix("dev-") for r in rows if r["answerable"] and not is_hit(
+                    r, [h.text for h in kbs.search(kb_id, r["question"], 5)])]
+                cells.append(",".join(missed) or "-")
+            print("  " + f"k {k}".ljust(18) + "".join(f"{c:<16}" for c in cells))
+    finally:
+        service.KEYWORD_VECTOR_WEIGHTS, service.RRF_K = saved
 
 
 # --- 2. latency and size ----------------------------------------------------------------------------------
@@ -335,6 +358,7 @@ def main() -> None:
     parser.add_argument("--only", choices=("recall", "latency", "ingest"))
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--misses", action="store_true", help="print the questions recall@5 misses")
+    parser.add_argument("--grid", action="store_true", help="print recall@5 misses over a grid of fusion settings")
     parser.add_argument("--postgres", metavar="URL", help="also measure PostgreSQL + pgvector at this URL, or "
                                                             "'auto' to start a throw-away pgserver")
     args = parser.parse_args()
@@ -343,7 +367,7 @@ def main() -> None:
         print(f"PostgreSQL {pg.version[0]}, pgvector {pg.version[1]}")
     try:
         if args.only in (None, "recall"):
-            run_recall(args.misses, pg)
+            run_recall(args.misses, pg, args.grid)
         if args.only in (None, "latency"):
             run_latency([int(s) for s in args.sizes.split(",")], pg=pg)
     finally:

@@ -88,6 +88,19 @@ def test_a_long_paragraph_is_split_at_sentence_ends_within_the_token_limit():
     assert "".join(c.text for c in chunks) == text
 
 
+@pytest.mark.parametrize("lead_in", ["Team Interactions:", "团队协作工具："])
+def test_a_lead_in_ending_with_a_colon_stays_with_the_list_it_introduces(lead_in):
+    filler = "\n\n".join(f"Paragraph {i} says something quite long about the course work." for i in range(6))
+    items = "\n".join(f"- Item {i}: coordinate using Asana" for i in range(3))
+    text = f"{filler}\n\n{lead_in}\n\n{items}\n"
+    document = extract.read_document("guide.md", text.encode())
+    chunks = chunking.chunk_document(document, max_tokens=90)
+    with_list = next(c for c in chunks if "- Item 0" in c.text)
+    lead_in = normalize(lead_in)  # (NFKC makes the full-width colon ":")
+    assert with_list.text.startswith(lead_in) and all(not c.text.rstrip().endswith(lead_in) for c in chunks)
+    assert all(c.text == document.text[c.start:c.end] for c in chunks)
+
+
 @pytest.mark.parametrize("name, data, kind", [
     ("a.pdf", b"%PDF-1.4\n1 0 obj <<>> garbage", "corrupt"),
     ("a.docx", b"PK\x03\x04 not really a zip", "corrupt"),

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.timeout(120)
 
 TOKEN = identity.mint_token(TEST_SECRET.encode())
 OWNER = identity.owner_for(url_token=TOKEN, secret=TEST_SECRET.encode()).id
-PHONES = Path("/work/shared/data/knowledge_base/zh/百炼系列手机产品介绍.docx")
+PHONES = Path(__file__).resolve().parents[1] / "qwenchat" / "knowledge" / "demo" / "zh" / "百炼系列手机产品介绍.docx"
 NOT_A_PDF = b"%PDF-1.4\nthis is not really a pdf"
 
 

@@ -346,3 +346,30 @@ def test_the_copy_command_moves_knowledge_bases_both_ways_and_they_answer_alike(
     assert copy_main(["copy", "--from", pg_url, "--to", str(back)]) == 0
     assert "verified: every table matches" in capsys.readouterr().out
     assert [b.name for b in KnowledgeBases(back, "alice").list()] == ["公司资料", "新的"]
+
+
+@pytest.mark.parametrize("query, document", [
+    ("tools", "Authoring tool: Articulate 360."),
+    ("which tool", "Authoring tools: Articulate 360, Camtasia."),
+    ("What should we use?", "Coordinate using Asana for task tracking."),
+    ("tracked tasks", "Coordinate using Asana for task tracking."),
+    ("company policies", "The company policy on remote work."),
+])
+def test_english_word_forms_find_each_other_in_keyword_search(tmp_path, query, document):
+    kbs = KnowledgeBases(tmp_path / "chats.db", "alice", None)
+    kb = kbs.create("forms")
+    kbs.add_file(kb.id, "guide.txt", document.encode())
+    kbs.add_file(kb.id, "other.txt", b"Unrelated text about phones and batteries.")
+    hits = kbs.search(kb.id, query, top_k=5)
+    assert hits.mode == "keywords" and [h.file for h in hits] == ["guide.txt"]
+
+
+def test_words_ending_in_s_that_are_no_plurals_still_match_and_chinese_is_unaffected(tmp_path):
+    kbs = KnowledgeBases(tmp_path / "chats.db", "alice", None)
+    kb = kbs.create("forms")
+    kbs.add_file(kb.id, "a.txt", "Bus timetable.".encode())
+    kbs.add_file(kb.id, "b.txt", "项目管理软件（Jira、Trello）".encode())
+    assert [h.file for h in kbs.search(kb.id, "bus", top_k=5)] == ["a.txt"]
+    assert [h.file for h in kbs.search(kb.id, "buses", top_k=5)] == ["a.txt"]
+    assert [h.file for h in kbs.search(kb.id, "项目管理应该用什么工具", top_k=5)] == ["b.txt"]
+    assert [h.file for h in kbs.search(kb.id, "trellos", top_k=5)] == ["b.txt"]

@@ -25,7 +25,7 @@ from qwenchat.quotas import DailyCounter, Limits, SessionQuota
 from qwenchat.store import Store
 from tests.fake_dashscope import VALID_KEY
 
-KB_DATA = Path("/work/shared/data/knowledge_base/zh")
+KB_DATA = Path(__file__).resolve().parents[1] / "qwenchat" / "knowledge" / "demo" / "zh"
 CONTACTS = "内容公司各部门职责与关键角色联系信息汇总.md"
 CONTACT_TEXT = """# 公司各部门联系信息
 

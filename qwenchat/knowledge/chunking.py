@@ -3,6 +3,8 @@
 - A heading starts a new passage; the passage carries its heading path.
 - Blocks (paragraphs, list items, table rows, code) are packed whole into a passage up to `max_tokens`;
   a block is split only when it alone is longer, at sentence ends first, then at line ends, then anywhere.
+- A block that ends with a colon (a lead-in: "Team Interactions:", "工具：") is not left at the end of a
+  passage: it moves to the next one, with the list it introduces.
 - Table rows stay with their table: a passage that holds rows gets the table's header row as context, so a
   row read alone still says what its columns mean.
 - Every passage is a span of the document text: `chunk.text == document.text[chunk.start:chunk.end]`.
@@ -59,11 +61,24 @@ def chunk_document(document: Document, *, max_tokens: int = MAX_TOKENS) -> list[
             continue
         elif has_body() and (block.kind == TABLE_HEADER or (
                 current_tokens + size > max_tokens and current[-1].kind != TABLE_HEADER)):
-            flush()  # (a table's header row is never left alone at the end of a passage)
+            # (a table's header row is never left alone at the end of a passage), and a lead-in that ends
+            # with a colon ("Team Interactions:") goes on with the list it introduces
+            cut = len(current)
+            while cut > 1 and _leads_in(document, current[cut - 1]):
+                cut -= 1
+            carry = current[cut:] if any(b.kind != HEADING for b in current[:cut]) else []
+            current = current[:len(current) - len(carry)]
+            flush()
+            current = carry
+            current_tokens = sum(count(document.text[b.start:b.end]) + 1 for b in carry)
         current.append(block)
         current_tokens += size + 1
     flush()
     return chunks
+
+
+def _leads_in(document: Document, block: Block) -> bool:
+    return block.kind != TABLE_HEADER and document.text[block.start:block.end].rstrip().endswith((":", "："))
 
 
 def _make(document: Document, blocks: list[Block]) -> Chunk:

@@ -7,8 +7,8 @@
     to_csv(run); compare(run_a, run_b)
 
 Each question: search the knowledge base (top-k, rerank as set), answer with the model from the passages
-(`answer.messages`, one non-streamed `complete()`), score (`evalscore`: evidence recall when the row has
-evidence strings, else the judge's context recall; the judge's context precision, faithfulness and answer
+(`answer.messages`: the chat's own RAG prompt, one non-streamed `complete()`), score (`evalscore`:
+evidence recall when the row has evidence strings, else the judge's context recall; the judge's context precision, faithfulness and answer
 correctness; the must-include share). Every request (embedding, rerank, answer, judge) is reserved and
 settled through `Spending` first, so a run on the operator's key keeps the session quota and the daily cap:
 when a limit says no, the run stops with that message (`run.stop_reason`) and keeps the rows done. The
@@ -70,6 +70,7 @@ class Passage:
     text: str
     score: float
     page: int | None = None
+    heading: str = ""  # the passage's section, which the chat's prompt names too
 
 
 @dataclass
@@ -176,7 +177,7 @@ class Evaluator:
             self.spending.settle(hold, used)
         row.tokens += used
         row.cost += pricing.estimate_embedding_cost(self.kbs.embedding.model, result.embedding_tokens) or 0.0
-        return [Passage(h.file, h.text, round(float(h.score), 6), h.page) for h in result]
+        return [Passage(h.file, h.text, round(float(h.score), 6), h.page, h.heading) for h in result]
 
     def _complete(self, messages: list[dict[str, str]], model: str, wanted: int, row: Row, *,
                   counts_as_message: bool) -> str:
@@ -241,7 +242,7 @@ class Evaluator:
 def _hits(passages: list[Passage]) -> list:
     from qwenchat.knowledge.model import Hit
 
-    return [Hit(p.file, p.text, p.score, p.page, "", 0, 0, len(p.text)) for p in passages]
+    return [Hit(p.file, p.text, p.score, p.page, p.heading, 0, 0, len(p.text)) for p in passages]
 
 
 def evaluate_next(evaluator: Evaluator, run: Run) -> bool:

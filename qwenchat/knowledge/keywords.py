@@ -7,7 +7,8 @@ here and FTS5 only splits them at the spaces between them:
 - a run of Chinese characters gives its character bigrams (no dictionary: new names such as 星尘 match)
   plus jieba's words of three or more characters (search mode), and a lone character itself;
 - Latin letters and digits give lower-case words split at anything else (michael.j@educompany.com gives
-  michael, j, educompany, com; 星尘S9 Pro gives 星尘, s9, pro), a plural `s` removed;
+  michael, j, educompany, com; 星尘S9 Pro gives 星尘, s9, pro), stemmed by `_stem` (a light suffix
+  stemmer: tools/tool, using/use, tracked/tracking fold to one term; no synonym lists);
 - line breaks between Chinese characters (PDF tables printed one character per line) are ignored.
 
 Queries get jieba's words (search mode) instead of every bigram, so 张伟是哪个部门的 asks for 张伟 and 部门, not
@@ -54,7 +55,40 @@ def _cut_plain(run: str) -> list[str]:
     return _jieba.lcut(run)
 
 
+_VOWEL = re.compile(r"[aeiouy]")
+_DOUBLE = re.compile(r"([b-df-hj-km-np-rtv-xz])\1$")  # a doubled consonant other than l, s, z
+
+
 def _stem(word: str) -> str:
+    """A light English suffix stemmer (in the spirit of Porter's step 1), the same for passages and queries:
+    plurals (tools, policies, classes), -ing and -ed (using, tracked, running) and a final e (use, manage)
+    fold to one form, so "use" finds "using" and "tools" finds "tool". Words with digits keep all but a
+    plural s; other words of three letters or fewer are kept as they are."""
+    if len(word) == 3 and word.isalpha() and word.endswith("e"):
+        return word[:-1]  # use, like using
+    if len(word) <= 3:
+        return word
+    if not word.isalpha():
+        return word[:-1] if word.endswith("s") and not word.endswith("ss") and not word.isdigit() else word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("sses"):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        base = word[:-len(suffix)]
+        if word.endswith(suffix) and not word.endswith("eed") and len(base) >= 2 and _VOWEL.search(base):
+            word = base[:-1] if _DOUBLE.search(base) else base
+            break
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    return word
+
+
+def _legacy_stem(word: str) -> str:
+    """The term the index made before `_stem` (only a plural s removed): a query also asks for it, so a
+    knowledge base indexed by an older version keeps finding "use" until its files are reindexed."""
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss") and not word.isdigit():
         return word[:-1]
     return word
@@ -67,6 +101,8 @@ def terms(text: str, *, query: bool = False) -> list[str]:
         if not ("\u3400" <= run[0] <= "\ufaff"):
             if not (query and run in STOP_EN):
                 out.append(_stem(run))
+                if query and _legacy_stem(run) != out[-1]:
+                    out.append(_legacy_stem(run))  # passages indexed before the stemmer still match
             continue
         if len(run) == 1:
             if not (query and run in STOP_ZH):

@@ -20,7 +20,7 @@ from .helpers import CHAT_MESSAGE, open_app, send_message, wait_for_last_message
 require_chromium()
 pytestmark = pytest.mark.timeout(120)
 
-DATA = Path("/work/shared/data/knowledge_base/zh")
+DATA = Path(__file__).resolve().parents[2] / "qwenchat" / "knowledge" / "demo" / "zh"
 CONTACTS = DATA / "内容公司各部门职责与关键角色联系信息汇总.md"
 PHONES = DATA / "百炼系列手机产品介绍.docx"
 TIMEOUT_MS = 30_000
