@@ -215,10 +215,10 @@ def start_streamlit(script: Path, *, fake: Any, home: Path, log_dir: Path, name:
     `base_url`); returns once healthy. `api_key=None` starts it with no DASHSCOPE_API_KEY at all."""
     port = free_port()
     keys = {"DASHSCOPE_API_KEY": api_key} if api_key is not None else {}
-    env = clean_env(home, **keys, DASHSCOPE_BASE_URL=fake.base_url,
-                    QWENCHAT_DB=str(home / "qwenchat.db"),
-                    QWENCHAT_ALLOW_PRIVATE_URLS="1",  # the fake server is on 127.0.0.1
-                    **(extra_env or {}))
+    settings = {"QWENCHAT_DB": str(home / "qwenchat.db"),
+                "QWENCHAT_ALLOW_PRIVATE_URLS": "1",  # the fake server is on 127.0.0.1
+                **(extra_env or {})}  # extra_env may name another database (a PostgreSQL URL)
+    env = clean_env(home, **keys, DASHSCOPE_BASE_URL=fake.base_url, **settings)
     args = [sys.executable, "-m", "streamlit", "run", str(script),
             "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
