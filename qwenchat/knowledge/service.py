@@ -6,7 +6,7 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from qwenchat import errors, pricing
 from qwenchat.i18n import Msg
@@ -45,6 +45,7 @@ RERANK_CANDIDATES = 20  # fused passages sent to the reranker
 # and product models are found by their exact terms. Tuned on the dev questions with the fake's lexical
 # embeddings (1:1 and 1:0.7 miss a namesake row, 1:0.3 misses another): re-tune with real embeddings.
 KEYWORD_VECTOR_WEIGHTS = (1.0, 0.5)
+Admit = Callable[[int], None]
 
 
 def _check_owner(owner: str) -> None:
@@ -138,20 +139,24 @@ class KnowledgeBases:
             raise FileNotFound(file_id)
         return text
 
-    def add_file(self, kb: int, name: str, data: bytes, progress: Progress = no_progress) -> FileReport:
+    def add_file(self, kb: int, name: str, data: bytes, progress: Progress = no_progress,
+                 admit: Admit | None = None) -> FileReport:
         """Read, chunk, embed and index one file (replacing a file of the same name). Never raises for a
-        bad file: the report says FAILED with a catalog message (`error`), and the others go on."""
+        bad file: the report says FAILED with a catalog message (`error`), and the others go on. `admit`
+        is called with the tokens the passages will cost to embed before anything is sent: what it raises
+        stops the file there (the limits of whoever pays, `qwenchat.knowledge.uploads`)."""
         self._check(kb)
         name = " ".join(os.path.basename(str(name).replace("\\", "/")).split()) or "file"
-        return self._ingest(int(kb), name, bytes(data), progress)
+        return self._ingest(int(kb), name, bytes(data), progress, admit)
 
-    def reindex_file(self, kb: int, file: int | str, progress: Progress = no_progress) -> FileReport:
+    def reindex_file(self, kb: int, file: int | str, progress: Progress = no_progress,
+                     admit: Admit | None = None) -> FileReport:
         """Read the stored file again with the current extraction, chunking and embedding model."""
         report = self.file(kb, file)
         data = self.index.file_data(self.owner, int(kb), report.id)
         if data is None:
             raise FileNotFound(file)
-        return self._ingest(int(kb), report.name, data, progress)
+        return self._ingest(int(kb), report.name, data, progress, admit)
 
     def remove_file(self, kb: int, file: int | str) -> bool:
         try:
@@ -247,7 +252,7 @@ class KnowledgeBases:
                             notices=notices, mode=mode, reranked=reranked)
 
     # --- ingestion -----------------------------------------------------------------------------------
-    def _ingest(self, kb: int, name: str, data: bytes, progress: Progress) -> FileReport:
+    def _ingest(self, kb: int, name: str, data: bytes, progress: Progress, admit: Admit | None = None) -> FileReport:
         started = time.monotonic()
         base = FileReport(0, name, FAILED, size=len(data), format=extract.format_of(name, data))
         try:
@@ -260,6 +265,8 @@ class KnowledgeBases:
             progress(CHUNK, len(chunks), len(chunks))
             report = replace(base, pages=document.pages, chunks=len(chunks), tokens=sum(c.tokens for c in chunks),
                              format=document.format)
+            if admit is not None and self.provider is not None and chunks:
+                admit(sum(chunking.count(c.indexed_text) for c in chunks))
             vectors, report = self._embed(chunks, report, progress)
             progress(STORE, 0, 1)
             terms = [keywords.index_terms(c.indexed_text) for c in chunks]

@@ -4,8 +4,9 @@ The knowledge page adds uploads to it and processes one file per run (`step`), s
 page and coming back, carries on where it was: files already done are in the store, the rest wait here.
 A file interrupted mid-way (the page left during its run) stays first in the queue and is read again
 (`add_file` replaces a file of the same name). A failure of one file is its report, never the queue's end.
-The embeddings a file needs are paid by whoever pays for the chat: with `spending`, each step is checked
-against the limits first and settled with the tokens billed.
+The embeddings a file needs are paid by whoever pays for the chat: with `spending`, each file's passages
+are counted once it is read and their embedding tokens reserved before the first is sent (a file bigger
+than what the limits leave stops the queue), then settled with the tokens billed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from qwenchat.i18n import Msg
 from qwenchat.knowledge.model import FAILED, FileNotFound, FileReport, KnowledgeBaseNotFound, Progress, no_progress
 
 KEEP_RESULTS = 50
+
+
+class _Refused(Exception):
+    """The limits refused a file's embeddings (`problem`, a turns.Problem)."""
+
+    def __init__(self, problem: Any):
+        super().__init__(getattr(problem, "kind", "limit"))
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -56,12 +65,27 @@ class UploadQueue:
             self.stopped = hold
             self.pending.clear()
             return None
+
+        def admit(tokens: int) -> None:  # the passages' embedding tokens, before the first is sent
+            nonlocal hold
+            more = spending.reserve(tokens, 0, counts_as_message=False)
+            if not hasattr(more, "settled"):
+                raise _Refused(more)
+            spending.settle(hold, 0)
+            hold = more
+
         report = None
         try:
             if upload.data is None:
-                report = kbs.reindex_file(upload.kb, upload.name, progress=progress)
+                report = kbs.reindex_file(upload.kb, upload.name, progress=progress,
+                                          admit=admit if spending is not None else None)
             else:
-                report = kbs.add_file(upload.kb, upload.name, upload.data, progress=progress)
+                report = kbs.add_file(upload.kb, upload.name, upload.data, progress=progress,
+                                      admit=admit if spending is not None else None)
+        except _Refused as refused:
+            self.stopped = refused.problem
+            self.pending.clear()
+            return None
         except (KnowledgeBaseNotFound, FileNotFound):
             report = FileReport(0, upload.name, FAILED, size=upload.size,
                                 error=Msg("kb.file_not_found", {"name": upload.name}), error_kind="missing")

@@ -1,0 +1,47 @@
+"""What the security review of the knowledge base, the Evaluate page and tools found (December 2026, second
+review): each test failed on the code before its fix. Real SQLite, the real client against the fake DashScope."""
+
+from __future__ import annotations
+
+import pytest
+
+from qwenchat.chat.spending import Spending
+from qwenchat.knowledge import KnowledgeBases
+from qwenchat.knowledge.uploads import UploadQueue
+from qwenchat.quotas import DailyCounter, Limits, SessionQuota
+from tests.knowledge_helpers import provider
+
+
+@pytest.fixture(autouse=True)
+def clean(fake):
+    fake.reset()
+
+
+def big_text(paragraphs: int = 400) -> bytes:
+    return "\n\n".join(f"第{i}段：员工编号 {i:05d} 的联系人是张伟，邮箱 zhang{i}@example.com，电话 1380000{i:04d}。"
+                       for i in range(paragraphs)).encode()
+
+
+def test_an_upload_on_the_operators_key_never_embeds_past_the_daily_cap(fake, tmp_path):
+    daily = DailyCounter()
+    spending = Spending(Limits(daily_token_cap=1_000), SessionQuota(), daily, operator_pays=True)
+    kbs = KnowledgeBases(tmp_path / "chats.db", "alice", provider(fake))
+    kb = kbs.create("资料")
+    queue = UploadQueue()
+    queue.add(kb.id, "big.txt", big_text())
+    queue.step(kbs, spending)
+    assert daily.used() <= 1_000, f"the daily cap of 1,000 tokens was overshot: {daily.used()}"
+    assert not fake.embedding_requests and queue.stopped.kind == "daily_tokens" and not queue.pending
+
+
+def test_an_upload_on_the_operators_key_never_embeds_past_the_session_tokens(fake, tmp_path):
+    quota = SessionQuota()
+    spending = Spending(Limits(max_tokens_per_session=1_000), quota, DailyCounter(), operator_pays=True)
+    kbs = KnowledgeBases(tmp_path / "chats.db", "alice", provider(fake))
+    kb = kbs.create("资料")
+    queue = UploadQueue()
+    queue.add(kb.id, "big.txt", big_text())
+    queue.add(kb.id, "big2.txt", big_text())
+    while queue.pending:
+        queue.step(kbs, spending)
+    assert quota.tokens <= 1_000, f"the session's 1,000 tokens were overshot: {quota.tokens}"
