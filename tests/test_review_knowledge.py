@@ -45,3 +45,40 @@ def test_an_upload_on_the_operators_key_never_embeds_past_the_session_tokens(fak
     while queue.pending:
         queue.step(kbs, spending)
     assert quota.tokens <= 1_000, f"the session's 1,000 tokens were overshot: {quota.tokens}"
+
+
+def docx_bomb(paragraphs: int) -> bytes:
+    """A small DOCX whose document.xml unpacks to about a kilobyte per paragraph."""
+    import io
+    import zipfile
+
+    from tests.knowledge_helpers import docx_bytes
+
+    src = zipfile.ZipFile(io.BytesIO(docx_bytes()))
+    out = io.BytesIO()
+    para = "<w:p><w:r><w:t>" + "A" * 1000 + "</w:t></w:r></w:p>"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "word/document.xml":
+                xml = data.decode()
+                at = xml.index("<w:body>") + len("<w:body>")
+                data = (xml[:at] + para * paragraphs + xml[at:]).encode()
+            z.writestr(info.filename, data)
+    return out.getvalue()
+
+
+def test_a_docx_that_unpacks_to_megabytes_of_xml_is_refused_before_it_is_parsed(tmp_path):
+    import time
+
+    from qwenchat.knowledge import FAILED
+
+    kbs = KnowledgeBases(tmp_path / "chats.db", "alice")
+    kb = kbs.create("资料")
+    bomb = docx_bomb(40_000)   # about 100 KB on disk, 40 MB of XML
+    assert len(bomb) < 200_000
+    started = time.monotonic()
+    report = kbs.add_file(kb.id, "bomb.docx", bomb)
+    assert time.monotonic() - started < 5
+    assert report.status == FAILED and report.error_kind == "too_large"
+    assert report.error.id == "kb.error.unpacks_too_large" and list(kbs.search(kb.id, "AAAA")) == []

@@ -634,6 +634,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # ---- qwenchat/knowledge: files that cannot be indexed, notices, the CLI -----------------------------
     "kb.error.too_large": ("文件“{name}”太大（{size:,} 字节，上限 {limit:,}），未加入知识库。",
                            "The file \"{name}\" is too large ({size:,} bytes, limit {limit:,}) and was not added."),
+    "kb.error.unpacks_too_large": ("文件“{name}”解压后太大（{size:,} 字节，上限 {limit:,}），未加入知识库。",
+                                   "The file \"{name}\" unpacks to too much ({size:,} bytes, limit {limit:,}) and "
+                                   "was not added."),
     "kb.error.unsupported": ("文件“{name}”的类型不受支持。支持：PDF、DOCX、Markdown、TXT、HTML、CSV。",
                              "The file \"{name}\" is of a type that is not supported. Supported: PDF, DOCX, "
                              "Markdown, TXT, HTML, CSV."),

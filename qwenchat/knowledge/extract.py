@@ -15,11 +15,15 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-from qwenchat.knowledge.model import CORRUPT, EMPTY, ENCRYPTED, NO_TEXT, UNSUPPORTED, IngestError
+from qwenchat.knowledge.model import CORRUPT, EMPTY, ENCRYPTED, NO_TEXT, TOO_LARGE, UNSUPPORTED, IngestError
 from qwenchat.knowledge.text import normalize
 
 FORMATS = {".pdf": "pdf", ".docx": "docx", ".md": "md", ".markdown": "md", ".txt": "txt", ".text": "txt",
            ".html": "html", ".htm": "html", ".csv": "csv"}
+
+# What a DOCX's parts other than its pictures may unpack to: a zip of repeated text is about a thousand
+# times smaller than its XML, and python-docx parses all of it (40 MB of XML from a 100 KB file: over a minute).
+MAX_DOCX_UNPACKED_BYTES = 16 * 1024 * 1024
 
 HEADING, PARA, LIST, ROW, TABLE_HEADER, CODE, LINE = "heading", "para", "list", "row", "table_header", "code", "line"
 
@@ -342,6 +346,7 @@ def _html(name: str, data: bytes) -> Document:
 def _docx(name: str, data: bytes) -> Document:
     if not data.startswith(b"PK"):
         raise IngestError(CORRUPT, name=name)
+    _check_unpacked(name, data)
     try:
         import docx
         from docx.table import Table
@@ -361,6 +366,20 @@ def _docx(name: str, data: bytes) -> Document:
     except Exception:  # noqa: BLE001
         raise IngestError(CORRUPT, name=name) from None
     return builder.document()
+
+
+def _check_unpacked(name: str, data: bytes) -> None:
+    """Refuse a zip bomb by the sizes its directory declares (zipfile never unpacks past them)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            unpacked = sum(i.file_size for i in z.infolist() if not i.filename.startswith("word/media/"))
+    except Exception:  # noqa: BLE001 - not a zip
+        raise IngestError(CORRUPT, name=name) from None
+    if unpacked > MAX_DOCX_UNPACKED_BYTES:
+        raise IngestError(TOO_LARGE, msg_id="kb.error.unpacks_too_large", name=name, size=unpacked,
+                          limit=MAX_DOCX_UNPACKED_BYTES)
 
 
 _LEVEL = re.compile(r"(\d+)")
