@@ -15,6 +15,7 @@ from qwenchat import access, config
 from qwenchat.chat.spending import Spending
 from qwenchat.knowledge import KnowledgeBases
 from qwenchat.knowledge.evalstore import EvaluationRuns
+from qwenchat.knowledge.service import sqlite_path
 
 KEY_INPUT = "api_key_input"  # the chat sidebar's key field (session state), when it is still there
 
@@ -51,7 +52,7 @@ def context_or_stop() -> Context:
         st.stop()
     try:
         kbs = KnowledgeBases.from_settings(store, owner, provider, secrets=secrets, environ=environ)
-        runs = _runs_for(str(path))
+        runs = _runs_for(str(sqlite_path(path)))
     except Exception:  # noqa: BLE001 - a store that is away: say so, never a traceback
         st.warning(tr("eval.no_store"))
         st.stop()

@@ -103,3 +103,20 @@ def test_the_evaluation_csv_never_starts_a_cell_with_a_formula():
             assert not cell or cell[0] not in "=+-@\t\r", f"a spreadsheet would run {cell!r}"
     again = ev.read_csv(exported)
     assert [r["answer"] for r in again] == hostile and [r["id"] for r in again] == hostile
+
+
+def test_with_postgresql_the_knowledge_base_never_writes_the_database_password_to_disk(app_env, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from components.navigation import EVALUATE, KNOWLEDGE
+    from tests.apptest import APP, TIMEOUT
+
+    app_env.setenv("QWENCHAT_DB", "postgresql://qwen:TopSecret123@127.0.0.1:1/qwenchat")
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page(KNOWLEDGE).run()
+    assert not at.exception, at.exception
+    at.switch_page(EVALUATE).run()
+    assert not at.exception, at.exception
+    written = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")]
+    assert not [p for p in written if "TopSecret123" in p or "postgresql" in p], written

@@ -329,14 +329,25 @@ def _default_max_bytes() -> int:
     return int(SETTINGS["QWENCHAT_KB_MAX_FILE_BYTES"].default)  # type: ignore[arg-type]
 
 
+def sqlite_path(path: str | os.PathLike) -> Path:
+    """The SQLite file of the knowledge tables for a conversation store at `path`: that file, or for a
+    PostgreSQL store (a URL, whose password must never become a file name; it has no knowledge tables yet)
+    `knowledge.db` in this server's `~/.qwenchat` folder."""
+    from qwenchat.database_url import is_postgres_url
+
+    if is_postgres_url(str(path)):
+        return Path.home() / ".qwenchat" / "knowledge.db"
+    return Path(path)
+
+
 def _index_for(store: Any) -> KnowledgeIndex:
     from qwenchat.knowledge.sqlite_index import SqliteIndex
 
     if isinstance(store, (str, os.PathLike)):
-        return SqliteIndex.shared(Path(store))
+        return SqliteIndex.shared(sqlite_path(store))
     if hasattr(store, "keyword_search"):
         return store  # already an index
     path = getattr(store, "path", None)
     if path is None:
         raise TypeError("store must be a KnowledgeIndex, a qwenchat.store.Store or a path")
-    return SqliteIndex.shared(Path(path))
+    return SqliteIndex.shared(sqlite_path(path))
