@@ -120,3 +120,42 @@ def test_with_postgresql_the_knowledge_base_never_writes_the_database_password_t
     assert not at.exception, at.exception
     written = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")]
     assert not [p for p in written if "TopSecret123" in p or "postgresql" in p], written
+
+
+def test_a_search_that_re_embeds_the_knowledge_base_reserves_it_first(fake, tmp_path):
+    """After the operator changes the embedding dimensions, the next search re-embeds the whole knowledge
+    base: on the operator's key that must pass the daily cap like any other request."""
+    from qwenchat.chat.retrieval import Retrieval
+    from qwenchat.knowledge import EmbeddingConfig
+    from qwenchat.turns import Problem
+
+    kbs = KnowledgeBases(tmp_path / "chats.db", "alice", provider(fake))
+    kb = kbs.create("资料")
+    assert kbs.add_file(kb.id, "big.txt", big_text()).ok
+    fake.reset()
+    daily = DailyCounter()
+    spending = Spending(Limits(daily_token_cap=2_000), SessionQuota(), daily, operator_pays=True)
+    changed = KnowledgeBases(tmp_path / "chats.db", "alice", provider(fake),
+                             embedding=EmbeddingConfig(dimensions=512))
+    found = Retrieval(changed, kb.id, provider(fake), spending, rerank=False)._search("张伟的邮箱")
+    assert daily.used() <= 2_000, f"the daily cap of 2,000 tokens was overshot: {daily.used()}"
+    assert isinstance(found, Problem) and found.kind == "daily_tokens"
+
+
+def test_an_evaluation_that_re_embeds_the_knowledge_base_stops_at_the_daily_cap(fake, tmp_path):
+    from qwenchat.knowledge import EmbeddingConfig
+    from qwenchat.knowledge import evaluate as ev
+    from qwenchat.knowledge.evalset import Question
+
+    kbs = KnowledgeBases(tmp_path / "chats.db", "alice", provider(fake))
+    kb = kbs.create("资料")
+    assert kbs.add_file(kb.id, "big.txt", big_text()).ok
+    daily = DailyCounter()
+    spending = Spending(Limits(daily_token_cap=2_000), SessionQuota(), daily, operator_pays=True)
+    changed = KnowledgeBases(tmp_path / "chats.db", "alice", provider(fake),
+                             embedding=EmbeddingConfig(dimensions=512))
+    run = ev.new_run([Question("q1", "张伟的邮箱是什么", "zhang1@example.com")],
+                     ev.RunSettings(kb_id=kb.id, kb_name=kb.name))
+    ev.evaluate_all(ev.Evaluator(changed, provider(fake), spending), run)
+    assert daily.used() <= 2_000, f"the daily cap of 2,000 tokens was overshot: {daily.used()}"
+    assert run.status == ev.LIMITED

@@ -168,12 +168,16 @@ class Evaluator:
         q_tokens = count_text(question, "qwen-plus")
         estimate = q_tokens + (RERANK_CANDIDATES * (q_tokens + CHUNK_TOKENS) if s.rerank else 0)
         hold = self._reserve(estimate, 0, counts_as_message=False)
+        more: list[Hold] = []  # re-embedding the knowledge base (its model changed): reserved first
         used = 0
         try:
-            result = self.kbs.search(s.kb_id, question, top_k=s.top_k, rerank=s.rerank)
+            result = self.kbs.search(s.kb_id, question, top_k=s.top_k, rerank=s.rerank,
+                                     admit=lambda tokens: more.append(self._reserve(tokens, 0, False)))
             used = result.tokens
         finally:
             self.spending.settle(hold, used)
+            for extra in more:
+                self.spending.settle(extra, 0)
         row.tokens += used
         row.cost += pricing.estimate_embedding_cost(self.kbs.embedding.model, result.embedding_tokens) or 0.0
         return [Passage(h.file, h.text, round(float(h.score), 6), h.page) for h in result]

@@ -165,14 +165,17 @@ class KnowledgeBases:
             return False
         return self.index.remove_file(self.owner, int(kb), report.id)
 
-    def reembed(self, kb: int, progress: Progress = no_progress) -> int:
+    def reembed(self, kb: int, progress: Progress = no_progress, admit: Admit | None = None) -> int:
         """Embed every passage whose vector is missing or was made with another model or dimension;
         returns the embedding tokens billed. Raises `ProviderError` when the server fails (what was
-        embedded is kept: the next call goes on from there)."""
+        embedded is kept: the next call goes on from there). `admit`, as for `add_file`, is called with
+        the tokens before anything is sent."""
         self._check(kb)
         if self.provider is None:
             return 0
         missing = self.index.missing_vectors(self.owner, int(kb), self.embedding.key)
+        if admit is not None and missing:
+            admit(sum(chunking.count(text) for _, text in missing))
         tokens = 0
         total = len(missing)
         progress(EMBED, 0, total)
@@ -199,11 +202,13 @@ class KnowledgeBases:
             raise KnowledgeBaseNotFound(kb)
 
     # --- search ---------------------------------------------------------------------------------------
-    def search(self, kb: int, query: str, top_k: int = 5, rerank: bool = False) -> SearchResult:
+    def search(self, kb: int, query: str, top_k: int = 5, rerank: bool = False,
+               admit: Admit | None = None) -> SearchResult:
         """The `top_k` best passages for `query`: keyword (BM25 over jieba words and CJK bigrams) and vector
         results fused by reciprocal rank, then reranked with `qwen3-rerank` when `rerank` (on failure the
         fused order stays, with a notice). Vectors made with another model or dimension are re-embedded
-        first; without embeddings the search is keywords only."""
+        first (`admit` is called with their tokens before that); without embeddings the search is keywords
+        only."""
         self._check(kb)
         kb = int(kb)
         top_k = max(1, int(top_k))
@@ -216,7 +221,7 @@ class KnowledgeBases:
         if self.provider is not None and query.strip():
             try:
                 if self.needs_reembed(kb):
-                    embedding_tokens += self.reembed(kb)
+                    embedding_tokens += self.reembed(kb, admit=admit)
                 if self.index.has_vectors(self.owner, kb, self.embedding.key):
                     result = self.provider.embed([query], model=self.embedding.model,
                                                  dimensions=self.embedding.dimensions)
