@@ -9,6 +9,7 @@ from qwenchat.chat.spending import Spending
 from qwenchat.knowledge import KnowledgeBases
 from qwenchat.knowledge.uploads import UploadQueue
 from qwenchat.quotas import DailyCounter, Limits, SessionQuota
+from tests.fake_dashscope import VALID_KEY
 from tests.knowledge_helpers import provider
 
 
@@ -159,3 +160,43 @@ def test_an_evaluation_that_re_embeds_the_knowledge_base_stops_at_the_daily_cap(
     ev.evaluate_all(ev.Evaluator(changed, provider(fake), spending), run)
     assert daily.used() <= 2_000, f"the daily cap of 2,000 tokens was overshot: {daily.used()}"
     assert run.status == ev.LIMITED
+
+
+def test_a_key_typed_on_the_settings_page_is_the_one_the_knowledge_and_evaluate_pages_use(app_env, fake):
+    """In BYOK mode the visitor's own key (typed on the Settings page, with its URL) pays for embeddings and
+    evaluations: those pages never fall back to the operator's key nor say there is none."""
+    from components.navigation import EVALUATE
+    from qwenchat.i18n import t
+    from tests.apptest import on_settings, start
+
+    app_env.setenv("QWENCHAT_BYOK", "1")
+    at = start()
+    on_settings(at).text_input(key="api_key_input").input(VALID_KEY).run()
+    at.selectbox(key="region").select("custom").run()
+    at.text_input(key="custom_base_url").input(fake.base_url).run()
+    at.switch_page(EVALUATE).run()
+    at.run()  # a second run of the page (a click): the Settings page's widgets are gone by now
+    assert not at.exception, at.exception
+    assert t("eval.no_key", "zh") not in [i.value for i in at.info]
+
+
+@pytest.mark.parametrize("byok", ["1", "0"])
+def test_the_knowledge_page_embeds_with_the_key_just_typed_on_the_settings_page(app_env, fake, byok):
+    """BYOK mode, and a shared app whose visitor typed a key: the visitor's key pays, never the operator's."""
+    from components.navigation import KNOWLEDGE
+    from tests.apptest import on_settings, start
+    from tests.test_knowledge_page import create, upload
+
+    visitor = VALID_KEY if byok == "1" else "sk-visitor-own-key-0123456789"
+    app_env.setenv("QWENCHAT_BYOK", byok)
+    at = start()
+    on_settings(at).text_input(key="api_key_input").input(visitor).run()
+    at.selectbox(key="region").select("custom").run()
+    at.text_input(key="custom_base_url").input(fake.base_url).run()
+    at.switch_page(KNOWLEDGE).run()
+    assert not at.exception, at.exception
+    fake.reset()
+    create(at, "资料")
+    upload(at, ("a.md", "# 联系人\n\n张伟的邮箱是 zhangwei@example.com。".encode()))
+    assert fake.embedding_requests, "the visitor's key was not used: the file was indexed by keywords only"
+    assert all(r["authorization"] == f"Bearer {visitor}" for r in fake.embedding_requests)
