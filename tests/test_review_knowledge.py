@@ -200,3 +200,60 @@ def test_the_knowledge_page_embeds_with_the_key_just_typed_on_the_settings_page(
     upload(at, ("a.md", "# 联系人\n\n张伟的邮箱是 zhangwei@example.com。".encode()))
     assert fake.embedding_requests, "the visitor's key was not used: the file was indexed by keywords only"
     assert all(r["authorization"] == f"Bearer {visitor}" for r in fake.embedding_requests)
+
+
+def pdf_sharing_one_page(pages: int, chars: int, unique: bool = False) -> bytes:
+    """A PDF whose pages all draw the same content stream: small on disk, `pages * chars` of text to read."""
+    import io
+
+    import pypdf
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    w = pypdf.PdfWriter()
+    stream = DecodedStreamObject()
+    words = " ".join(f"w{i}" for i in range(chars // 6))[:chars]
+    stream.set_data(b"BT /F1 12 Tf 10 10 Td (" + words.encode() + b") Tj ET")
+    content = w._add_object(stream)
+    font = w._add_object(DictionaryObject({NameObject("/Type"): NameObject("/Font"),
+                                           NameObject("/Subtype"): NameObject("/Type1"),
+                                           NameObject("/BaseFont"): NameObject("/Helvetica")}))
+    resources = w._add_object(DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}))
+    for _ in range(pages):
+        page = w.add_blank_page(width=200, height=200)
+        page[NameObject("/Contents")] = content
+        page[NameObject("/Resources")] = resources
+    out = io.BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def test_a_pdf_with_thousands_of_pages_is_refused_without_reading_them(tmp_path):
+    import time
+
+    from qwenchat.knowledge import FAILED
+
+    kbs = KnowledgeBases(tmp_path / "chats.db", "alice")
+    kb = kbs.create("资料")
+    data = pdf_sharing_one_page(10_000, 200)
+    assert len(data) < 2_000_000
+    started = time.monotonic()
+    report = kbs.add_file(kb.id, "manual.pdf", data)
+    assert time.monotonic() - started < 5
+    assert report.status == FAILED and report.error_kind == "too_large"
+    assert report.error.id == "kb.error.too_many_pages"
+
+
+def test_a_pdf_that_takes_too_long_to_read_stops_at_the_deadline(tmp_path, monkeypatch):
+    """Pages sharing one big content stream: few pages, a lot of text each. Reading stops at the deadline
+    (set to one second here; thirty in the app)."""
+    import time
+
+    from qwenchat.knowledge import FAILED, extract
+
+    monkeypatch.setattr(extract, "MAX_PDF_SECONDS", 1.0)
+    kbs = KnowledgeBases(tmp_path / "chats.db", "alice")
+    kb = kbs.create("资料")
+    started = time.monotonic()
+    report = kbs.add_file(kb.id, "slow.pdf", pdf_sharing_one_page(60, 200_000))
+    assert time.monotonic() - started < 3
+    assert report.status == FAILED and report.error.id == "kb.error.pdf_too_slow"

@@ -637,6 +637,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kb.error.unpacks_too_large": ("文件“{name}”解压后太大（{size:,} 字节，上限 {limit:,}），未加入知识库。",
                                    "The file \"{name}\" unpacks to too much ({size:,} bytes, limit {limit:,}) and "
                                    "was not added."),
+    "kb.error.too_many_pages": ("PDF“{name}”有 {pages:,} 页，超过上限 {limit:,} 页，未加入知识库。请拆分后再上传。",
+                                "The PDF \"{name}\" has {pages:,} pages, more than the limit of {limit:,}, and was "
+                                "not added. Split it and upload the parts."),
+    "kb.error.pdf_too_slow": ("PDF“{name}”的文字 {seconds} 秒内没有读完，未加入知识库。请拆分后再上传。",
+                              "The text of the PDF \"{name}\" could not be read within {seconds} seconds, and it "
+                              "was not added. Split it and upload the parts."),
     "kb.error.unsupported": ("文件“{name}”的类型不受支持。支持：PDF、DOCX、Markdown、TXT、HTML、CSV。",
                              "The file \"{name}\" is of a type that is not supported. Supported: PDF, DOCX, "
                              "Markdown, TXT, HTML, CSV."),

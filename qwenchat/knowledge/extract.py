@@ -12,6 +12,7 @@ import csv
 import io
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -24,6 +25,10 @@ FORMATS = {".pdf": "pdf", ".docx": "docx", ".md": "md", ".markdown": "md", ".txt
 # What a DOCX's parts other than its pictures may unpack to: a zip of repeated text is about a thousand
 # times smaller than its XML, and python-docx parses all of it (40 MB of XML from a 100 KB file: over a minute).
 MAX_DOCX_UNPACKED_BYTES = 16 * 1024 * 1024
+# A PDF's pages may all draw one big content stream: a file of a few hundred kilobytes can hold hours of text
+# extraction. Past this many pages a PDF is refused before any is read; reading stops at the deadline.
+MAX_PDF_PAGES = 2_000
+MAX_PDF_SECONDS = 30.0
 
 HEADING, PARA, LIST, ROW, TABLE_HEADER, CODE, LINE = "heading", "para", "list", "row", "table_header", "code", "line"
 
@@ -438,7 +443,15 @@ def _pdf(name: str, data: bytes) -> Document:
                 opened = 0
             if not opened:
                 raise IngestError(ENCRYPTED, name=name)
-        pages = [page.extract_text() or "" for page in reader.pages]
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise IngestError(TOO_LARGE, msg_id="kb.error.too_many_pages", name=name, pages=len(reader.pages),
+                              limit=MAX_PDF_PAGES)
+        deadline = time.monotonic() + MAX_PDF_SECONDS
+        pages = []
+        for page in reader.pages:
+            if time.monotonic() > deadline:
+                raise IngestError(TOO_LARGE, msg_id="kb.error.pdf_too_slow", name=name, seconds=int(MAX_PDF_SECONDS))
+            pages.append(page.extract_text() or "")
     except IngestError:
         raise
     except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds on a broken file
