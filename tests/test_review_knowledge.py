@@ -257,3 +257,16 @@ def test_a_pdf_that_takes_too_long_to_read_stops_at_the_deadline(tmp_path, monke
     report = kbs.add_file(kb.id, "slow.pdf", pdf_sharing_one_page(60, 200_000))
     assert time.monotonic() - started < 3
     assert report.status == FAILED and report.error.id == "kb.error.pdf_too_slow"
+
+
+def test_uploads_stop_when_the_database_reaches_its_size_limit(tmp_path):
+    """Without a key (keywords only) an upload costs nothing: a script could fill the server's disk."""
+    from qwenchat.knowledge import FAILED
+
+    path = tmp_path / "chats.db"
+    kbs = KnowledgeBases(path, "alice", max_store_bytes=2_000_000)
+    kb = kbs.create("资料")
+    reports = [kbs.add_file(kb.id, f"f{i}.txt", big_text(1_000) + str(i).encode()) for i in range(30)]
+    refused = [r for r in reports if r.status == FAILED]
+    assert refused and all(r.error.id == "kb.error.storage_full" for r in refused)
+    assert kbs.index.stored_bytes() < 2_000_000 + 1_000_000

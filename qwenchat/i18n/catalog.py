@@ -643,6 +643,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kb.error.pdf_too_slow": ("PDF“{name}”的文字 {seconds} 秒内没有读完，未加入知识库。请拆分后再上传。",
                               "The text of the PDF \"{name}\" could not be read within {seconds} seconds, and it "
                               "was not added. Split it and upload the parts."),
+    "kb.error.storage_full": ("服务器的存储已达上限（{limit}），文件“{name}”未加入知识库。",
+                              "The server's storage is full ({limit}): the file \"{name}\" was not added."),
     "kb.error.unsupported": ("文件“{name}”的类型不受支持。支持：PDF、DOCX、Markdown、TXT、HTML、CSV。",
                              "The file \"{name}\" is of a type that is not supported. Supported: PDF, DOCX, "
                              "Markdown, TXT, HTML, CSV."),

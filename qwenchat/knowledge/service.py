@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from qwenchat import errors, pricing
+from qwenchat.transfer import format_bytes
 from qwenchat.i18n import Msg
 from qwenchat.knowledge import chunking, extract, keywords
 from qwenchat.knowledge.fusion import fuse
@@ -70,8 +71,10 @@ class KnowledgeBases:
 
     def __init__(self, store: Any, owner: str, provider: Any = None, *,
                  embedding: EmbeddingConfig | None = None, max_file_bytes: int | None = None,
-                 max_chunk_tokens: int = chunking.MAX_TOKENS):
+                 max_chunk_tokens: int = chunking.MAX_TOKENS, max_store_bytes: int | None = None):
         _check_owner(owner)
+        # Uploads stop when the database file is this large (`QWENCHAT_MAX_STORE_BYTES`, as imports do).
+        self.max_store_bytes = int(max_store_bytes if max_store_bytes is not None else _default_max_store_bytes())
         self.owner = owner
         self.provider = provider
         self.embedding = embedding or EmbeddingConfig()
@@ -92,7 +95,8 @@ class KnowledgeBases:
                                  int(read("QWENCHAT_EMBEDDING_DIMENSIONS", secrets, environ)),  # type: ignore[arg-type]
                                  str(read("QWENCHAT_RERANK_MODEL", secrets, environ)))
         return cls(store, owner, provider, embedding=config,
-                   max_file_bytes=int(read("QWENCHAT_KB_MAX_FILE_BYTES", secrets, environ)))  # type: ignore[arg-type]
+                   max_file_bytes=int(read("QWENCHAT_KB_MAX_FILE_BYTES", secrets, environ)),  # type: ignore[arg-type]
+                   max_store_bytes=int(read("QWENCHAT_MAX_STORE_BYTES", secrets, environ)))  # type: ignore[arg-type]
 
     # --- knowledge bases ------------------------------------------------------------------------------
     def list(self) -> list[KnowledgeBase]:
@@ -264,6 +268,10 @@ class KnowledgeBases:
             progress(READ, 0, 1)
             if len(data) > self.max_file_bytes:
                 raise IngestError(TOO_LARGE, name=name, size=len(data), limit=self.max_file_bytes)
+            stored = getattr(self.index, "stored_bytes", None)
+            if stored is not None and stored() + len(data) > self.max_store_bytes:
+                raise IngestError(TOO_LARGE, msg_id="kb.error.storage_full", name=name,
+                                  limit=format_bytes(self.max_store_bytes))
             document = extract.read_document(name, data)
             progress(READ, 1, 1)
             chunks = chunking.chunk_document(document, max_tokens=self.max_chunk_tokens)
@@ -343,6 +351,12 @@ def sqlite_path(path: str | os.PathLike) -> Path:
     if is_postgres_url(str(path)):
         return Path.home() / ".qwenchat" / "knowledge.db"
     return Path(path)
+
+
+def _default_max_store_bytes() -> int:
+    from qwenchat.settings import SETTINGS
+
+    return int(SETTINGS["QWENCHAT_MAX_STORE_BYTES"].default)  # type: ignore[arg-type]
 
 
 def _index_for(store: Any) -> KnowledgeIndex:

@@ -186,6 +186,14 @@ class SqliteIndex:
         self._conn = conn
         self._cache_prefix = (str(self.path.resolve()),)
 
+    def stored_bytes(self) -> int:
+        """The database's size on disk, its write-ahead log included (what `QWENCHAT_MAX_STORE_BYTES` caps)."""
+        with self._lock:
+            pages = self._conn.execute("PRAGMA page_count").fetchone()[0] * \
+                self._conn.execute("PRAGMA page_size").fetchone()[0]
+        wal = Path(f"{self.path}-wal")
+        return pages + (wal.stat().st_size if wal.exists() else 0)
+
     def close(self) -> None:
         with self._lock:
             if not self._closed:
