@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from qwenchat import errors, pricing
-from qwenchat.transfer import format_bytes
 from qwenchat.i18n import Msg
 from qwenchat.knowledge import chunking, extract, keywords
 from qwenchat.knowledge.fusion import fuse
@@ -38,6 +37,7 @@ from qwenchat.knowledge.model import (
     SearchResult,
     no_progress,
 )
+from qwenchat.transfer import format_bytes
 
 MAX_NAME_CHARS = 100
 CANDIDATES = 50         # passages each retriever hands to fusion
