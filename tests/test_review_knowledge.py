@@ -298,3 +298,20 @@ def test_a_locked_database_during_an_evaluation_is_a_message_not_a_traceback(app
         other.close()
     assert not at.exception, at.exception[0].message if at.exception else ""
     assert at.warning, "the page should say the store is unavailable"
+
+
+def test_the_cli_with_postgresql_never_writes_the_database_password_to_disk(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE_", "QWENCHAT_", "QWEN_"))}
+    env.update(PYTHONPATH=str(root), HOME=str(tmp_path), LANG="en_US.UTF-8",
+               QWENCHAT_DB="postgresql://qwen:TopSecret123@127.0.0.1:1/qwenchat")
+    done = subprocess.run([sys.executable, "-m", "qwenchat.knowledge", "list"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert "TopSecret123" not in done.stdout + done.stderr
+    written = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")]
+    assert not [p for p in written if "TopSecret123" in p or "postgresql" in p], written
