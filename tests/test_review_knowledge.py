@@ -315,3 +315,29 @@ def test_the_cli_with_postgresql_never_writes_the_database_password_to_disk(tmp_
     assert "TopSecret123" not in done.stdout + done.stderr
     written = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")]
     assert not [p for p in written if "TopSecret123" in p or "postgresql" in p], written
+
+
+def test_a_rerun_in_the_middle_of_embedding_a_file_still_counts_what_was_sent(fake, tmp_path):
+    """Streamlit interrupts a run at its next `st.*` call (a click, a rerun): here the progress bar. The
+    batches already embedded were billed; they must count, or each rerun would embed for free."""
+    from qwenchat.knowledge.model import EMBED
+    from tests.fake_dashscope import fake_tokens
+
+    class Rerun(Exception):
+        pass
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if phase == EMBED and done >= 20:
+            raise Rerun()
+
+    daily, quota = DailyCounter(), SessionQuota()
+    spending = Spending(Limits(daily_token_cap=1_000_000), quota, daily, operator_pays=True)
+    kbs = KnowledgeBases(tmp_path / "chats.db", "alice", provider(fake))
+    kb = kbs.create("资料")
+    queue = UploadQueue()
+    queue.add(kb.id, "big.txt", big_text())
+    with pytest.raises(Rerun):
+        queue.step(kbs, spending, progress)
+    billed = sum(fake_tokens(t) for r in fake.embedding_requests for t in r["body"]["input"])
+    assert billed > 0 and quota.tokens >= billed and daily.used() >= billed, (billed, quota.tokens, daily.used())
+    assert queue.pending  # the file waits to be read again

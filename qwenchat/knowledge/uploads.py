@@ -91,7 +91,9 @@ class UploadQueue:
                                 error=Msg("kb.file_not_found", {"name": upload.name}), error_kind="missing")
         finally:
             if hold is not None:
-                spending.settle(hold, report.embedding_tokens if report is not None else 0)
+                # Interrupted (a rerun at the progress bar, the store away) after its embeddings were admitted:
+                # some were billed and none reported, so the whole reservation counts.
+                spending.settle(hold, report.embedding_tokens if report is not None else hold.tokens)
         self.pending.pop(0)
         self.results = [*self.results, report][-KEEP_RESULTS:]
         return report
