@@ -341,3 +341,25 @@ def test_a_rerun_in_the_middle_of_embedding_a_file_still_counts_what_was_sent(fa
     billed = sum(fake_tokens(t) for r in fake.embedding_requests for t in r["body"]["input"])
     assert billed > 0 and quota.tokens >= billed and daily.used() >= billed, (billed, quota.tokens, daily.used())
     assert queue.pending  # the file waits to be read again
+
+
+def test_a_locked_database_during_an_upload_is_a_message_not_a_traceback(app_env, fake, tmp_path):
+    """The store waits its busy timeout (ten seconds) for the lock, then gives up."""
+    import sqlite3
+
+    from tests.test_knowledge_page import create, open_page
+
+    at = open_page()
+    create(at, "资料")
+    other = sqlite3.connect(tmp_path / "chats.db", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another process writing for a long time
+    try:
+        uploader = next(u for u in at.file_uploader if u.key.startswith("kb_upload_"))
+        uploader.set_value([("a.md", "# 联系人\n\n张伟的邮箱是 zhangwei@example.com。".encode(),
+                             "text/markdown")]).run()
+        at.button(key="kb_upload_add").click().run()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert not at.exception, at.exception[0].message if at.exception else ""
+    assert any("数据库暂时无法写入" in e.value for e in at.error)

@@ -645,6 +645,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                               "was not added. Split it and upload the parts."),
     "kb.error.storage_full": ("服务器的存储已达上限（{limit}），文件“{name}”未加入知识库。",
                               "The server's storage is full ({limit}): the file \"{name}\" was not added."),
+    "kb.error.store_unavailable": ("数据库暂时无法写入（正被占用或不可用），文件“{name}”未加入知识库。请稍后再试。",
+                                   "The database cannot be written now (busy or unavailable): the file \"{name}\" "
+                                   "was not added. Try again later."),
     "kb.error.unsupported": ("文件“{name}”的类型不受支持。支持：PDF、DOCX、Markdown、TXT、HTML、CSV。",
                              "The file \"{name}\" is of a type that is not supported. Supported: PDF, DOCX, "
                              "Markdown, TXT, HTML, CSV."),

@@ -11,6 +11,7 @@ than what the limits leave stops the queue), then settled with the tokens billed
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,10 @@ class UploadQueue:
         except (KnowledgeBaseNotFound, FileNotFound):
             report = FileReport(0, upload.name, FAILED, size=upload.size,
                                 error=Msg("kb.file_not_found", {"name": upload.name}), error_kind="missing")
+        except sqlite3.Error:  # the database locked by another writer, read-only, full: this file's report
+            report = FileReport(0, upload.name, FAILED, size=upload.size,
+                                error=Msg("kb.error.store_unavailable", {"name": upload.name}), error_kind="store",
+                                embedding_tokens=hold.tokens if hold is not None else 0)
         finally:
             if hold is not None:
                 # Interrupted (a rerun at the progress bar, the store away) after its embeddings were admitted:
