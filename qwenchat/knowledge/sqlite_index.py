@@ -202,6 +202,16 @@ class SqliteIndex:
 
     # --- plumbing -------------------------------------------------------------------------------------
     def _write(self, fn):  # type: ignore[no-untyped-def]
+        """Run `fn(conn)` in one write transaction; a database locked by another writer for longer than the
+        busy timeout, read-only or full raises `StoreUnavailable`, which pages say in words."""
+        try:
+            return self._write_now(fn)
+        except sqlite3.OperationalError as exc:
+            from qwenchat.store import StoreUnavailable
+
+            raise StoreUnavailable(self.path, str(exc)) from None
+
+    def _write_now(self, fn):  # type: ignore[no-untyped-def]
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:

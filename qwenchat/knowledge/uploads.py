@@ -17,6 +17,7 @@ from typing import Any
 
 from qwenchat.i18n import Msg
 from qwenchat.knowledge.model import FAILED, FileNotFound, FileReport, KnowledgeBaseNotFound, Progress, no_progress
+from qwenchat.store import StoreUnavailable
 
 KEEP_RESULTS = 50
 
@@ -90,7 +91,7 @@ class UploadQueue:
         except (KnowledgeBaseNotFound, FileNotFound):
             report = FileReport(0, upload.name, FAILED, size=upload.size,
                                 error=Msg("kb.file_not_found", {"name": upload.name}), error_kind="missing")
-        except sqlite3.Error:  # the database locked by another writer, read-only, full: this file's report
+        except (sqlite3.Error, StoreUnavailable):  # the database locked by another writer, read-only, full
             report = FileReport(0, upload.name, FAILED, size=upload.size,
                                 error=Msg("kb.error.store_unavailable", {"name": upload.name}), error_kind="store",
                                 embedding_tokens=hold.tokens if hold is not None else 0)
