@@ -386,3 +386,14 @@ def test_a_locked_database_when_creating_or_loading_the_demo_is_a_message_not_a_
     finally:
         other.execute("ROLLBACK")
         other.close()
+
+
+def test_the_upload_queue_of_one_session_holds_at_most_its_byte_limit():
+    """Each waiting file is kept in the session's memory: without a bound, one visitor could queue gigabytes."""
+    from qwenchat.knowledge.uploads import MAX_PENDING_BYTES
+
+    queue = UploadQueue()
+    file = b"x" * (20 * 1024 * 1024)
+    accepted = [queue.add(1, f"f{i}.txt", file) for i in range(20)]
+    assert sum(u.size for u in queue.pending) <= MAX_PENDING_BYTES
+    assert accepted[0] is True and accepted[-1] is False

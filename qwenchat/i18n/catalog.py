@@ -648,6 +648,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "kb.error.store_unavailable": ("数据库暂时无法写入（正被占用或不可用），文件“{name}”未加入知识库。请稍后再试。",
                                    "The database cannot be written now (busy or unavailable): the file \"{name}\" "
                                    "was not added. Try again later."),
+    "kb.upload.queue_full": ("等待索引的文件已达 {limit}，“{name}”未加入队列。请等当前文件处理完再添加。",
+                             "The files waiting to be indexed already reach {limit}: \"{name}\" was not queued. Add "
+                             "it once the current files are done."),
     "kb.error.unsupported": ("文件“{name}”的类型不受支持。支持：PDF、DOCX、Markdown、TXT、HTML、CSV。",
                              "The file \"{name}\" is of a type that is not supported. Supported: PDF, DOCX, "
                              "Markdown, TXT, HTML, CSV."),

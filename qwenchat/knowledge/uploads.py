@@ -20,6 +20,7 @@ from qwenchat.knowledge.model import FAILED, FileNotFound, FileReport, Knowledge
 from qwenchat.store import StoreUnavailable
 
 KEEP_RESULTS = 50
+MAX_PENDING_BYTES = 100 * 1024 * 1024  # waiting files kept in one session's memory (five files at the 20 MB limit)
 
 
 class _Refused(Exception):
@@ -44,8 +45,12 @@ class UploadQueue:
     results: list[FileReport] = field(default_factory=list)   # newest last, for the page to report
     stopped: Any = None   # the limits' problem (a turns.Problem) that stopped the queue, until shown
 
-    def add(self, kb: int, name: str, data: bytes) -> None:
+    def add(self, kb: int, name: str, data: bytes) -> bool:
+        """Queue a file; False (nothing queued) when the waiting files would pass `MAX_PENDING_BYTES`."""
+        if sum(u.size for u in self.pending) + len(data) > MAX_PENDING_BYTES:
+            return False
         self.pending.append(Upload(int(kb), name, bytes(data), len(data)))
+        return True
 
     def add_reindex(self, kb: int, name: str) -> None:
         self.pending.append(Upload(int(kb), name))
