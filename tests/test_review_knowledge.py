@@ -397,3 +397,14 @@ def test_the_upload_queue_of_one_session_holds_at_most_its_byte_limit():
     accepted = [queue.add(1, f"f{i}.txt", file) for i in range(20)]
     assert sum(u.size for u in queue.pending) <= MAX_PENDING_BYTES
     assert accepted[0] is True and accepted[-1] is False
+
+
+def test_the_typed_key_is_never_in_the_session_state_repr():
+    """As `config.Settings`: a repr in a log, an error or a debugger never carries the visitor's key."""
+    from qwenchat.chat.state import ChatSession, Preferences
+
+    prefs = Preferences(api_key="sk-abcdefghijklmnop1234")
+    assert "abcdefghijklmnop" not in repr(prefs)
+    session = ChatSession()
+    session.prefs = prefs
+    assert "abcdefghijklmnop" not in repr(session)
