@@ -10,25 +10,32 @@ from components.evaluate_session import Context
 from components.evaluate_setup import Choice
 from components.lang import tr
 from qwenchat.knowledge import evaluate as ev
+from qwenchat.store import StoreUnavailable
 
 ACTIVE = "eval_active"  # session state: the id of the run in progress
 SHOWN = "eval_shown"    # session state: the id of the run shown below
 
 
 def _stop(ctx: Context) -> None:
-    run = ctx.runs.get(ctx.owner, st.session_state.get(ACTIVE, 0))
-    if run is not None and run.status == ev.RUNNING:
-        run.status = ev.STOPPED
-        ctx.runs.save(ctx.owner, run)
+    try:
+        run = ctx.runs.get(ctx.owner, st.session_state.get(ACTIVE, 0))
+        if run is not None and run.status == ev.RUNNING:
+            run.status = ev.STOPPED
+            ctx.runs.save(ctx.owner, run)
+    except StoreUnavailable:  # the page says so on this rerun
+        pass
     st.session_state.pop(ACTIVE, None)
 
 
 def _continue(ctx: Context, run_id: int) -> None:
-    run = ctx.runs.get(ctx.owner, run_id)
-    if run is not None and run.remaining > 0:
-        run.status, run.stop_reason = ev.RUNNING, None
-        ctx.runs.save(ctx.owner, run)
-        st.session_state[ACTIVE] = st.session_state[SHOWN] = run.id
+    try:
+        run = ctx.runs.get(ctx.owner, run_id)
+        if run is not None and run.remaining > 0:
+            run.status, run.stop_reason = ev.RUNNING, None
+            ctx.runs.save(ctx.owner, run)
+            st.session_state[ACTIVE] = st.session_state[SHOWN] = run.id
+    except StoreUnavailable:  # the page says so on this rerun
+        pass
 
 
 def start_button(ctx: Context, choice: Choice | None) -> None:

@@ -9,14 +9,13 @@ from typing import Any
 
 import streamlit as st
 
-from components import history, session
+from components import history, knowledge, session
 from components.lang import tr
 from qwenchat import access, config
 from qwenchat.chat.spending import Spending
 from qwenchat.knowledge import KnowledgeBases
 from qwenchat.knowledge.evalstore import EvaluationRuns
-
-KEY_INPUT = "api_key_input"  # the chat sidebar's key field (session state), when it is still there
+from qwenchat.knowledge.service import sqlite_path
 
 
 @dataclass
@@ -38,8 +37,7 @@ def context_or_stop() -> Context:
     """Everything the page needs; explains and stops the page when the key or the storage is missing."""
     owner = history.current_owner().id
     secrets, environ = access.for_resolve(session.read_secrets(), os.environ)
-    settings = config.resolve(sidebar_key=str(st.session_state.get(KEY_INPUT) or ""), secrets=secrets,
-                              environ=environ)
+    settings = knowledge.settings()  # the key, region or URL chosen on the Settings page
     if not settings.ready:
         st.info(tr("eval.no_key"))
         st.stop()
@@ -51,7 +49,7 @@ def context_or_stop() -> Context:
         st.stop()
     try:
         kbs = KnowledgeBases.from_settings(store, owner, provider, secrets=secrets, environ=environ)
-        runs = _runs_for(str(path))
+        runs = _runs_for(str(sqlite_path(path)))
     except Exception:  # noqa: BLE001 - a store that is away: say so, never a traceback
         st.warning(tr("eval.no_store"))
         st.stop()

@@ -11,12 +11,10 @@ import os
 import tempfile
 from pathlib import Path
 
-import streamlit as st
-
 from components import session
 from components.lang import lang
 from components.secrets import read_secrets
-from qwenchat import access, config, identity
+from qwenchat import config, identity
 from qwenchat.chat.spending import Spending
 from qwenchat.i18n import Msg
 from qwenchat.knowledge import KnowledgeBases
@@ -25,12 +23,12 @@ from qwenchat.rendering import escape_inline
 
 
 def settings() -> config.Settings:
-    """The chat's settings when the chat page has run in this session, else the app's own."""
-    cached = st.session_state.get("_client")
-    if cached is not None:
-        return cached.settings
-    secrets, environ = access.for_resolve(read_secrets(), os.environ)
-    return config.resolve(secrets=secrets, environ=environ)
+    """The chat's settings as chosen on the Settings page now (a key typed there, with its region or URL,
+    pays for the embeddings and evaluations; else the app's own key, or none in BYOK mode)."""
+    from components import settings as settings_page
+
+    found = settings_page.choices()
+    return found.resolve(found.model)
 
 
 def database() -> str:

@@ -10,6 +10,7 @@ from components.lang import tr
 from qwenchat.i18n import Msg
 from qwenchat.knowledge import BadName, KnowledgeBase, KnowledgeBases, NameTaken, demo_files
 from qwenchat.rendering import escape_inline
+from qwenchat.store import StoreUnavailable
 
 CHOICE = "kb_page_choice"
 FLASH = "kb_flash"
@@ -58,7 +59,11 @@ def _load_demo(kbs: KnowledgeBases) -> None:
         flash("warning", Msg("kb.demo.missing"))
         return
     name = tr("kb.demo.name")
-    kb = kbs.find(name) or kbs.create(name)
+    try:
+        kb = kbs.find(name) or kbs.create(name)
+    except StoreUnavailable:
+        flash("warning", Msg("kb.page.unavailable"))
+        return
     queue = knowledge.uploads()
     for file_name, data in files:
         queue.add(kb.id, file_name, data)

@@ -12,6 +12,7 @@ from qwenchat import accounting
 from qwenchat.i18n import Msg
 from qwenchat.knowledge import FAILED, KEYWORDS_ONLY, FileReport, KnowledgeBase, KnowledgeBases
 from qwenchat.pricing import CURRENCY
+from qwenchat.store import StoreUnavailable
 from qwenchat.transfer import format_bytes
 
 
@@ -61,5 +62,10 @@ def _reindex(kb_id: int, name: str) -> None:
 
 
 def _remove(kb_id: int, file_id: int, name: str) -> None:
-    if knowledge.bases().remove_file(kb_id, file_id):
+    try:
+        removed = knowledge.bases().remove_file(kb_id, file_id)
+    except StoreUnavailable:
+        flash("warning", Msg("kb.page.unavailable"))
+        return
+    if removed:
         flash("success", Msg("kb.files.removed", {"name": name}))

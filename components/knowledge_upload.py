@@ -7,9 +7,11 @@ from __future__ import annotations
 import streamlit as st
 
 from components import knowledge
+from components.knowledge_bases import flash
 from components.lang import lang, tr
 from qwenchat.i18n import Msg
 from qwenchat.knowledge import FAILED, KEYWORDS_ONLY, PHASES, FileReport, KnowledgeBase, KnowledgeBases
+from qwenchat.knowledge.uploads import MAX_PENDING_BYTES
 from qwenchat.rendering import escape_inline
 from qwenchat.transfer import format_bytes
 
@@ -33,7 +35,10 @@ def picker(kbs: KnowledgeBases, kb: KnowledgeBase) -> None:
             if len(data) > kbs.max_file_bytes:
                 st.warning(tr("kb.upload.too_large_now", name=escape_inline(file.name), limit=limit))
                 continue
-            queue.add(kb.id, file.name, data)
+            if not queue.add(kb.id, file.name, data):  # said after the rerun below
+                flash("warning", Msg("kb.upload.queue_full", {"name": file.name,
+                                                              "limit": format_bytes(MAX_PENDING_BYTES)}))
+                continue
             added += 1
         st.session_state["kb_upload_round"] = round_ + 1
         if added:

@@ -84,7 +84,8 @@ _TABLE = (
             "takes.", positive=True),
     Setting("QWENCHAT_MAX_CONVERSATIONS_PER_OWNER", int, 500, "Imports stop when an owner has this many "
             "conversations.", positive=True),
-    Setting("QWENCHAT_MAX_STORE_BYTES", int, 1024 ** 3, "Imports stop when the database is this large.",
+    Setting("QWENCHAT_MAX_STORE_BYTES", int, 1024 ** 3, "Imports and knowledge-base uploads stop when the "
+            "database is this large.",
             positive=True),
     # --- storage and identity --------------------------------------------------------------------------
     Setting("QWENCHAT_DB", str, "~/.qwenchat/chats.db", "Where conversations are saved: a file path (SQLite), "

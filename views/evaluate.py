@@ -6,18 +6,23 @@ import streamlit as st
 from components import evaluate_results as results
 from components import evaluate_run, evaluate_session, evaluate_setup
 from components.lang import tr
+from qwenchat.store import StoreUnavailable
 
 st.title(tr("eval.title"))
 st.caption(tr("eval.intro"))
 ctx = evaluate_session.context_or_stop()
 
 choice = evaluate_setup.render(ctx.kbs, ctx.settings.model)
-evaluate_run.start_button(ctx, choice)
-evaluate_run.run_active(ctx)
+try:
+    evaluate_run.start_button(ctx, choice)
+    evaluate_run.run_active(ctx)
+    runs = ctx.runs.list(ctx.owner)
+except StoreUnavailable:  # locked or read-only now: say so; the saved rows are kept for the next visit
+    st.warning(tr("eval.no_store"))
+    st.stop()
 
 st.divider()
 st.subheader(tr("eval.runs"))
-runs = ctx.runs.list(ctx.owner)
 if not runs:
     st.caption(tr("eval.no_runs"))
     st.stop()
@@ -33,7 +38,11 @@ picked = by_id[st.selectbox(tr("eval.runs"), list(by_id), key="eval_pick", forma
 evaluate_run.continue_button(ctx, picked)
 results.show_run(picked)
 if st.button(tr("eval.delete_run"), key=f"eval_delete_{picked.id}"):
-    ctx.runs.delete(ctx.owner, picked.id)
+    try:
+        ctx.runs.delete(ctx.owner, picked.id)
+    except StoreUnavailable:
+        st.warning(tr("eval.no_store"))
+        st.stop()
     st.session_state.pop(evaluate_run.SHOWN, None)
     st.rerun()
 

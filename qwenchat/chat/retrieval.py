@@ -124,15 +124,27 @@ class Retrieval:
         hold = self.spending.reserve(estimate, 0, counts_as_message=False)
         if isinstance(hold, turns.Problem):
             return hold
+        more: list[Any] = []
+
+        def admit(tokens: int) -> None:  # re-embedding the knowledge base (its model changed): reserved first
+            extra = self.spending.reserve(tokens, 0, counts_as_message=False)
+            if isinstance(extra, turns.Problem):
+                raise _Refused(extra)
+            more.append(extra)
+
         used = 0
         try:
-            result = self.kbs.search(self.kb_id, query, top_k=self.top_k, rerank=self.rerank)
+            result = self.kbs.search(self.kb_id, query, top_k=self.top_k, rerank=self.rerank, admit=admit)
             used = result.tokens
             return result
+        except _Refused as refused:
+            return refused.problem
         except Exception:  # noqa: BLE001 - the index is away: say so rather than answer without it
             return turns.Problem("kb_unavailable", "rag.kb_unavailable")
         finally:
             self.spending.settle(hold, used)
+            for extra in more:
+                self.spending.settle(extra, 0)
 
     def _record(self, kb_id: int, question: str, query: str, rewrite: Any, hits: Any) -> dict[str, Any]:
         """What the retrieval did and cost, for the sidebar's totals and the export."""
@@ -153,6 +165,12 @@ class Retrieval:
                 "rerank_tokens": rerank_tokens, "cost": sum(c for c in costs if c is not None),
                 "unpriced": missing, "notices": [n.id for n in getattr(hits, "notices", [])],
                 "mode": getattr(hits, "mode", ""), "reranked": bool(getattr(hits, "reranked", False))}
+
+
+class _Refused(Exception):
+    def __init__(self, problem: turns.Problem):
+        super().__init__(problem.kind)
+        self.problem = problem
 
 
 @dataclass

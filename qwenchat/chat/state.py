@@ -54,7 +54,7 @@ class Preferences:
     """What the visitor chose on the Settings page and in the chat's sidebar, kept apart from the widgets so a
     choice outlives a visit to another page. Empty means the app's own setting."""
 
-    api_key: str = ""  # typed by the visitor: used only with the region or URL chosen here
+    api_key: str = field(default="", repr=False)  # typed by the visitor: used only with the region or URL chosen here
     region: str = ""  # a key of config.REGIONS, or CUSTOM; "" = the region of the app's own URL
     custom_base_url: str = ""
     model: str = ""  # the model picker's choice: a model name, or CUSTOM; "" = the app's default model

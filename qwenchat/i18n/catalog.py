@@ -658,6 +658,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # ---- qwenchat/knowledge: files that cannot be indexed, notices, the CLI -----------------------------
     "kb.error.too_large": ("文件“{name}”太大（{size:,} 字节，上限 {limit:,}），未加入知识库。",
                            "The file \"{name}\" is too large ({size:,} bytes, limit {limit:,}) and was not added."),
+    "kb.error.unpacks_too_large": ("文件“{name}”解压后太大（{size:,} 字节，上限 {limit:,}），未加入知识库。",
+                                   "The file \"{name}\" unpacks to too much ({size:,} bytes, limit {limit:,}) and "
+                                   "was not added."),
+    "kb.error.too_many_pages": ("PDF“{name}”有 {pages:,} 页，超过上限 {limit:,} 页，未加入知识库。请拆分后再上传。",
+                                "The PDF \"{name}\" has {pages:,} pages, more than the limit of {limit:,}, and was "
+                                "not added. Split it and upload the parts."),
+    "kb.error.pdf_too_slow": ("PDF“{name}”的文字 {seconds} 秒内没有读完，未加入知识库。请拆分后再上传。",
+                              "The text of the PDF \"{name}\" could not be read within {seconds} seconds, and it "
+                              "was not added. Split it and upload the parts."),
+    "kb.error.storage_full": ("服务器的存储已达上限（{limit}），文件“{name}”未加入知识库。",
+                              "The server's storage is full ({limit}): the file \"{name}\" was not added."),
+    "kb.error.store_unavailable": ("数据库暂时无法写入（正被占用或不可用），文件“{name}”未加入知识库。请稍后再试。",
+                                   "The database cannot be written now (busy or unavailable): the file \"{name}\" "
+                                   "was not added. Try again later."),
+    "kb.upload.queue_full": ("等待索引的文件已达 {limit}，“{name}”未加入队列。请等当前文件处理完再添加。",
+                             "The files waiting to be indexed already reach {limit}: \"{name}\" was not queued. Add "
+                             "it once the current files are done."),
     "kb.error.unsupported": ("文件“{name}”的类型不受支持。支持：PDF、DOCX、Markdown、TXT、HTML、CSV。",
                              "The file \"{name}\" is of a type that is not supported. Supported: PDF, DOCX, "
                              "Markdown, TXT, HTML, CSV."),

@@ -51,12 +51,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def open_knowledge(environ: Any) -> KnowledgeBases:
+    from qwenchat.database_url import is_postgres_url
     from qwenchat.providers import provider_for
     from qwenchat.store import default_path
 
     settings = config.resolve(environ=environ)
     provider = provider_for(settings) if settings.ready else None
-    return KnowledgeBases.from_settings(default_path(), OWNER, provider, environ=environ)
+    configured = str(environ.get("QWENCHAT_DB", "")).strip()  # a URL is no path (see `service.sqlite_path`)
+    return KnowledgeBases.from_settings(configured if is_postgres_url(configured) else default_path(), OWNER,
+                                        provider, environ=environ)
 
 
 def run(argv: list[str], stdout: TextIO, stderr: TextIO, environ: Any) -> int:

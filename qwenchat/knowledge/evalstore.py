@@ -20,6 +20,7 @@ from qwenchat.knowledge.evalset import Question
 from qwenchat.knowledge.evaluate import Passage, Row, Run, RunSettings
 from qwenchat.knowledge.sqlite_index import _msg, _msg_json
 from qwenchat.migrations import migrate
+from qwenchat.store import StoreUnavailable
 
 
 def _escape(text: str) -> str:
@@ -61,6 +62,19 @@ def run_from_json(run_id: int, text: str) -> Run:
                _msg(data.get("stop_reason")), data.get("created_at", 0.0), data.get("updated_at", 0.0))
 
 
+def _unavailable(method):
+    """A database error (locked, read-only, full disk) as `StoreUnavailable`, which the page says in words."""
+    import functools
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(self._path, type(exc).__name__) from None
+    return call
+
+
 class EvaluationRuns:
     """Evaluation runs in a SQLite file (`path`), or in this object's memory (`path=None`)."""
 
@@ -68,6 +82,13 @@ class EvaluationRuns:
         self._lock = threading.RLock()
         self._memory: dict[int, tuple[str, str]] | None = None  # id -> (owner, json)
         self._conn: sqlite3.Connection | None = None
+        from qwenchat.database_url import is_postgres_url, redact
+
+        if postgres is None and path is not None and is_postgres_url(str(path)):
+            from qwenchat.knowledge.service import shared_postgres
+
+            postgres = shared_postgres(str(path))  # beside the conversations, on every server
+        self._path = redact(str(path))
         self._pg = postgres  # a PostgresStore, or the RetryingStore holding one
         if postgres is not None:
             return
@@ -98,6 +119,7 @@ class EvaluationRuns:
         if self._conn is not None:
             self._conn.close()
 
+    @_unavailable
     def save(self, owner: str, run: Run) -> Run:
         """Insert (id 0) or update the run; returns it with its id. Another owner's id is never touched."""
         text = run_to_json(run)
@@ -153,6 +175,7 @@ class EvaluationRuns:
         for key in mine[:-MAX_RUNS_PER_OWNER]:
             del self._memory[key]
 
+    @_unavailable
     def list(self, owner: str) -> list[Run]:
         """The owner's runs, newest first."""
         with self._lock:
@@ -169,6 +192,7 @@ class EvaluationRuns:
         runs = [run_from_json(int(k), text) for k, text in found]
         return sorted(runs, key=lambda r: (r.updated_at, r.id), reverse=True)
 
+    @_unavailable
     def get(self, owner: str, run_id: int) -> Run | None:
         with self._lock:
             if self._pg is not None:
@@ -185,6 +209,7 @@ class EvaluationRuns:
                 text = found[0] if found else None
         return run_from_json(int(run_id), text) if text else None
 
+    @_unavailable
     def delete(self, owner: str, run_id: int) -> bool:
         if self._pg is not None:
             return bool(self._run(lambda db: db.execute("DELETE FROM eval_runs WHERE id=%s AND owner=%s",

@@ -169,12 +169,16 @@ class Evaluator:
         q_tokens = count_text(question, "qwen-plus")
         estimate = q_tokens + (RERANK_CANDIDATES * (q_tokens + CHUNK_TOKENS) if s.rerank else 0)
         hold = self._reserve(estimate, 0, counts_as_message=False)
+        more: list[Hold] = []  # re-embedding the knowledge base (its model changed): reserved first
         used = 0
         try:
-            result = self.kbs.search(s.kb_id, question, top_k=s.top_k, rerank=s.rerank)
+            result = self.kbs.search(s.kb_id, question, top_k=s.top_k, rerank=s.rerank,
+                                     admit=lambda tokens: more.append(self._reserve(tokens, 0, False)))
             used = result.tokens
         finally:
             self.spending.settle(hold, used)
+            for extra in more:
+                self.spending.settle(extra, 0)
         row.tokens += used
         row.cost += pricing.estimate_embedding_cost(self.kbs.embedding.model, result.embedding_tokens) or 0.0
         return [Passage(h.file, h.text, round(float(h.score), 6), h.page, h.heading) for h in result]
@@ -304,17 +308,31 @@ def to_csv(run: Run, lang: str = "en") -> str:
     for r in run.rows:
         passages = "\n\n".join(f"[{i}] {p.file}" + (f" p.{p.page}" if p.page else "") + f": {p.text}"
                                for i, p in enumerate(r.passages, 1))
-        writer.writerow([r.id, r.question, r.reference, r.answer,
+        writer.writerow([_cell(r.id), _cell(r.question), _cell(r.reference), _cell(r.answer),
                          *("" if r.score(m) is None else f"{r.score(m):.4f}" for m in METRICS),
-                         r.recall_method, passages, r.tokens, f"{r.cost:.6f}", r.seconds,
-                         r.error.text(lang) if r.error else ""])
+                         r.recall_method, _cell(passages), r.tokens, f"{r.cost:.6f}", r.seconds,
+                         _cell(r.error.text(lang)) if r.error else ""])
     return out.getvalue()
+
+
+# A cell a spreadsheet would read as a formula (`=HYPERLINK(...)` in a model's answer steered by a document, or
+# in a shared question set) starts with an apostrophe instead: shown as text. `read_csv` takes it off again.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA_START) or _uncell(text) != text else text
+
+
+def _uncell(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith((*_FORMULA_START, "'")) else text
 
 
 def read_csv(text: str) -> list[dict[str, Any]]:
     """The rows of `to_csv`'s output, scores as floats or None (for checking an export, or re-reading one)."""
     rows = []
     for item in csv.DictReader(io.StringIO(text)):
+        item = {k: _uncell(v) if isinstance(v, str) else v for k, v in item.items()}
         rows.append({**item, **{m: (float(item[m]) if item.get(m) else None) for m in METRICS},
                      "tokens": int(item.get("tokens") or 0)})
     return rows

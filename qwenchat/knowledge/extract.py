@@ -12,14 +12,23 @@ import csv
 import io
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-from qwenchat.knowledge.model import CORRUPT, EMPTY, ENCRYPTED, NO_TEXT, UNSUPPORTED, IngestError
+from qwenchat.knowledge.model import CORRUPT, EMPTY, ENCRYPTED, NO_TEXT, TOO_LARGE, UNSUPPORTED, IngestError
 from qwenchat.knowledge.text import normalize
 
 FORMATS = {".pdf": "pdf", ".docx": "docx", ".md": "md", ".markdown": "md", ".txt": "txt", ".text": "txt",
            ".html": "html", ".htm": "html", ".csv": "csv"}
+
+# What a DOCX's parts other than its pictures may unpack to: a zip of repeated text is about a thousand
+# times smaller than its XML, and python-docx parses all of it (40 MB of XML from a 100 KB file: over a minute).
+MAX_DOCX_UNPACKED_BYTES = 16 * 1024 * 1024
+# A PDF's pages may all draw one big content stream: a file of a few hundred kilobytes can hold hours of text
+# extraction. Past this many pages a PDF is refused before any is read; reading stops at the deadline.
+MAX_PDF_PAGES = 2_000
+MAX_PDF_SECONDS = 30.0
 
 HEADING, PARA, LIST, ROW, TABLE_HEADER, CODE, LINE = "heading", "para", "list", "row", "table_header", "code", "line"
 
@@ -342,6 +351,7 @@ def _html(name: str, data: bytes) -> Document:
 def _docx(name: str, data: bytes) -> Document:
     if not data.startswith(b"PK"):
         raise IngestError(CORRUPT, name=name)
+    _check_unpacked(name, data)
     try:
         import docx
         from docx.table import Table
@@ -361,6 +371,20 @@ def _docx(name: str, data: bytes) -> Document:
     except Exception:  # noqa: BLE001
         raise IngestError(CORRUPT, name=name) from None
     return builder.document()
+
+
+def _check_unpacked(name: str, data: bytes) -> None:
+    """Refuse a zip bomb by the sizes its directory declares (zipfile never unpacks past them)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            unpacked = sum(i.file_size for i in z.infolist() if not i.filename.startswith("word/media/"))
+    except Exception:  # noqa: BLE001 - not a zip
+        raise IngestError(CORRUPT, name=name) from None
+    if unpacked > MAX_DOCX_UNPACKED_BYTES:
+        raise IngestError(TOO_LARGE, msg_id="kb.error.unpacks_too_large", name=name, size=unpacked,
+                          limit=MAX_DOCX_UNPACKED_BYTES)
 
 
 _LEVEL = re.compile(r"(\d+)")
@@ -419,7 +443,15 @@ def _pdf(name: str, data: bytes) -> Document:
                 opened = 0
             if not opened:
                 raise IngestError(ENCRYPTED, name=name)
-        pages = [page.extract_text() or "" for page in reader.pages]
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise IngestError(TOO_LARGE, msg_id="kb.error.too_many_pages", name=name, pages=len(reader.pages),
+                              limit=MAX_PDF_PAGES)
+        deadline = time.monotonic() + MAX_PDF_SECONDS
+        pages = []
+        for page in reader.pages:
+            if time.monotonic() > deadline:
+                raise IngestError(TOO_LARGE, msg_id="kb.error.pdf_too_slow", name=name, seconds=int(MAX_PDF_SECONDS))
+            pages.append(page.extract_text() or "")
     except IngestError:
         raise
     except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds on a broken file

@@ -42,14 +42,15 @@ FILE_ERRORS = (TOO_LARGE, UNSUPPORTED, EMPTY, CORRUPT, ENCRYPTED, NO_TEXT, EMBED
 class IngestError(Exception):
     """One file could not be read or indexed. `kind` is one of FILE_ERRORS; `msg` the catalog message."""
 
-    def __init__(self, kind: str, **params: object):
+    def __init__(self, kind: str, *, msg_id: str = "", **params: object):
         super().__init__(kind)
         self.kind = kind
+        self.msg_id = msg_id or f"kb.error.{kind}"
         self.params = params
 
     @property
     def msg(self) -> Msg:
-        return Msg(f"kb.error.{self.kind}", self.params)
+        return Msg(self.msg_id, self.params)
 
 
 class KnowledgeBaseNotFound(LookupError):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from qwenchat import errors, pricing
 from qwenchat.i18n import Msg
@@ -37,6 +38,7 @@ from qwenchat.knowledge.model import (
     SearchResult,
     no_progress,
 )
+from qwenchat.transfer import format_bytes
 
 MAX_NAME_CHARS = 100
 CANDIDATES = 50         # passages each retriever hands to fusion
@@ -49,6 +51,7 @@ RERANK_CANDIDATES = 20  # fused passages sent to the reranker
 # See benchmarks/README.md for the grid; re-tune with real embeddings.
 KEYWORD_VECTOR_WEIGHTS = (1.0, 0.8)
 RRF_K = 10
+Admit = Callable[[int], None]
 
 
 def _check_owner(owner: str) -> None:
@@ -73,8 +76,10 @@ class KnowledgeBases:
 
     def __init__(self, store: Any, owner: str, provider: Any = None, *,
                  embedding: EmbeddingConfig | None = None, max_file_bytes: int | None = None,
-                 max_chunk_tokens: int = chunking.MAX_TOKENS):
+                 max_chunk_tokens: int = chunking.MAX_TOKENS, max_store_bytes: int | None = None):
         _check_owner(owner)
+        # Uploads stop when the database file is this large (`QWENCHAT_MAX_STORE_BYTES`, as imports do).
+        self.max_store_bytes = int(max_store_bytes if max_store_bytes is not None else _default_max_store_bytes())
         self.owner = owner
         self.provider = provider
         self.embedding = embedding or EmbeddingConfig()
@@ -95,7 +100,8 @@ class KnowledgeBases:
                                  int(read("QWENCHAT_EMBEDDING_DIMENSIONS", secrets, environ)),  # type: ignore[arg-type]
                                  str(read("QWENCHAT_RERANK_MODEL", secrets, environ)))
         return cls(store, owner, provider, embedding=config,
-                   max_file_bytes=int(read("QWENCHAT_KB_MAX_FILE_BYTES", secrets, environ)))  # type: ignore[arg-type]
+                   max_file_bytes=int(read("QWENCHAT_KB_MAX_FILE_BYTES", secrets, environ)),  # type: ignore[arg-type]
+                   max_store_bytes=int(read("QWENCHAT_MAX_STORE_BYTES", secrets, environ)))  # type: ignore[arg-type]
 
     # --- knowledge bases ------------------------------------------------------------------------------
     def list(self) -> list[KnowledgeBase]:
@@ -142,20 +148,24 @@ class KnowledgeBases:
             raise FileNotFound(file_id)
         return text
 
-    def add_file(self, kb: int, name: str, data: bytes, progress: Progress = no_progress) -> FileReport:
+    def add_file(self, kb: int, name: str, data: bytes, progress: Progress = no_progress,
+                 admit: Admit | None = None) -> FileReport:
         """Read, chunk, embed and index one file (replacing a file of the same name). Never raises for a
-        bad file: the report says FAILED with a catalog message (`error`), and the others go on."""
+        bad file: the report says FAILED with a catalog message (`error`), and the others go on. `admit`
+        is called with the tokens the passages will cost to embed before anything is sent: what it raises
+        stops the file there (the limits of whoever pays, `qwenchat.knowledge.uploads`)."""
         self._check(kb)
         name = " ".join(os.path.basename(str(name).replace("\\", "/")).split()) or "file"
-        return self._ingest(int(kb), name, bytes(data), progress)
+        return self._ingest(int(kb), name, bytes(data), progress, admit)
 
-    def reindex_file(self, kb: int, file: int | str, progress: Progress = no_progress) -> FileReport:
+    def reindex_file(self, kb: int, file: int | str, progress: Progress = no_progress,
+                     admit: Admit | None = None) -> FileReport:
         """Read the stored file again with the current extraction, chunking and embedding model."""
         report = self.file(kb, file)
         data = self.index.file_data(self.owner, int(kb), report.id)
         if data is None:
             raise FileNotFound(file)
-        return self._ingest(int(kb), report.name, data, progress)
+        return self._ingest(int(kb), report.name, data, progress, admit)
 
     def remove_file(self, kb: int, file: int | str) -> bool:
         try:
@@ -164,14 +174,17 @@ class KnowledgeBases:
             return False
         return self.index.remove_file(self.owner, int(kb), report.id)
 
-    def reembed(self, kb: int, progress: Progress = no_progress) -> int:
+    def reembed(self, kb: int, progress: Progress = no_progress, admit: Admit | None = None) -> int:
         """Embed every passage whose vector is missing or was made with another model or dimension;
         returns the embedding tokens billed. Raises `ProviderError` when the server fails (what was
-        embedded is kept: the next call goes on from there)."""
+        embedded is kept: the next call goes on from there). `admit`, as for `add_file`, is called with
+        the tokens before anything is sent."""
         self._check(kb)
         if self.provider is None:
             return 0
         missing = self.index.missing_vectors(self.owner, int(kb), self.embedding.key)
+        if admit is not None and missing:
+            admit(sum(chunking.count(text) for _, text in missing))
         tokens = 0
         total = len(missing)
         progress(EMBED, 0, total)
@@ -198,11 +211,13 @@ class KnowledgeBases:
             raise KnowledgeBaseNotFound(kb)
 
     # --- search ---------------------------------------------------------------------------------------
-    def search(self, kb: int, query: str, top_k: int = 5, rerank: bool = False) -> SearchResult:
+    def search(self, kb: int, query: str, top_k: int = 5, rerank: bool = False,
+               admit: Admit | None = None) -> SearchResult:
         """The `top_k` best passages for `query`: keyword (BM25 over jieba words and CJK bigrams) and vector
         results fused by reciprocal rank, then reranked with `qwen3-rerank` when `rerank` (on failure the
         fused order stays, with a notice). Vectors made with another model or dimension are re-embedded
-        first; without embeddings the search is keywords only."""
+        first (`admit` is called with their tokens before that); without embeddings the search is keywords
+        only."""
         self._check(kb)
         kb = int(kb)
         top_k = max(1, int(top_k))
@@ -215,7 +230,7 @@ class KnowledgeBases:
         if self.provider is not None and query.strip():
             try:
                 if self.needs_reembed(kb):
-                    embedding_tokens += self.reembed(kb)
+                    embedding_tokens += self.reembed(kb, admit=admit)
                 if self.index.has_vectors(self.owner, kb, self.embedding.key):
                     result = self.provider.embed([query], model=self.embedding.model,
                                                  dimensions=self.embedding.dimensions)
@@ -251,19 +266,25 @@ class KnowledgeBases:
                             notices=notices, mode=mode, reranked=reranked)
 
     # --- ingestion -----------------------------------------------------------------------------------
-    def _ingest(self, kb: int, name: str, data: bytes, progress: Progress) -> FileReport:
+    def _ingest(self, kb: int, name: str, data: bytes, progress: Progress, admit: Admit | None = None) -> FileReport:
         started = time.monotonic()
         base = FileReport(0, name, FAILED, size=len(data), format=extract.format_of(name, data))
         try:
             progress(READ, 0, 1)
             if len(data) > self.max_file_bytes:
                 raise IngestError(TOO_LARGE, name=name, size=len(data), limit=self.max_file_bytes)
+            stored = getattr(self.index, "stored_bytes", None)
+            if stored is not None and stored() + len(data) > self.max_store_bytes:
+                raise IngestError(TOO_LARGE, msg_id="kb.error.storage_full", name=name,
+                                  limit=format_bytes(self.max_store_bytes))
             document = extract.read_document(name, data)
             progress(READ, 1, 1)
             chunks = chunking.chunk_document(document, max_tokens=self.max_chunk_tokens)
             progress(CHUNK, len(chunks), len(chunks))
             report = replace(base, pages=document.pages, chunks=len(chunks), tokens=sum(c.tokens for c in chunks),
                              format=document.format)
+            if admit is not None and self.provider is not None and chunks:
+                admit(sum(chunking.count(c.indexed_text) for c in chunks))
             vectors, report = self._embed(chunks, report, progress)
             progress(STORE, 0, 1)
             terms = [keywords.index_terms(c.indexed_text) for c in chunks]
@@ -326,11 +347,43 @@ def _default_max_bytes() -> int:
     return int(SETTINGS["QWENCHAT_KB_MAX_FILE_BYTES"].default)  # type: ignore[arg-type]
 
 
+@functools.lru_cache(maxsize=4)
+def shared_postgres(url: str) -> Any:
+    """One PostgreSQL store (a pool) per URL and process for the knowledge tables and evaluation runs, as
+    the conversations have theirs: the knowledge base lives in the same database as they do, so every
+    server behind a load balancer sees it."""
+    from qwenchat.store import open_store
+
+    return open_store(url)
+
+
+def sqlite_path(path: str | os.PathLike) -> Path:
+    """The SQLite file of the knowledge tables for a conversation store at `path`. A PostgreSQL URL never
+    becomes a file name (its password would be written to disk): `_index_for` puts those on PostgreSQL;
+    this fallback is only `knowledge.db` in this server's `~/.qwenchat` folder."""
+    from qwenchat.database_url import is_postgres_url
+
+    if is_postgres_url(str(path)):
+        return Path.home() / ".qwenchat" / "knowledge.db"
+    return Path(path)
+
+
+def _default_max_store_bytes() -> int:
+    from qwenchat.settings import SETTINGS
+
+    return int(SETTINGS["QWENCHAT_MAX_STORE_BYTES"].default)  # type: ignore[arg-type]
+
+
 def _index_for(store: Any) -> KnowledgeIndex:
     from qwenchat.knowledge.sqlite_index import SqliteIndex
 
     if isinstance(store, (str, os.PathLike)):
-        return SqliteIndex.shared(Path(store))
+        from qwenchat.database_url import is_postgres_url
+
+        if is_postgres_url(str(store)):  # the app's and the CLI's `QWENCHAT_DB=postgresql://...`
+            store = shared_postgres(str(store))
+        else:
+            return SqliteIndex.shared(sqlite_path(store))
     if hasattr(store, "keyword_search"):
         return store  # already an index
     if _postgres_store(store) is not None:
@@ -340,7 +393,7 @@ def _index_for(store: Any) -> KnowledgeIndex:
     path = getattr(store, "path", None)
     if path is None:
         raise TypeError("store must be a KnowledgeIndex, a qwenchat.store.Store or a path")
-    return SqliteIndex.shared(Path(path))
+    return SqliteIndex.shared(sqlite_path(path))
 
 
 def _postgres_store(store: Any) -> Any:

@@ -186,6 +186,14 @@ class SqliteIndex:
         self._conn = conn
         self._cache_prefix = (str(self.path.resolve()),)
 
+    def stored_bytes(self) -> int:
+        """The database's size on disk, its write-ahead log included (what `QWENCHAT_MAX_STORE_BYTES` caps)."""
+        with self._lock:
+            pages = self._conn.execute("PRAGMA page_count").fetchone()[0] * \
+                self._conn.execute("PRAGMA page_size").fetchone()[0]
+        wal = Path(f"{self.path}-wal")
+        return pages + (wal.stat().st_size if wal.exists() else 0)
+
     def close(self) -> None:
         with self._lock:
             if not self._closed:
@@ -194,6 +202,16 @@ class SqliteIndex:
 
     # --- plumbing -------------------------------------------------------------------------------------
     def _write(self, fn):  # type: ignore[no-untyped-def]
+        """Run `fn(conn)` in one write transaction; a database locked by another writer for longer than the
+        busy timeout, read-only or full raises `StoreUnavailable`, which pages say in words."""
+        try:
+            return self._write_now(fn)
+        except sqlite3.OperationalError as exc:
+            from qwenchat.store import StoreUnavailable
+
+            raise StoreUnavailable(self.path, str(exc)) from None
+
+    def _write_now(self, fn):  # type: ignore[no-untyped-def]
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:

@@ -118,6 +118,8 @@ def test_a_conversation_and_a_knowledge_base_made_on_one_server_are_there_on_the
     assert "张伟" in reply and re.search(r"\[\d\]", reply) and CONTACTS.name in reply, reply
     no_exception(on_a)
     no_exception(on_b)
+    root = Path(__file__).resolve().parents[2]  # the servers' working folder: no database URL became a path
+    assert not [p.name for p in root.iterdir() if p.name.startswith("postgresql")]
 
 
 def test_the_daily_cap_spent_through_one_server_refuses_on_the_other(two_servers, browser, fake):
