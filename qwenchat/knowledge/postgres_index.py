@@ -1,6 +1,7 @@
 """The PostgreSQL backend of the knowledge base (`index.KnowledgeIndex`): the tables of `pg_migrations`
 m004 on the server of the app's `PostgresStore` (QWENCHAT_DB=postgresql://...), through its pool, so every
-app server sees every knowledge base at once and nothing is cached in a process.
+app server sees every knowledge base at once (the only cache, keyword statistics, is keyed by the
+knowledge base's version).
 
 - Vectors: pgvector. A knowledge base's width is set by its embedding model (64 .. 2,048 dimensions), so the
   column is `vector` of any width with the width beside it (`dims`), and each common width has its own
@@ -13,9 +14,12 @@ app server sees every knowledge base at once and nothing is cached in a process.
 - Keywords: the same terms `keywords.py` makes (Chinese bigrams and jieba words, lower-case Latin words;
   PostgreSQL's `simple` parser alone would take a run of Chinese characters for one word), space-joined in
   `terms`, stored as `tsv = to_tsvector('simple', terms)` with a GIN index. Ranking is BM25 as FTS5 computes it
-  (k1 1.2, b 0.75, idf floored at 1e-6), with the statistics of the owner's knowledge base: the matching rows
-  found through GIN hold every query term's document frequency, and term frequencies come from the
-  tsvector's positions.
+  (k1 1.2, b 0.75, idf floored at 1e-6), with the statistics of the owner's knowledge base: one GIN index scan
+  per query word gives its document frequency (ids and lengths, no tsvector read), the matching passages are
+  ordered by their score as if each word occurred once, and only the best `POOL_MIN` (or `POOL_FACTOR` x the
+  limit) are scored exactly, term frequencies from their tsvectors' positions. The passage count and average
+  length are cached per (owner, knowledge base, version): every write bumps the version in its transaction.
+  The GIN index has no pending list (m006), so a search never scans unsorted entries.
 - The owner is in the WHERE clause of every statement; a forged id of someone else's reads as absent.
 - Failures are the store's: `StoreUnavailable` with the URL's password removed (`PostgresStore._run`).
 """
