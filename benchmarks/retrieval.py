@@ -127,10 +127,10 @@ class Postgres:
 
         self._folder = None
         if target == "auto":
-            from tests.pg import start_server
+            import pgserver
 
-            self._folder = tempfile.mkdtemp(prefix="qwenchat-bench-pg-")
-            target = start_server(self._folder).get_uri()
+            self._folder = tempfile.mkdtemp(prefix="qwenchat-bench-pg-")  # stopped and deleted at exit:
+            target = pgserver.get_server(Path(self._folder), cleanup_mode="delete").get_uri()
         self.base = target
         self.schema = f"qwenchat_bench_{os.getpid()}"
         with psycopg.connect(target, autocommit=True) as conn:

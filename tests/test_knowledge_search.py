@@ -322,6 +322,48 @@ def test_pgvector_finds_the_nearest_through_hnsw_and_a_small_base_beside_a_large
     assert len(mine) == 3 and {c.file for c in index.chunks("bob", small.id, [cid for cid, _ in mine])} == {"s.txt"}
 
 
+def test_postgres_keyword_scores_equal_sqlites_bm25_and_follow_writes_through_another_server(kb_backend, tmp_path):
+    if kb_backend.name == "sqlite":
+        pytest.skip("PostgreSQL against SQLite's FTS5")
+    import random
+
+    from qwenchat.knowledge import keywords
+    from qwenchat.knowledge.model import Chunk, FileReport
+    from qwenchat.knowledge.sqlite_index import SqliteIndex
+
+    rng = random.Random(5)
+    words = ["部门经理", "课程", "评审", "手机电池", "price", "budget", "server", "report", "销售预算", "差旅"]
+    pg_a = KnowledgeBases(kb_backend.store, "alice").index
+    pg_b = KnowledgeBases(kb_backend.another(), "alice").index  # a second app server
+    sq = SqliteIndex(tmp_path / "kb.db")
+    bases = (pg_a.create_base("alice", "k"), sq.create_base("alice", "k"))
+    noise = pg_a.create_base("bob", "k")  # another owner's passages share the GIN index and must not count
+
+    def add(name: str, n: int, *indexes) -> None:
+        texts = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 30))) for _ in range(n)]
+        chunks = [Chunk(t, 0, len(t)) for t in texts]
+        terms = [keywords.index_terms(t) for t in texts]
+        for index, kb in indexes:
+            index.put_file("alice", kb.id, FileReport(0, name, "ok"), None, "", chunks, terms, None, "")
+
+    pg_a.put_file("bob", noise.id, FileReport(0, "bob.txt", "ok"), None, "", [Chunk("课程 评审 price", 0, 1)] * 50,
+                  [keywords.index_terms("课程 评审 price")] * 50, None, "")
+    queries = [keywords.query_terms(q) for q in ("课程评审的 price", "手机电池 budget report", "差旅销售预算", "nothing")]
+
+    def same() -> None:
+        for q in queries:
+            want = [round(score, 6) for _, score in sq.keyword_search("alice", bases[1].id, q, 20)]
+            assert [round(score, 6) for _, score in pg_a.keyword_search("alice", bases[0].id, q, 20)] == want
+            assert [round(score, 6) for _, score in pg_b.keyword_search("alice", bases[0].id, q, 20)] == want
+
+    add("a.txt", 200, (pg_a, bases[0]), (sq, bases[1]))
+    same()
+    add("b.txt", 100, (pg_b, bases[0]), (sq, bases[1]))  # written through the other server: statistics change
+    same()
+    assert pg_a.keyword_search("bob", bases[0].id, queries[0], 20) == []  # alice's base, bob asking
+    sq.close()
+
+
 def test_the_copy_command_moves_knowledge_bases_both_ways_and_they_answer_alike(fake, tmp_path, pg_url, capsys):
     from qwenchat.store_copy import main as copy_main
     from qwenchat.store_postgres import PostgresStore

@@ -1,6 +1,7 @@
 """The PostgreSQL backend of the knowledge base (`index.KnowledgeIndex`): the tables of `pg_migrations`
 m004 on the server of the app's `PostgresStore` (QWENCHAT_DB=postgresql://...), through its pool, so every
-app server sees every knowledge base at once and nothing is cached in a process.
+app server sees every knowledge base at once (the only cache, keyword statistics, is keyed by the
+knowledge base's version).
 
 - Vectors: pgvector. A knowledge base's width is set by its embedding model (64 .. 2,048 dimensions), so the
   column is `vector` of any width with the width beside it (`dims`), and each common width has its own
@@ -13,9 +14,12 @@ app server sees every knowledge base at once and nothing is cached in a process.
 - Keywords: the same terms `keywords.py` makes (Chinese bigrams and jieba words, lower-case Latin words;
   PostgreSQL's `simple` parser alone would take a run of Chinese characters for one word), space-joined in
   `terms`, stored as `tsv = to_tsvector('simple', terms)` with a GIN index. Ranking is BM25 as FTS5 computes it
-  (k1 1.2, b 0.75, idf floored at 1e-6), with the statistics of the owner's knowledge base: the matching rows
-  found through GIN hold every query term's document frequency, and term frequencies come from the
-  tsvector's positions.
+  (k1 1.2, b 0.75, idf floored at 1e-6), with the statistics of the owner's knowledge base: one GIN index scan
+  per query word gives its document frequency (ids and lengths, no tsvector read), the matching passages are
+  ordered by their score as if each word occurred once, and only the best `POOL_MIN` (or `POOL_FACTOR` x the
+  limit) are scored exactly, term frequencies from their tsvectors' positions. The passage count and average
+  length are cached per (owner, knowledge base, version): every write bumps the version in its transaction.
+  The GIN index has no pending list (m006), so a search never scans unsorted entries.
 - The owner is in the WHERE clause of every statement; a forged id of someone else's reads as absent.
 - Failures are the store's: `StoreUnavailable` with the URL's password removed (`PostgresStore._run`).
 """
@@ -35,6 +39,8 @@ from qwenchat.pg_migrations import HNSW_DIMENSIONS
 BM25_K1 = 1.2
 BM25_B = 0.75
 EF_SEARCH_MIN = 40  # pgvector's default; raised to twice the passages asked for
+POOL_MIN, POOL_FACTOR = 1000, 20  # keyword search scores exactly the best max(1000, 20 x limit) by the estimate
+STATS_CACHE = 256  # (owner, knowledge base, version) -> (passages, average length), oldest dropped first
 
 
 def unit_half(vector: Sequence[float]) -> np.ndarray:
@@ -50,6 +56,7 @@ class PostgresIndex:
 
     def __init__(self, store: Any):
         self._store = store
+        self._stats: dict[tuple[str, int, int], tuple[float, float]] = {}
 
     @property
     def store(self) -> Any:
@@ -327,30 +334,62 @@ class PostgresIndex:
         return [(int(cid), float(score)) for cid, score in self.store._run(search, write=False)]
 
     # --- keywords and passages ----------------------------------------------------------------------------
+    def _kb_stats(self, db, owner: str, kb_id: int) -> tuple[float, float] | None:  # type: ignore[no-untyped-def]
+        """(passages, average terms per passage) of the knowledge base, cached per its version (every write
+        bumps it in the same transaction), so the count over all its rows is made once per version."""
+        row = db.execute("SELECT version FROM kb_bases WHERE id = %s AND owner = %s", (kb_id, owner)).fetchone()
+        if row is None:
+            return None
+        key = (owner, kb_id, int(row[0]))
+        stats = self._stats.get(key)
+        if stats is None:
+            n, avgdl = db.execute("SELECT COUNT(*)::float8, GREATEST(AVG(nterms), 1)::float8 FROM kb_chunks "
+                                  "WHERE owner = %s AND kb_id = %s", (owner, kb_id)).fetchone()
+            stats = (float(n), float(avgdl))
+            if len(self._stats) >= STATS_CACHE:
+                self._stats.pop(next(iter(self._stats)))
+            self._stats[key] = stats
+        return stats
+
     def keyword_search(self, owner: str, kb_id: int, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+        """BM25 as FTS5 computes it, in two steps so that few tsvectors are read: each query word's matching
+        passages come from the GIN index (ids and lengths only: document frequencies, and a score as if every
+        term occurred once), then the best `pool` of those are scored exactly from their tsvectors' positions."""
         terms = [t for t in terms if t]
-        if not terms:
+        if not terms or limit <= 0:
             return []
-        # One tsquery ORing each term as the `simple` parser reads it (as it read the stored terms).
-        query = " || ".join(["plainto_tsquery('simple', %s)"] * len(terms))
-        rows = self._read(
-            f"""WITH q AS (SELECT ({query}) AS q),
-                     words AS (SELECT array_agg(DISTINCT w.lexeme) AS words
-                               FROM unnest(to_tsvector('simple', %s)) AS w),
-                     kb AS (SELECT COUNT(*)::float8 AS n, GREATEST(AVG(nterms), 1)::float8 AS avgdl
-                            FROM kb_chunks WHERE owner = %s AND kb_id = %s),
-                     hits AS (SELECT c.id, c.nterms, c.tsv AS v FROM kb_chunks c, q
-                              WHERE c.tsv @@ q.q AND c.owner = %s AND c.kb_id = %s),
-                     tf AS (SELECT h.id, h.nterms, t.lexeme, cardinality(t.positions)::float8 AS tf
-                            FROM hits h, unnest(h.v) AS t, words WHERE t.lexeme = ANY(words.words)),
-                     df AS (SELECT lexeme, COUNT(*)::float8 AS df FROM tf GROUP BY lexeme)
-                SELECT tf.id, SUM(GREATEST(ln((kb.n - df.df + 0.5) / (df.df + 0.5)), 1e-6)
-                                  * tf.tf * {BM25_K1 + 1}
-                                  / (tf.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * tf.nterms / kb.avgdl))) AS score
-                FROM tf JOIN df USING (lexeme), kb
-                GROUP BY tf.id ORDER BY score DESC, tf.id LIMIT %s""",
-            (*terms, " ".join(terms), owner, int(kb_id), owner, int(kb_id), int(limit)))
-        return [(int(cid), float(score)) for cid, score in rows]
+        kb_id, limit = int(kb_id), int(limit)
+        pool = max(POOL_MIN, POOL_FACTOR * limit)
+        norm = f"{BM25_K1} * (1 - {BM25_B} + {BM25_B} * h.nterms / %(avgdl)s)"
+
+        def search(db) -> list[tuple]:  # type: ignore[no-untyped-def]
+            stats = self._kb_stats(db, owner, kb_id)
+            if stats is None or stats[0] == 0:
+                return []
+            params = {"text": " ".join(terms), "owner": owner, "kb": kb_id, "n": stats[0], "avgdl": stats[1],
+                      "pool": pool, "limit": limit}
+            return db.execute(
+                f"""WITH words AS (SELECT DISTINCT w.lexeme AS word FROM unnest(to_tsvector('simple', %(text)s)) w),
+                         hits AS (SELECT c.id, c.nterms, w.word FROM words w,
+                                  LATERAL (SELECT id, nterms FROM kb_chunks
+                                           WHERE tsv @@ plainto_tsquery('simple', w.word)
+                                                 AND owner = %(owner)s AND kb_id = %(kb)s) c),
+                         idf AS (SELECT word, GREATEST(ln((%(n)s - COUNT(*) + 0.5) / (COUNT(*) + 0.5)), 1e-6) AS idf
+                                 FROM hits GROUP BY word),
+                         pre AS (SELECT h.id, h.nterms FROM hits h JOIN idf USING (word)
+                                 GROUP BY h.id, h.nterms
+                                 ORDER BY SUM(idf.idf) / (1 + {norm}) DESC, h.id
+                                 LIMIT %(pool)s),
+                         tf AS (SELECT h.id, h.nterms, t.lexeme AS word, cardinality(t.positions)::float8 AS tf
+                                FROM pre h JOIN kb_chunks c ON c.id = h.id AND c.owner = %(owner)s
+                                                              AND c.kb_id = %(kb)s,
+                                     unnest(ts_filter(setweight(c.tsv, 'A', (SELECT array_agg(word) FROM words)),
+                                                      '{{a}}')) t)
+                    SELECT tf.id, SUM(idf.idf * tf.tf * {BM25_K1 + 1} / (tf.tf + {norm.replace('h.', 'tf.')})) AS score
+                    FROM tf JOIN idf USING (word)
+                    GROUP BY tf.id ORDER BY score DESC, tf.id LIMIT %(limit)s""", params).fetchall()
+
+        return [(int(cid), float(score)) for cid, score in self.store._run(search, write=False)]
 
     def chunks(self, owner: str, kb_id: int, ids: Sequence[int]) -> list[StoredChunk]:
         from qwenchat.store_postgres import _unescape
