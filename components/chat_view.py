@@ -220,13 +220,15 @@ def show_history(conversation: Conversation) -> None:
     if controls_from:
         st.button(tr("chat.all_controls"), key="all_controls", on_click=_show_all_controls, type="tertiary")
     branched = _branch_points(conversation)
+    chosen_sees = lookup(conversation.model).vision  # once per run, not a session-state read per reply
     for index, message in enumerate(messages):
         if message.status == STREAMING:  # the turn running now paints it
             continue
         if message.id == conversation.context_start:
             st.caption(tr("chat.context_cut"))
         show_message(message, conversation=conversation, is_last_reply=message.id == last_reply,
-                     full_controls=index >= controls_from, branched=message.parent_id in branched, chat=chat)
+                     full_controls=index >= controls_from, branched=message.parent_id in branched, chat=chat,
+                     chosen_sees=chosen_sees)
 
 
 def _branch_points(conversation: Conversation) -> set[str]:
@@ -279,12 +281,16 @@ def _reopen() -> None:
 
 
 def show_message(message: Message, *, conversation: Conversation | None = None, is_last_reply: bool = False,
-                 full_controls: bool = True, branched: bool = False, chat: ChatSession | None = None) -> None:
-    """One message; with its `conversation`, its controls (`chat`: the session's state, read once per run by
-    the caller: a session-state read per message costs a long history's rerun about 10 ms)."""
+                 full_controls: bool = True, branched: bool = False, chat: ChatSession | None = None,
+                 chosen_sees: bool | None = None) -> None:
+    """One message; with its `conversation`, its controls (`chat`: the session's state, and `chosen_sees`:
+    whether the conversation's model can see, both read once per run by the caller: a session-state read per
+    message costs a long history's rerun about 10 ms). A message without parts (most text messages) skips the
+    checks for persona notes, images, documents, tool steps and sources."""
     if conversation is not None and chat is None:
         chat = session.state()
-    for part in message.parts:
+    parts = message.parts
+    for part in parts:
         if part.type == "persona":  # the system prompt changed here: say so where it starts to apply
             st.caption(tr("chat.persona_from_here", name=escape_inline(part.text) or tr("settings.persona_custom")))
     with st.chat_message(message.role):
@@ -294,16 +300,17 @@ def show_message(message: Message, *, conversation: Conversation | None = None, 
         if message.reasoning:
             with st.expander(tr("chat.thinking"), expanded=False):
                 st.markdown(images_as_links(message.reasoning))
-        if message.images:
-            show_images(message)
-        for part in message.parts:
-            if part.type == documents.FILE:
-                show_document(part)
-        if message.role == "assistant" and _answered_by_vision(message):
+        if parts:
+            if message.images:
+                show_images(message)
+            for part in parts:
+                if part.type == documents.FILE:
+                    show_document(part)
+        if message.role == "assistant" and message.model and _answered_by_vision(message, chosen_sees):
             st.caption(tr("image.answered_by", model=message.model))
-        if message.status != WITHDRAWN and has_steps(message):
+        if parts and message.status != WITHDRAWN and has_steps(message):
             show_tool_steps(message)
-        grounded = knowledge_sources.has_grounding(message)
+        grounded = bool(parts) and knowledge_sources.has_grounding(message)
         if message.status != WITHDRAWN and message.content:
             st.markdown(images_as_links(knowledge_sources.marked(message) if grounded else message.content))
         if grounded and message.status != WITHDRAWN:
@@ -320,10 +327,14 @@ def show_message(message: Message, *, conversation: Conversation | None = None, 
                       branched=branched, copying=chat.copying)
 
 
-def _answered_by_vision(message: Message) -> bool:
-    """A reply from a vision model standing in for the chosen model, which cannot see."""
-    chosen = session.conversation().model
-    return bool(message.model) and lookup(message.model).vision and not lookup(chosen).vision
+def _answered_by_vision(message: Message, chosen_sees: bool | None = None) -> bool:
+    """A reply from a vision model standing in for the chosen model, which cannot see (`chosen_sees`: whether
+    it can, when the caller knows; otherwise read from the session's conversation)."""
+    if not message.model or not lookup(message.model).vision:
+        return False
+    if chosen_sees is None:
+        chosen_sees = lookup(session.conversation().model).vision
+    return not chosen_sees
 
 
 def show_images(message: Message) -> None:
