@@ -344,7 +344,7 @@ def test_a_rerun_in_the_middle_of_embedding_a_file_still_counts_what_was_sent(fa
 
 
 def test_a_locked_database_during_an_upload_is_a_message_not_a_traceback(app_env, fake, tmp_path):
-    """The store waits its busy timeout (ten seconds) for the lock, then gives up."""
+    """The store waits its busy timeout (QWENCHAT_DB_BUSY_TIMEOUT, 2.5 s) for the lock, then gives up."""
     import sqlite3
 
     from tests.test_knowledge_page import create, open_page

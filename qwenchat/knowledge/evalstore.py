@@ -35,7 +35,6 @@ def _unescape(text: str) -> str:
     return unescape(text)
 
 MAX_RUNS_PER_OWNER = 50
-BUSY_TIMEOUT_S = 10.0
 
 
 def run_to_json(run: Run) -> str:
@@ -95,8 +94,11 @@ class EvaluationRuns:
         if path is None:
             self._memory = {}
             return
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        from qwenchat.store import web_busy_timeout  # the conversations' wait: QWENCHAT_DB_BUSY_TIMEOUT
+
+        timeout = web_busy_timeout()
+        conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         migrate(conn)
         self._conn = conn
 

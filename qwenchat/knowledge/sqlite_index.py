@@ -169,7 +169,9 @@ class SqliteIndex:
         with cls._shared_lock:
             index = cls._shared.get(key)
             if index is None or index._closed:
-                index = cls._shared[key] = cls(key)
+                from qwenchat.store import web_busy_timeout  # the conversations' wait: QWENCHAT_DB_BUSY_TIMEOUT
+
+                index = cls._shared[key] = cls(key, busy_timeout=web_busy_timeout())
             return index
 
     def __init__(self, path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_S):
