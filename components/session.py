@@ -24,7 +24,7 @@ from qwenchat.conversation import Conversation
 from qwenchat.database_url import is_postgres_url
 from qwenchat.providers import Provider, provider_for
 from qwenchat.quotas import DailyCounter, Limits, SessionQuota
-from qwenchat.store import ConversationStore, MemoryStore, open_store, web_busy_timeout
+from qwenchat.store import ConversationStore, MemoryStore, open_store, shared_postgres, web_busy_timeout
 
 SAVE_EVERY = 1.0  # seconds between saves of a streaming reply
 
@@ -42,7 +42,10 @@ def state() -> ChatSession:
 @st.cache_resource(show_spinner=False)
 def _shared_store(path: str, saving: bool) -> ConversationStore:
     # Shared by every session of this process; it holds no session's data outside its owner's rows.
-    return open_store(path) if saving else MemoryStore()
+    if not saving:
+        return MemoryStore()
+    # On PostgreSQL, the same pool as the knowledge base and the evaluation runs use (one per process).
+    return shared_postgres(path) if is_postgres_url(path) else open_store(path)
 
 
 def store() -> ConversationStore:

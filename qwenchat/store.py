@@ -41,6 +41,7 @@ chat carries on in memory.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 import os
@@ -195,6 +196,13 @@ def open_store(path: str | os.PathLike[str] | None = None, *, busy_timeout: floa
 
         return open_postgres(str(path), timeout=timeout)
     return RetryingStore(path, busy_timeout=timeout)
+
+
+@functools.lru_cache(maxsize=8)
+def shared_postgres(url: str) -> "RetryingStore":
+    """One PostgreSQL store (one connection pool) per URL and process, shared by the conversations, the
+    knowledge base and the evaluation runs: they live in the same database, so they need no pool each."""
+    return open_store(url)
 
 
 def _check_owner(owner: str) -> None:

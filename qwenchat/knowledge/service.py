@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from dataclasses import replace
@@ -347,14 +346,12 @@ def _default_max_bytes() -> int:
     return int(SETTINGS["QWENCHAT_KB_MAX_FILE_BYTES"].default)  # type: ignore[arg-type]
 
 
-@functools.lru_cache(maxsize=4)
 def shared_postgres(url: str) -> Any:
-    """One PostgreSQL store (a pool) per URL and process for the knowledge tables and evaluation runs, as
-    the conversations have theirs: the knowledge base lives in the same database as they do, so every
-    server behind a load balancer sees it."""
-    from qwenchat.store import open_store
+    """The process's PostgreSQL store for `url` (`qwenchat.store.shared_postgres`): the knowledge tables live
+    in the same database as the conversations, so every server behind a load balancer sees them."""
+    from qwenchat.store import shared_postgres as shared
 
-    return open_store(url)
+    return shared(url)
 
 
 def sqlite_path(path: str | os.PathLike) -> Path:
