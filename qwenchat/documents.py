@@ -19,6 +19,7 @@ No Streamlit here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -57,8 +58,13 @@ class PreparedDocument:
 
 def block(name: str, text: str) -> str:
     """A document as the model reads it: delimited, with its name, so it is not taken for the question."""
-    name = " ".join(name.split())
-    return f"<document name=\"{name}\">\n{text.strip()}\n</document>"
+    name = " ".join(name.split()).replace('"', "'")
+    # The document's own text cannot close (or open) the wrapper: its words stay inside it.
+    text = _TAG.sub(lambda m: "‹" + m.group(0)[1:], text.strip())
+    return f"<document name=\"{name}\">\n{text}\n</document>"
+
+
+_TAG = re.compile(r"<\s*/?\s*document\b", re.IGNORECASE)
 
 
 def prepare_document(name: str, data: bytes, model: str) -> PreparedDocument | Problem:

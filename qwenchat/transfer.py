@@ -65,6 +65,7 @@ MAX_BYTES = 2 * 1024 * 1024  # the default; QWENCHAT_MAX_IMPORT_BYTES changes it
 MAX_MESSAGES = 5000
 MAX_PARTS = 300  # a reply that called tools has two parts per call: up to 8 rounds of 16 calls
 MAX_IMAGES = 200
+MAX_DOCUMENT_CHARS = 200_000  # qwenchat.documents.MAX_TEXT_CHARS (not imported: documents reads the knowledge base)
 MAX_LABEL = 200  # characters of a model name or an error kind
 MAX_TOKENS = 10**12
 EARLIEST = 946684800.0  # 2000-01-01T00:00:00Z
@@ -413,6 +414,9 @@ def _parts(value: Any, message: Msg) -> list[Part]:
         _typed(part, "data", dict, where)
         if not _bounded(part["data"]):
             raise InvalidImport("import.data_out_of_bounds", where=where, limit=MAX_NUMBER_IN_DATA)
+        text = part["data"].get("text") if part["type"] == "file" else None
+        if isinstance(text, str) and len(text) > MAX_DOCUMENT_CHARS:  # what an attachment may add, as in the chat
+            raise InvalidImport("import.document_too_long", where=where, limit=MAX_DOCUMENT_CHARS)
         parts.append(Part(part["type"], clean_user_text(part["text"]), part["data"]))
     return parts
 

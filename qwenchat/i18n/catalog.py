@@ -518,6 +518,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                         "leaf in the conversation must be the index of a message or null"),
     "import.too_many_parts": ("{where}的 parts 超过 {limit} 个", "{where} has more than {limit} parts"),
     "import.unknown_type": ("{where}的类型未知：{type}", "{where} has an unknown type {type}"),
+    "import.document_too_long": ("{where}的附件文档文字超过 {limit:,} 个字符",
+                                 "an attached document's text in {where} is longer than {limit:,} characters"),
     "import.data_out_of_bounds": ("{where}的 data 含有超过 ±{limit} 的数字或无效文字",
                                   "data in {where} holds a number beyond ±{limit} or invalid text"),
     "import.label_too_long": ("{where}的 {key} 超过 {limit} 个字符", "{key} in {where} is longer than {limit} characters"),
