@@ -1,7 +1,7 @@
 """How long a rerun takes with a long history: our app next to the tutorial pattern with the same messages.
 
     .venv/bin/python benchmarks/rerun_speed.py [--sizes 10,100,500] [--repeat 15] [--script-repeat 41] [--no-browser] [--no-script]
-                                               [--against GIT_REF]
+                                               [--against GIT_REF[,GIT_REF...]]
 
 Target: our app's rerun at most 1.2× the tutorial's (`benchmarks/tutorial_app.py`) for the same history.
 Two measurements, both medians, with the same N messages (`tests/e2e/load_helpers.history`: alternating
@@ -25,7 +25,8 @@ questions of ~60 characters and Markdown answers of ~400 with a code block):
 `--against REF` (e.g. `13b74fd`, the code before the chat controls) also serves that commit's app from a
 temporary `git worktree`, seeded by that commit's own store code, and times it in the same browser, in
 turn with the two others: the "ours / REF" ratio is the regression measured in one run, which a shared
-machine's noise between runs cannot fake.
+machine's noise between runs cannot fake. Several refs, comma-separated, are all timed in that one run (an
+experiment committed on a scratch branch is timed against the code it changes this way).
 
 Limits: the machines are shared, so single times are noise; compare the ratios printed side by side, and
 run it twice when the machine is busy. The tutorial page has no sidebar, so with a short history the
@@ -99,7 +100,7 @@ def start_reference(ref: str, sizes: list[int], fake, home: Path) -> tuple[helpe
 
     tree = home / f"ref-{ref}"
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), ref], check=True)
-    ref_home = home / "ref-home"
+    ref_home = home / f"ref-home-{ref}"
     ref_home.mkdir()
     seeded = subprocess.run([sys.executable, "-c", OLD_SEED, str(tree), str(ref_home / "qwenchat.db"),
                              ",".join(map(str, sizes))], check=True, capture_output=True, text=True, cwd=tree,
@@ -109,12 +110,12 @@ def start_reference(ref: str, sizes: list[int], fake, home: Path) -> tuple[helpe
         if line.strip():
             n, cid, token = line.split()
             links[int(n)] = f"?c={cid}&o={token}"
-    app = helpers.start_streamlit(tree / "app.py", fake=fake, home=ref_home, log_dir=home, name="reference",
+    app = helpers.start_streamlit(tree / "app.py", fake=fake, home=ref_home, log_dir=home, name=f"reference-{ref}",
                                   extra_env=APP_ENV)
     return app, links, tree
 
 
-def browser_medians(sizes: list[int], repeat: int, against: str = "") -> dict[int, tuple[float, ...]]:
+def browser_medians(sizes: list[int], repeat: int, against: tuple[str, ...] = ()) -> dict[int, tuple[float, ...]]:
     from playwright.sync_api import sync_playwright
 
     home = helpers.temp_home("qwenchat-rerun-bench-")
@@ -128,23 +129,25 @@ def browser_medians(sizes: list[int], repeat: int, against: str = "") -> dict[in
     fake = helpers.start_fake(home, home)
     apps: list[helpers.Child] = []
     results = {}
-    tree = None
+    trees: list[Path] = []
+    references: list[tuple[helpers.Child, dict[int, str]]] = []
     try:
         ours = helpers.start_streamlit(helpers.APP, fake=fake, home=home, log_dir=home, name="app", extra_env=APP_ENV)
         apps.append(ours)
         tutorial = helpers.start_streamlit(TUTORIAL_HISTORY, fake=fake, home=home, log_dir=home, name="tutorial")
         apps.append(tutorial)
-        if against:
-            reference, links, tree = start_reference(against, sizes, fake, home)
+        for ref in against:
+            reference, links, tree = start_reference(ref, sizes, fake, home)
             apps.append(reference)
+            trees.append(tree)
+            references.append((reference, links))
         with sync_playwright() as playwright:
             browser = helpers.launch_chromium(playwright)
             try:
                 for n in sizes:
                     pages = []
                     urls = [f"{ours.url}/?c={ids[n]}&o={OWNER_TOKEN}", f"{tutorial.url}/?n={n}"]
-                    if against:
-                        urls.append(f"{reference.url}/{links[n]}")
+                    urls += [f"{reference.url}/{links[n]}" for reference, links in references]
                     for url in urls:
                         context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
                         page = context.new_page()
@@ -168,16 +171,16 @@ def browser_medians(sizes: list[int], repeat: int, against: str = "") -> dict[in
                     results[n] = tuple(lh.median(kept) for kept in samples)
                     print(f"  browser, {n} messages: " + ", ".join(
                         f"{name} {seconds * 1000:.0f} ms" for name, seconds in
-                        zip(("ours", "tutorial", against), results[n])), flush=True)
+                        zip(("ours", "tutorial", *against), results[n])), flush=True)
             finally:
                 browser.close()
     finally:
         for app in apps:
             app.stop()
         fake.stop()
-        if tree is not None:
-            import subprocess
+        import subprocess
 
+        for tree in trees:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
         shutil.rmtree(home, ignore_errors=True)
     return results
@@ -237,18 +240,19 @@ def apptest_medians(sizes: list[int], repeat: int) -> dict[int, tuple[float, flo
     return results
 
 
-def print_results(title: str, results: dict[int, tuple[float, ...]], against: str = "") -> None:
+def print_results(title: str, results: dict[int, tuple[float, ...]], against: tuple[str, ...] = ()) -> None:
     print(f"\n{title}")
     header = ["messages", "ours (median)", "tutorial (median)", "ratio", f"target ≤ {TARGET}"]
-    if against and any(len(r) > 2 for r in results.values()):
-        header += [f"{against} (median)", f"ours / {against}", f"{against} / tutorial"]
+    refs = against if any(len(r) > 2 for r in results.values()) else ()
+    for ref in refs:
+        header += [f"{ref} (median)", f"ours / {ref}", f"{ref} / tutorial"]
     rows = []
     for n, times in results.items():
         ours, tutorial = times[:2]
         row = [n, f"{ours * 1000:.0f} ms", f"{tutorial * 1000:.0f} ms", f"{ours / tutorial:.2f}×",
                "met" if ours / tutorial <= TARGET else "missed"]
-        if len(times) > 2:
-            row += [f"{times[2] * 1000:.0f} ms", f"{ours / times[2]:.2f}×", f"{times[2] / tutorial:.2f}×"]
+        for reference in times[2:]:
+            row += [f"{reference * 1000:.0f} ms", f"{ours / reference:.2f}×", f"{reference / tutorial:.2f}×"]
         rows.append(row)
     lh.print_table(header, rows)
 
@@ -260,9 +264,11 @@ def main() -> int:
     parser.add_argument("--script-repeat", type=int, default=41, help="timed script runs per app and size")
     parser.add_argument("--no-browser", action="store_true")
     parser.add_argument("--no-script", action="store_true", help="skip the server-side script timing")
-    parser.add_argument("--against", default="", help="also time this git commit's app, in the same browser run")
+    parser.add_argument("--against", default="",
+                        help="also time these git commits' apps (comma-separated), in the same browser run")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    against = tuple(ref for ref in args.against.split(",") if ref)
 
     results = {}
     if not args.no_script:
@@ -275,9 +281,9 @@ def main() -> int:
         else:
             print("browser (Chromium: from pressing r until the rerun is over and nothing is stale)...", flush=True)
             results["Browser rerun: key press to idle page, page clock"] = browser_medians(sizes, args.repeat,
-                                                                                         args.against)
+                                                                                         against)
     for title, table in results.items():
-        print_results(title, table, args.against)
+        print_results(title, table, against)
     return 0
 
 
