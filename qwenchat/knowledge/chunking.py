@@ -4,7 +4,8 @@
 - Blocks (paragraphs, list items, table rows, code) are packed whole into a passage up to `max_tokens`;
   a block is split only when it alone is longer, at sentence ends first, then at line ends, then anywhere.
 - A block that ends with a colon (a lead-in: "Team Interactions:", "工具：") is not left at the end of a
-  passage: it moves to the next one, with the list it introduces.
+  passage, nor alone in one: it moves to the next one, with the list it introduces (which may then run a
+  little over `max_tokens`).
 - Table rows stay with their table: a passage that holds rows gets the table's header row as context, so a
   row read alone still says what its columns mean.
 - Every passage is a span of the document text: `chunk.text == document.text[chunk.start:chunk.end]`.
@@ -36,6 +37,9 @@ def chunk_document(document: Document, *, max_tokens: int = MAX_TOKENS) -> list[
     def has_body() -> bool:
         return any(b.kind != HEADING for b in current)
 
+    def only_lead_ins() -> bool:  # "SMART Goals Example:" alone says nothing: it stays with what follows
+        return all(b.kind == HEADING or _lone_lead_in(document, b) for b in current)
+
     def flush() -> None:
         nonlocal current, current_tokens
         if current:
@@ -50,7 +54,7 @@ def chunk_document(document: Document, *, max_tokens: int = MAX_TOKENS) -> list[
         elif size > max_tokens:
             # headings and a table's header row just before it lead its first piece
             cut = len(current)
-            while cut and current[cut - 1].kind in (HEADING, TABLE_HEADER):
+            while cut and (current[cut - 1].kind in (HEADING, TABLE_HEADER) or _lone_lead_in(document, current[cut - 1])):
                 cut -= 1
             carry = current[cut:]
             current = current[:cut]
@@ -59,12 +63,12 @@ def chunk_document(document: Document, *, max_tokens: int = MAX_TOKENS) -> list[
                 chunks.append(_make(document, [*carry, piece]))
                 carry = []
             continue
-        elif has_body() and (block.kind == TABLE_HEADER or (
+        elif has_body() and not only_lead_ins() and (block.kind == TABLE_HEADER or (
                 current_tokens + size > max_tokens and current[-1].kind != TABLE_HEADER)):
             # (a table's header row is never left alone at the end of a passage), and a lead-in that ends
             # with a colon ("Team Interactions:") goes on with the list it introduces
             cut = len(current)
-            while cut > 1 and _leads_in(document, current[cut - 1]):
+            while cut > 1 and _lone_lead_in(document, current[cut - 1]):
                 cut -= 1
             carry = current[cut:] if any(b.kind != HEADING for b in current[:cut]) else []
             current = current[:len(current) - len(carry)]
@@ -79,6 +83,11 @@ def chunk_document(document: Document, *, max_tokens: int = MAX_TOKENS) -> list[
 
 def _leads_in(document: Document, block: Block) -> bool:
     return block.kind != TABLE_HEADER and document.text[block.start:block.end].rstrip().endswith((":", "："))
+
+
+def _lone_lead_in(document: Document, block: Block) -> bool:
+    """A lead-in of one line ("SMART Goals Example:"), not a paragraph that happens to end with a colon."""
+    return _leads_in(document, block) and "\n" not in document.text[block.start:block.end].strip()
 
 
 def _make(document: Document, blocks: list[Block]) -> Chunk:
