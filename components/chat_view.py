@@ -107,6 +107,7 @@ def _engine(conversation: Conversation, options: ChatOptions, pace: "_Pace", *, 
                     farewell=options.farewell, lang=lang(), params=options.params or {},
                     persona_name=options.persona, tools=options.tools, tool_limits=tools_panel.limits(),
                     tool_context=tools_panel.context(conversation, options.settings, spending),
+                    tools_refused=chat.tools_refused,
                     vision_model=str(settings.read("QWENCHAT_VISION_MODEL", secrets, os.environ)),
                     auto_vision=vision or bool(settings.read("QWENCHAT_AUTO_VISION", secrets, os.environ))),
         pace=pace, verdicts=chat.verdicts, retrieval=_retrieval(conversation, options, provider, spending))

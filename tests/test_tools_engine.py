@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
 
 from qwenchat import transfer
-from qwenchat.chat.engine import TurnOptions
+from qwenchat.chat.engine import ChatEngine, TurnOptions
 from qwenchat.chat.events import Noticed, ReplyEnded, ToolFinished, ToolStarted
 from qwenchat.conversation import COMPLETE, STOPPED, Conversation
 from qwenchat.providers.base import ToolCall
@@ -174,6 +175,24 @@ def test_a_server_that_refuses_tools_is_asked_again_without_them_with_a_notice(f
     assert reply.status == COMPLETE and reply.content == "没有工具也能聊。" and not reply.error
     assert [e.notice.text for e in events if isinstance(e, Noticed)] == ["tools.note.refused"]
     assert s.quota.messages == 1  # the refused request cost nothing and is not a second message
+
+
+def test_a_refusal_of_tools_is_remembered_for_the_session_not_paid_for_again_each_turn(fake):
+    s = with_tools(fake)
+    s.send("[[fake:no_tools]]")
+
+    def next_run(options):  # the chat view builds a new engine each run, with the session's options
+        s.engine = ChatEngine(s.conversation, s.engine.provider, s.engine.spending, s.engine.saver, options)
+
+    next_run(s.engine.options)
+    before = len(s.chat_requests())
+    events = s.send("再问一次")
+    sent = s.chat_requests()[before:]
+    assert len(sent) == 1 and "tools" not in sent[0]["body"]  # one request, not a 400 and a retry
+    assert not [e for e in events if isinstance(e, Noticed)]
+    next_run(replace(s.engine.options, model="qwen-max"))  # another model on that server is asked afresh
+    s.send("换个模型")
+    assert "tools" in s.chat_requests()[-1]["body"]
 
 
 def test_every_round_passes_the_limits_and_a_refused_round_ends_the_turn_with_a_notice(fake):

@@ -91,6 +91,10 @@ class TurnOptions:
     tools: tuple[str, ...] = ()  # the tools the model may call (names in qwenchat.tools.registry)
     tool_limits: ToolLimits = field(default_factory=ToolLimits)
     tool_context: ToolContext = field(default_factory=ToolContext)
+    # Servers and models that answered 400 to a request with tools earlier in this session ("url|model"):
+    # they are not offered tools again, so a server without function calling costs one refused request,
+    # not one per turn. Shared and filled by the engine (the session's set).
+    tools_refused: set[str] = field(default_factory=set, compare=False)
 
 
 @dataclass
@@ -327,8 +331,13 @@ class ChatEngine:
         if self._tools is None:
             names = self.options.tools
             self._tools = registry.chosen(names, self.options.tool_context) \
-                if names and lookup(self.options.model).tools else {}
+                if names and lookup(self.options.model).tools and self._refusal_key() not in self.options.tools_refused \
+                else {}
         return self._tools
+
+    def _refusal_key(self) -> str:
+        settings = getattr(self.provider, "settings", None)
+        return f"{getattr(settings, 'base_url', '')}|{self.options.model}"
 
     @property
     def schemas(self) -> list[dict[str, Any]]:
@@ -366,6 +375,7 @@ class ChatEngine:
                 calls = yield from self._stream_round(message, recorder, turn)
                 if self._tools_refused(recorder, turn):  # once: the same request without `tools`, same hold
                     self._tools = {}
+                    self.options.tools_refused.add(self._refusal_key())
                     message.parts.append(steps.notice("tools.note.refused", model=options.model))
                     recorder.begin_round()
                     turn = _Round(turn.request, turn.prompt_tokens - count_tools(turn.schemas, options.model),

@@ -95,6 +95,7 @@ class ChatSession:
     # The knowledge base chosen per conversation id (0: none) before a grounded reply records it.
     knowledge: dict[str, int] = field(default_factory=dict)
     prefs: Preferences = field(default_factory=Preferences)  # not reset with the conversation
+    tools_refused: set[str] = field(default_factory=set)  # "url|model" that refused tools (TurnOptions)
 
     def open(self, conversation: Conversation) -> None:
         """Show another conversation: its own verdicts, its own saving state, no half-done action."""

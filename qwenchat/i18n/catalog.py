@@ -612,8 +612,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "tools.error.timeout": ("工具超时", "The tool timed out"),
     "tools.error.stopped": ("已停止：未运行完", "Stopped before it finished"),
     "tools.error.round_limit": ("未运行：已达到工具调用轮数上限", "Not run: the limit of tool rounds was reached"),
-    "tools.note.refused": ("服务器不接受工具调用（{model}）：这次回答没有使用工具。",
-                           "The server does not take tool calls ({model}): this reply was written without tools."),
+    "tools.note.refused": ("服务器不接受工具调用（{model}）：这次回答没有使用工具，本次会话中这个模型也不再提供工具。",
+                           "The server does not take tool calls ({model}): this reply was written without tools, "
+                           "and this model is not offered them again in this session."),
     "tools.note.round_limit": ("已达到每轮对话的工具调用上限（{rounds} 次模型请求），回答到此为止。可以继续提问让它接着做。",
                                "This turn reached its limit of {rounds} model requests with tools, so the reply ends "
                                "here. Ask again to let it go on."),
