@@ -27,4 +27,7 @@ if [ -z "${QWENCHAT_CHROMIUM:-}" ]; then
   fi
 fi
 
-exec .venv/bin/python -m pytest "$@"
+# Two workers (pytest-xdist), a test file each at a time: the browser tests mostly wait on the app and the
+# browser, so two overlap well even on two cores (about half the wall time of one worker). Each worker starts
+# its own fake server, Streamlit app and PostgreSQL on free ports and temporary folders. `-n 0` runs serially.
+exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"

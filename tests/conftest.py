@@ -22,6 +22,16 @@ APP_SETTINGS = ("DASHSCOPE_API_KEY", "DASHSCOPE_BASE_URL", "DASHSCOPE_API_BASE",
 TEST_SECRET = "qwenchat-tests-owner-secret"
 
 
+def pytest_unconfigure(config):
+    """Stop the session's PostgreSQL (tests/pg.py) here, not only at exit: a pytest-xdist worker ends
+    without running atexit handlers."""
+    import sys
+
+    pg = sys.modules.get("tests.pg")  # only where a test started it
+    if pg is not None:
+        pg.shutdown()
+
+
 @pytest.fixture(scope="session")
 def fake():
     with FakeDashScope() as server:

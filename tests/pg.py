@@ -23,6 +23,7 @@ _server = None
 _error: str | None = None
 _names = itertools.count()
 _shared_db: str | None = None
+_folder: str | None = None
 
 
 def _unavailable(reason: str):
@@ -41,19 +42,32 @@ def start_server(folder: str | os.PathLike[str]):
 
 def server():
     """The session's server, started on first use."""
-    global _server, _error
+    global _server, _error, _folder
     with _lock:
         if _server is None and _error is None:
-            folder = tempfile.mkdtemp(prefix="qwenchat-pg-")
+            folder = _folder = tempfile.mkdtemp(prefix="qwenchat-pg-")
             try:
                 _server = start_server(folder)
                 _speed_up(_server)
-                atexit.register(shutil.rmtree, folder, True)  # registered after pgserver's stop: runs after it
+                atexit.register(shutdown)  # a plain pytest run; pytest_unconfigure calls it first (conftest.py)
             except Exception as exc:  # noqa: BLE001 - any failure to start is reported the same way
                 _error = f"{type(exc).__name__}: {str(exc)[:300]}"
         if _server is None:
             _unavailable(_error or "not started")
         return _server
+
+
+def shutdown() -> None:
+    """Stop the session's server (if it was started) and delete its folder. Called from conftest.py's
+    pytest_unconfigure, because a pytest-xdist worker leaves without running atexit handlers: pgserver's
+    own stop-at-exit never runs there and each worker would leave a PostgreSQL behind."""
+    global _server, _folder, _shared_db
+    with _lock:
+        srv, folder, _server, _folder, _shared_db = _server, _folder, None, None, None
+    if srv is not None:
+        srv.cleanup()  # pg_ctl stop; a second call (pgserver's atexit) finds nothing left to do
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _speed_up(srv) -> None:
