@@ -3,6 +3,8 @@ developer's in it (no .env, no secrets.toml, no key, no home folder)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -20,6 +22,21 @@ APP_SETTINGS = ("DASHSCOPE_API_KEY", "DASHSCOPE_BASE_URL", "DASHSCOPE_API_BASE",
 
 
 TEST_SECRET = "qwenchat-tests-owner-secret"
+
+
+# Every per-test timeout (pytest.ini's, and the modules' own marks) is a guard against a hang, not a measure
+# of speed: it is stretched by this factor, so a busy machine (two xdist workers and whatever else runs) only
+# makes the suite slower, never red. A hang still ends, at worst after SCALE times the written limit.
+TIMEOUT_SCALE = float(os.environ.get("QWENCHAT_TEST_TIMEOUT_SCALE", "3"))
+
+
+def pytest_collection_modifyitems(config, items):
+    default = float(config.getini("timeout") or 0)
+    for item in items:
+        marker = item.get_closest_marker("timeout")
+        written = float(marker.args[0]) if marker is not None and marker.args else default
+        if written:
+            item.add_marker(pytest.mark.timeout(written * TIMEOUT_SCALE))
 
 
 def pytest_unconfigure(config):
