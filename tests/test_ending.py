@@ -119,9 +119,21 @@ def test_verdict_shape():
 def test_long_messages_are_not_farewells_and_work_is_bounded():
     long_request = "请帮我看看这个订单的问题，" * 40 + "谢谢，再见"
     assert not detect(long_request).is_end
-    start = time.perf_counter()
-    detect("谢谢" * 1_000_000, said("x" * 10_000_000))
-    assert time.perf_counter() - start < 0.05
+
+
+    def fastest(text, history):  # the best of five: the machine's noise only ever adds time
+        runs = []
+        for _ in range(5):
+            start = time.perf_counter()
+            detect(text, history)
+            runs.append(time.perf_counter() - start)
+        return min(runs)
+
+    # Bounded by the input's cut, not by its size: 1,000 times the text and the history cost about the same
+    # (a scan of the whole input would cost ~1,000 times more). A ratio in one run, not a wall clock.
+    small = fastest("谢谢" * 1_000, said("x" * 10_000))
+    huge = fastest("谢谢" * 1_000_000, said("x" * 10_000_000))
+    assert huge < 20 * small + 0.005
 
 
 texts = st.one_of(
