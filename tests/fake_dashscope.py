@@ -32,7 +32,8 @@ inputs, 401 for a wrong key; `POST /compatible-api/v1/reranks` scores documents 
 query (`{"results": [{"index", "relevance_score"}], "usage": {"total_tokens"}}`). Make them fail with
 `enqueue_embeddings(spec)` / `enqueue_rerank(spec)` (or `POST /_fake/enqueue` with `"endpoint":
 "embeddings"|"rerank"` in the spec): `{"kind": "error", "code": ...}` as for chat, or `{"kind": "missing"}`
-for a 404 like a server without the endpoint. Requests land in `embedding_requests` and `rerank_requests`.
+for a 404 like a server without the endpoint; `{"kind": "slow", "delay": S}` answers normally after S
+seconds. Requests land in `embedding_requests` and `rerank_requests`.
 
 `GET {base}/models` lists `models` (set the attribute to change it; `GET /models` requests are recorded in
 `model_requests`). `FakeDashScope(api_key=None)` accepts any key or none, like a local Ollama or vLLM.
@@ -691,6 +692,9 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
         def _queued_failure(self, spec: dict[str, Any] | None) -> bool:
             """Answer a queued failure; True when one was sent."""
             if spec is None:
+                return False
+            if spec.get("kind") == "slow":  # answered normally, after a pause (a progress bar stays up)
+                time.sleep(float(spec.get("delay", 0.3)))
                 return False
             if spec.get("kind") == "missing":
                 self._json(404, {"error": {"message": "not found", "code": "not_found"}})

@@ -53,6 +53,10 @@ def test_upload_two_documents_then_an_answer_names_the_contact_file(page, app_ur
     wait_idle(page)
 
     page.evaluate(WATCH_PROGRESS)
+    # Each embedding call takes 0.3 s, as a real one does: a small file's bar is then on screen long enough to
+    # be seen (without it the browser may draw the second file's bar and its outcome in one frame).
+    for _ in range(6):
+        fake.enqueue({"endpoint": "embeddings", "kind": "slow", "delay": 0.3})
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(CONTACTS), str(PHONES)])
     add = page.get_by_role("button", name=t("kb.upload.button", "zh"))
     page.wait_for_function("""label => [...document.querySelectorAll('button')]
