@@ -116,6 +116,14 @@ def test_no_passage_of_the_demo_corpus_is_a_lead_in_or_a_scrap_alone():
             assert chunk.tokens >= 15 or chunk.heading, (path.name, chunk.tokens, chunk.text)
 
 
+def test_a_file_of_nothing_but_lead_ins_still_gets_passages_of_the_usual_size():
+    text = "\n\n".join(f"Step {i} of the checklist:" for i in range(2_000))
+    document = extract.read_document("colons.md", text.encode())
+    chunks = chunking.chunk_document(document, max_tokens=60)
+    assert len(chunks) > 100 and max(c.tokens for c in chunks) <= 120
+    assert "".join(c.text for c in chunks).replace("\n", "") == document.text.replace("\n", "")
+
+
 def test_a_run_of_lead_ins_before_a_long_paragraph_leads_its_first_piece():
     long = " ".join(f"Sentence {i} explains one more step of the release." for i in range(40))
     text = f"Intro paragraph.\n\nSteps:\n\n{long}\n"

@@ -38,7 +38,9 @@ def chunk_document(document: Document, *, max_tokens: int = MAX_TOKENS) -> list[
         return any(b.kind != HEADING for b in current)
 
     def only_lead_ins() -> bool:  # "SMART Goals Example:" alone says nothing: it stays with what follows
-        return all(b.kind == HEADING or _lone_lead_in(document, b) for b in current)
+        # (within the size: a file of nothing but "x:" lines still gets passages of the usual size)
+        return current_tokens <= max_tokens // 2 and all(b.kind == HEADING or _lone_lead_in(document, b)
+                                                         for b in current)
 
     def flush() -> None:
         nonlocal current, current_tokens
@@ -68,7 +70,9 @@ def chunk_document(document: Document, *, max_tokens: int = MAX_TOKENS) -> list[
             # (a table's header row is never left alone at the end of a passage), and a lead-in that ends
             # with a colon ("Team Interactions:") goes on with the list it introduces
             cut = len(current)
-            while cut > 1 and _lone_lead_in(document, current[cut - 1]):
+            carried = 0
+            while cut > 1 and _lone_lead_in(document, current[cut - 1]) and carried <= max_tokens // 2:
+                carried += count(document.text[current[cut - 1].start:current[cut - 1].end]) + 1
                 cut -= 1
             carry = current[cut:] if any(b.kind != HEADING for b in current[:cut]) else []
             current = current[:len(current) - len(carry)]
