@@ -79,14 +79,17 @@ def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int, thinki
     return (prompt_tokens * tier.input + completion_tokens * output) / 1_000_000
 
 
-# Embedding models: CNY per 1M input tokens (estimates of the same date; text-embedding-v3/v4 about 0.5).
+# Embedding and rerank models: CNY per 1M input tokens (estimates; text-embedding-v3/v4 about 0.5; qwen3-rerank
+# USD 0.069 in Beijing, about CNY 0.5, per Model Studio's model page of 2026).
 EMBEDDING_PRICES: dict[str, float] = {
     "text-embedding-v4": 0.5,
     "text-embedding-v3": 0.5,
+    "qwen3-rerank": 0.5,
 }
 
 
 def estimate_embedding_cost(model: str, tokens: int) -> float | None:
-    """Estimated CNY for embedding `tokens` tokens with `model`, None when the model is not in the table."""
+    """Estimated CNY for embedding (or reranking) `tokens` tokens with `model`, None when the model is not in the
+    table."""
     price = EMBEDDING_PRICES.get(model.rsplit("/", 1)[-1].strip().lower())
     return None if price is None else tokens * price / 1_000_000

@@ -162,6 +162,7 @@ def test_a_follow_up_is_rewritten_and_every_paid_call_is_counted(fake, tmp_path)
     assert s.quota.tokens - first == reply_tokens + paid  # the quota saw the rewrite, embeddings and rerank
     totals = accounting.totals(s.conversation)
     assert totals.retrieval.total_tokens >= paid and totals.usage.total_tokens >= totals.retrieval.total_tokens
+    assert record["unpriced"] == [] and record["cost"] > 0  # the rerank has a price too: the cost has no gap
 
 
 def test_the_search_is_refused_by_the_limits_before_anything_is_sent(fake, tmp_path):

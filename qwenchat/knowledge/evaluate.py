@@ -181,6 +181,7 @@ class Evaluator:
                 self.spending.settle(extra, 0)
         row.tokens += used
         row.cost += pricing.estimate_embedding_cost(self.kbs.embedding.model, result.embedding_tokens) or 0.0
+        row.cost += pricing.estimate_embedding_cost(self.kbs.embedding.rerank_model, result.rerank_tokens) or 0.0
         return [Passage(h.file, h.text, round(float(h.score), 6), h.page, h.heading) for h in result]
 
     def _complete(self, messages: list[dict[str, str]], model: str, wanted: int, row: Row, *,
