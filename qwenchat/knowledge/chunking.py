@@ -3,6 +3,7 @@
 - A heading starts a new passage; the passage carries its heading path.
 - Blocks (paragraphs, list items, table rows, code) are packed whole into a passage up to `max_tokens`;
   a block is split only when it alone is longer, at sentence ends first, then at line ends, then anywhere.
+- A run of headings with no text is text like any other: it fills passages up to `max_tokens`.
 - A block that ends with a colon (a lead-in: "Team Interactions:", "工具：") is not left at the end of a
   passage, nor alone in one: it moves to the next one, with the list it introduces (which may then run a
   little over `max_tokens`).
@@ -30,57 +31,78 @@ def count(text: str) -> int:
 
 
 def chunk_document(document: Document, *, max_tokens: int = MAX_TOKENS) -> list[Chunk]:
+    text = document.text
+    half = max_tokens // 2
     chunks: list[Chunk] = []
+    # The passage being filled, with running tallies so that each block costs the same however long the
+    # passage is (a file of 10,000 headings used to rescan the passage for every one: 4 s, quadratic)
     current: list[Block] = []
     current_tokens = 0
+    body = 0      # blocks that are not headings
+    content = 0   # blocks that are neither headings nor lead-ins
 
-    def has_body() -> bool:
-        return any(b.kind != HEADING for b in current)
+    def start(blocks: list[Block]) -> None:
+        nonlocal current, current_tokens, body, content
+        current = blocks  # (a carry: at most half a passage)
+        current_tokens = sum(count(text[b.start:b.end]) + 1 for b in blocks)
+        body = sum(b.kind != HEADING for b in blocks)
+        content = sum(b.kind != HEADING and not _lone_lead_in(document, b) for b in blocks)
 
-    def only_lead_ins() -> bool:  # "SMART Goals Example:" alone says nothing: it stays with what follows
-        # (within the size: a file of nothing but "x:" lines still gets passages of the usual size)
-        return current_tokens <= max_tokens // 2 and all(b.kind == HEADING or _lone_lead_in(document, b)
-                                                         for b in current)
+    def add(block: Block, size: int) -> None:
+        nonlocal current_tokens, body, content
+        current.append(block)
+        current_tokens += size + 1
+        body += block.kind != HEADING
+        content += block.kind != HEADING and not _lone_lead_in(document, block)
 
-    def flush() -> None:
-        nonlocal current, current_tokens
-        if current:
-            chunks.append(_make(document, current))
-        current, current_tokens = [], 0
+    def flush(cut: int | None = None) -> None:
+        """Close the passage; its blocks from `cut` on go on to the next."""
+        cut = len(current) if cut is None else cut
+        if cut:
+            chunks.append(_make(document, current[:cut]))
+        start(current[cut:])
+
+    def leads(cut: int, kinds: tuple[str, ...]) -> int:
+        """Where the run of blocks of `kinds` or lead-ins that ends `current[:cut]` begins, within half a
+        passage (a table's header row goes with its rows whatever its size)."""
+        carried = 0
+        while cut:
+            block = current[cut - 1]
+            if block.kind not in kinds and not _lone_lead_in(document, block):
+                break
+            n = count(text[block.start:block.end]) + 1
+            if block.kind != TABLE_HEADER and carried + n > half:
+                break
+            carried += n
+            cut -= 1
+        return cut
 
     for block in document.blocks:
-        size = count(document.text[block.start:block.end])
+        size = count(text[block.start:block.end])
         if block.kind == HEADING:
-            if has_body():
+            if body or current_tokens + size > max_tokens:  # (a run of headings is text like any other)
                 flush()
         elif size > max_tokens:
             # headings and a table's header row just before it lead its first piece
-            cut = len(current)
-            while cut and (current[cut - 1].kind in (HEADING, TABLE_HEADER) or _lone_lead_in(document, current[cut - 1])):
-                cut -= 1
-            carry = current[cut:]
-            current = current[:cut]
-            flush()
+            flush(leads(len(current), (HEADING, TABLE_HEADER)))
+            carry, current = current, []
             for piece in _split(document, block, max_tokens):
                 chunks.append(_make(document, [*carry, piece]))
                 carry = []
+            start([])
             continue
-        elif has_body() and not only_lead_ins() and (block.kind == TABLE_HEADER or (
+        elif not body and current_tokens + size > max_tokens:
+            # a run of headings with no text yet: the last of them (up to half a passage) lead the block
+            flush(leads(len(current), (HEADING,)))
+        elif body and not (content == 0 and current_tokens <= half) and (block.kind == TABLE_HEADER or (
                 current_tokens + size > max_tokens and current[-1].kind != TABLE_HEADER)):
-            # (a table's header row is never left alone at the end of a passage), and a lead-in that ends
-            # with a colon ("Team Interactions:") goes on with the list it introduces
-            cut = len(current)
-            carried = 0
-            while cut > 1 and _lone_lead_in(document, current[cut - 1]) and carried <= max_tokens // 2:
-                carried += count(document.text[current[cut - 1].start:current[cut - 1].end]) + 1
-                cut -= 1
-            carry = current[cut:] if any(b.kind != HEADING for b in current[:cut]) else []
-            current = current[:len(current) - len(carry)]
-            flush()
-            current = carry
-            current_tokens = sum(count(document.text[b.start:b.end]) + 1 for b in carry)
-        current.append(block)
-        current_tokens += size + 1
+            # "SMART Goals Example:" alone says nothing: a passage of nothing but lead-ins stays with what
+            # follows (within half a passage: a file of nothing but "x:" lines still gets passages of the
+            # usual size); a table's header row is never left alone at the end of a passage; and a lead-in
+            # that ends with a colon ("Team Interactions:") goes on with the list it introduces
+            cut = leads(len(current), ())
+            flush(cut if cut and current[cut - 1].kind != HEADING else None)  # (never headings alone)
+        add(block, size)
     flush()
     return chunks
 
