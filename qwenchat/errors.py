@@ -9,6 +9,7 @@ the raw exception text, which could carry a request's headers or a key.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,10 @@ class ChatError:
     status: int | None = None
     code: str = ""
     request_id: str = ""
+    # The server's message names the `tools` parameter or function calling ("The model does not support tools
+    # (function calling)."): a 400 that says it refuses tools, not one about something else. (The message
+    # itself is not kept.)
+    names_tools: bool = False
 
     @property
     def msg(self) -> Msg:
@@ -121,6 +126,11 @@ def kind_for_status(status: int | None) -> str:
     return UNKNOWN
 
 
+# "tools" or "tool choice" as a word, "tool_choice", "function calling": not "tool_calls" nor a `tool` message,
+# which a 400 about a broken history names
+_NAMES_TOOLS = re.compile(r"\btools\b|\btool[ _]choice\b|\bfunction[ _-]?call(?:ing|s)?\b", re.IGNORECASE)
+
+
 def _error_fields(body: Any) -> tuple[str, str]:
     """(code, message) from an SDK error body, which may be the inner `error` dict, the whole payload, or a
     raw string such as `data: {...}` when DashScope prefixed a 400 body the SDK could not parse."""
@@ -171,7 +181,7 @@ def classify(exc: BaseException, *, mid_stream: bool = False) -> ChatError:
         if not code:
             code, message = _error_fields(_safe_text(exc.response))
         kind = kind_for_code(code, message, status) or kind_for_status(status)
-        return ChatError(kind, status, code, _request_id(exc))
+        return ChatError(kind, status, code, _request_id(exc), names_tools=bool(_NAMES_TOOLS.search(message)))
     if isinstance(exc, openai.APIError):  # an error frame inside a 200 stream
         code, message = _error_fields(exc.body)
         kind = kind_for_code(code, message) or (INTERRUPTED if mid_stream else UNKNOWN)

@@ -25,6 +25,7 @@ Tool calls are streamed as DashScope streams them (see `tool_call_chunks`): a qu
 carries the tool results. Every request's history is checked like DashScope checks it: an assistant
 message's `tool_calls` must be answered by one `tool` message per `tool_call_id`, right after it, and a
 `tool` message must answer a call; otherwise the answer is DashScope's 400 (`tool_history_problem`).
+A `temperature` outside [0, 2) gets DashScope's 400 too (`temperature_range`).
 Embeddings and rerank, for the knowledge base: `POST /compatible-mode/v1/embeddings` answers deterministic
 vectors (hashed character n-grams and words, unit length, `dimensions` honoured, `data` sent in reverse
 order so clients must sort by `index`) with usage, a 400 with DashScope's error body for more than 10
@@ -72,6 +73,13 @@ ERRORS: dict[str, tuple[int, dict[str, Any]]] = {
     "tools_unsupported": (400, {"message": "<400> InternalError.Algo.InvalidParameter: The model does not support "
                                 "tools (function calling).", "type": "invalid_request_error", "param": None,
                                 "code": "invalid_parameter_error"}),
+    # DashScope's answer to a temperature outside [0, 2) (the value the user chose is sent as it is)
+    "temperature_range": (400, {"message": "<400> InternalError.Algo.InvalidParameter: Temperature should be in "
+                                "[0.0, 2.0)", "type": "invalid_request_error", "param": None,
+                                "code": "invalid_parameter_error"}),
+    # a bare 400 that does not say why (a proxy, or a server that takes no `tools` and says nothing more)
+    "bad_request": (400, {"message": "Bad Request", "type": "invalid_request_error", "param": None,
+                          "code": "invalid_request_error"}),
     "server_error": (500, {"message": "The server had an error while processing your request.", "type": "internal_error", "param": None, "code": "internal_error"}),
 }
 
@@ -662,6 +670,9 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
                 return self._error("invalid_api_key")
             if has_list_content(body) and not sees(body.get("model", "")):
                 return self._error("list_content")
+            temperature = body.get("temperature")
+            if isinstance(temperature, (int, float)) and not 0 <= temperature < 2:
+                return self._error("temperature_range")
             problem = tool_history_problem(body)
             if problem:
                 return self._error_body(400, {"message": f"<400> InternalError.Algo.InvalidParameter: {problem}",

@@ -14,7 +14,7 @@ import pytest
 from qwenchat import transfer
 from qwenchat.chat.engine import ChatEngine, TurnOptions
 from qwenchat.chat.events import Noticed, ReplyEnded, ToolFinished, ToolStarted
-from qwenchat.conversation import COMPLETE, STOPPED, Conversation
+from qwenchat.conversation import COMPLETE, FAILED, STOPPED, Conversation
 from qwenchat.providers.base import ToolCall
 from qwenchat.quotas import Limits
 from qwenchat.tokens import count_prompt
@@ -194,6 +194,46 @@ def test_a_refusal_of_tools_is_remembered_for_the_session_not_paid_for_again_eac
     s.send("换个模型")
     assert "tools" in s.chat_requests()[-1]["body"]
 
+
+
+def test_a_400_for_the_users_own_temperature_is_the_turns_error_and_leaves_tools_on(fake):
+    # DashScope's 400 for a temperature out of [0, 2) came back to a request with tools, so it was taken for a
+    # refusal of tools: the same request went again without them and failed the same way, the reply said the
+    # server takes no tools, and this model was offered none until the page was reloaded
+    s = with_tools(fake)
+    s.engine.options = replace(s.engine.options, params={"temperature": 2.5})
+    events = s.send("你好")
+    first, second = s.chat_requests()
+    assert "tools" in first["body"] and "tools" not in second["body"]  # (the retry cannot know either)
+    reply = s.conversation.messages[-1]
+    assert reply.status == FAILED and reply.error == "bad_request"  # the parameters' error, shown as the turn's
+    assert not [e for e in events if isinstance(e, Noticed)] and not [p for p in reply.parts if p.type == "notice"]
+    assert not s.engine.options.tools_refused
+    s.engine = ChatEngine(s.conversation, s.engine.provider, s.engine.spending, s.engine.saver,
+                          replace(s.engine.options, params={}))  # the next run, the temperature put right
+    before = len(s.chat_requests())
+    s.send("[[fake:calc:393*285]]")
+    assert "tools" in s.chat_requests()[before]["body"] and "112005" in s.conversation.messages[-1].content
+
+
+def test_a_bare_400_to_tools_is_a_refusal_once_the_request_without_them_is_answered(fake):
+    s = with_tools(fake)
+    fake.enqueue({"kind": "error", "code": "bad_request"})
+    events = s.send("你好")
+    reply = s.conversation.messages[-1]
+    assert reply.status == COMPLETE and reply.content == "收到：你好"
+    assert [e.notice.text for e in events if isinstance(e, Noticed)] == ["tools.note.refused"]
+    assert len(s.engine.options.tools_refused) == 1
+
+
+def test_a_400_that_names_tools_is_a_refusal_even_when_the_request_without_them_fails_too(fake):
+    s = with_tools(fake)
+    fake.enqueue({"kind": "error", "code": "tools_unsupported"}, {"kind": "error", "code": "server_error"})
+    events = s.send("你好")
+    reply = s.conversation.messages[-1]
+    assert reply.status == FAILED and reply.error == "server"
+    assert [e.notice.text for e in events if isinstance(e, Noticed)] == ["tools.note.refused"]
+    assert len(s.engine.options.tools_refused) == 1
 
 def test_every_round_passes_the_limits_and_a_refused_round_ends_the_turn_with_a_notice(fake):
     s = with_tools(fake, limits=Limits(max_messages_per_session=1))

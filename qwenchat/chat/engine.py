@@ -30,7 +30,10 @@ what it used, so every round counts in the totals, the quotas and the cost. At m
 per turn; then the turn ends with a notice. The knowledge base's `search_knowledge_base` tool adds the
 passages it returned to the reply as `citation` parts (numbered on across its searches in the turn) and
 replaces the automatic grounding step while it is offered. A model the catalog marks as without function calling gets no
-tools; a server that answers 400 to a request with tools is asked once more without them, with a notice.
+tools; a server that answers 400 to a request with tools is asked once more without them. It is taken to
+refuse tools (not offered them again this session, with a notice) when its error names tools or when the
+request without them is answered; when that fails too, its error is the turn's and nothing is remembered
+(a 400 for the user's own temperature is not a refusal of tools).
 
 Nothing here imports Streamlit: the store, the provider, the limits and the clock come in as arguments.
 """
@@ -91,7 +94,7 @@ class TurnOptions:
     tools: tuple[str, ...] = ()  # the tools the model may call (names in qwenchat.tools.registry)
     tool_limits: ToolLimits = field(default_factory=ToolLimits)
     tool_context: ToolContext = field(default_factory=ToolContext)
-    # Servers and models that answered 400 to a request with tools earlier in this session ("url|model"):
+    # Servers and models that refused tools earlier in this session ("url|model"; see `_reply`):
     # they are not offered tools again, so a server without function calling costs one refused request,
     # not one per turn. Shared and filled by the engine (the session's set).
     tools_refused: set[str] = field(default_factory=set, compare=False)
@@ -368,6 +371,7 @@ class ChatEngine:
         conversation.mark_context_start(trimmed.dropped)
         recorder = ReplyRecorder(message)
         turn = _Round(trimmed.messages, trimmed.prompt_tokens, hold)
+        unsure = False  # tools were dropped after a 400 that did not say why: a refusal only if the retry works
         try:
             yield ReplyStarted(message)
             number = 1
@@ -375,13 +379,20 @@ class ChatEngine:
                 calls = yield from self._stream_round(message, recorder, turn)
                 if self._tools_refused(recorder, turn):  # once: the same request without `tools`, same hold
                     self._tools = {}
-                    self.options.tools_refused.add(self._refusal_key())
-                    message.parts.append(steps.notice("tools.note.refused", model=options.model))
+                    unsure = not recorder.error.names_tools
                     recorder.begin_round()
                     turn = _Round(turn.request, turn.prompt_tokens - count_tools(turn.schemas, options.model),
                                   turn.hold)
-                    yield Noticed(message, message.parts[-1])
+                    if not unsure:  # the server said it takes no tools
+                        yield self._remember_refusal(message)
                     continue
+                if unsure:
+                    # The request without tools was answered: the 400 was about them. Failing too, the 400
+                    # was about the request itself (the user's temperature, say): its error is the turn's,
+                    # and tools stay on.
+                    unsure = False
+                    if message.status != FAILED:
+                        yield self._remember_refusal(message)
                 self._settle_round(message, recorder, turn)
                 if not calls or message.status != COMPLETE:
                     break
@@ -442,8 +453,15 @@ class ChatEngine:
         turn.close()
         return list(calls)
 
+    def _remember_refusal(self, message: Message) -> Noticed:
+        """This server and model take no tools: not offered them again this session, and the reply says so."""
+        self.options.tools_refused.add(self._refusal_key())
+        message.parts.append(steps.notice("tools.note.refused", model=self.options.model))
+        return Noticed(message, message.parts[-1])
+
     def _tools_refused(self, recorder: ReplyRecorder, turn: "_Round") -> bool:
-        """A server that answered 400 to a request with tools, before writing anything: it takes no tools."""
+        """A server that answered 400 to a request with tools, before writing anything: it may take no tools
+        (it does when the retry without them is answered, or when its error names them)."""
         error = recorder.error
         return bool(turn.schemas) and error is not None and recorder.message.status == FAILED \
             and error.kind in (errors.BAD_REQUEST, errors.UNKNOWN) and error.status in (400, 422) \

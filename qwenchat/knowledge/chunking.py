@@ -3,9 +3,12 @@
 - A heading starts a new passage; the passage carries its heading path.
 - Blocks (paragraphs, list items, table rows, code) are packed whole into a passage up to `max_tokens`;
   a block is split only when it alone is longer, at sentence ends first, then at line ends, then anywhere.
-- A block that ends with a colon (a lead-in: "Team Interactions:", "工具：") is not left at the end of a
-  passage, nor alone in one: it moves to the next one, with the list it introduces (which may then run a
-  little over `max_tokens`).
+- A run of headings with no text is text like any other: it fills passages up to `max_tokens`.
+- A passage does not end with a lead-in (a line ending with a colon: "Team Interactions:", "工具："), nor with
+  a title-like line ("4. Cross-Functional Collaboration", "需求分析") alone or just before a lead-in: those
+  lines move to the next passage, with what they introduce, even when they end a paragraph (a PDF's lines
+  come as one); such lines are not a passage alone either. What moves is at most half a passage, so the
+  next passage may run over `max_tokens` by that much.
 - Table rows stay with their table: a passage that holds rows gets the table's header row as context, so a
   row read alone still says what its columns mean.
 - Every passage is a span of the document text: `chunk.text == document.text[chunk.start:chunk.end]`.
@@ -15,9 +18,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from qwenchat import tokens as qwen_tokens
-from qwenchat.knowledge.extract import CODE, HEADING, LIST, ROW, TABLE_HEADER, Block, Document
+from qwenchat.knowledge.extract import CODE, HEADING, LINE, LIST, PARA, ROW, TABLE_HEADER, Block, Document
 from qwenchat.knowledge.model import Chunk
 
 MAX_TOKENS = 160
@@ -30,68 +34,193 @@ def count(text: str) -> int:
 
 
 def chunk_document(document: Document, *, max_tokens: int = MAX_TOKENS) -> list[Chunk]:
+    text = document.text
+    half = max_tokens // 2
     chunks: list[Chunk] = []
+    # The passage being filled, with running tallies so that each block costs the same however long the
+    # passage is (a file of 10,000 headings used to rescan the passage for every one: 4 s, quadratic)
     current: list[Block] = []
     current_tokens = 0
+    body = 0      # blocks that are not headings
+    content = 0   # blocks that are more than headings, titles and lead-ins
 
-    def has_body() -> bool:
-        return any(b.kind != HEADING for b in current)
+    def start(blocks: list[Block]) -> None:
+        nonlocal current, current_tokens, body, content
+        current = blocks  # (a carry: at most half a passage)
+        current_tokens = sum(count(text[b.start:b.end]) + 1 for b in blocks)
+        body = sum(b.kind != HEADING for b in blocks)
+        content = sum(not _only_lead(document, b) for b in blocks)
 
-    def only_lead_ins() -> bool:  # "SMART Goals Example:" alone says nothing: it stays with what follows
-        # (within the size: a file of nothing but "x:" lines still gets passages of the usual size)
-        return current_tokens <= max_tokens // 2 and all(b.kind == HEADING or _lone_lead_in(document, b)
-                                                         for b in current)
-
-    def flush() -> None:
-        nonlocal current, current_tokens
-        if current:
-            chunks.append(_make(document, current))
-        current, current_tokens = [], 0
-
-    for block in document.blocks:
-        size = count(document.text[block.start:block.end])
-        if block.kind == HEADING:
-            if has_body():
-                flush()
-        elif size > max_tokens:
-            # headings and a table's header row just before it lead its first piece
-            cut = len(current)
-            while cut and (current[cut - 1].kind in (HEADING, TABLE_HEADER) or _lone_lead_in(document, current[cut - 1])):
-                cut -= 1
-            carry = current[cut:]
-            current = current[:cut]
-            flush()
-            for piece in _split(document, block, max_tokens):
-                chunks.append(_make(document, [*carry, piece]))
-                carry = []
-            continue
-        elif has_body() and not only_lead_ins() and (block.kind == TABLE_HEADER or (
-                current_tokens + size > max_tokens and current[-1].kind != TABLE_HEADER)):
-            # (a table's header row is never left alone at the end of a passage), and a lead-in that ends
-            # with a colon ("Team Interactions:") goes on with the list it introduces
-            cut = len(current)
-            carried = 0
-            while cut > 1 and _lone_lead_in(document, current[cut - 1]) and carried <= max_tokens // 2:
-                carried += count(document.text[current[cut - 1].start:current[cut - 1].end]) + 1
-                cut -= 1
-            carry = current[cut:] if any(b.kind != HEADING for b in current[:cut]) else []
-            current = current[:len(current) - len(carry)]
-            flush()
-            current = carry
-            current_tokens = sum(count(document.text[b.start:b.end]) + 1 for b in carry)
+    def add(block: Block, size: int) -> None:
+        nonlocal current_tokens, body, content
         current.append(block)
         current_tokens += size + 1
+        body += block.kind != HEADING
+        content += not _only_lead(document, block)
+
+    def flush(carry: tuple[int, int] | None = None) -> None:
+        """Close the passage; from `carry` (block index, offset in the text) on, lines go on to the next."""
+        if carry is None:
+            head, tail = current, []
+        else:
+            i, at = carry
+            head, tail = current[:i], current[i:]
+            if at > tail[0].start:  # the block is cut at a line: its last lines go on
+                split = tail[0]
+                end = at
+                while end > split.start and text[end - 1].isspace():
+                    end -= 1
+                head = [*head, replace(split, end=end)]
+                tail = [replace(split, start=at), *tail[1:]]
+        if head:
+            chunks.append(_make(document, head))
+        start(tail)
+
+    for block in document.blocks:
+        size = count(text[block.start:block.end])
+        if block.kind == HEADING:
+            if body or current_tokens + size > max_tokens:  # (a run of headings is text like any other)
+                flush()
+        elif size > max_tokens:
+            # headings, a table's header row and lead-ins just before it lead its first piece
+            flush(_carry(document, current, half, headings=True))
+            carry, current = current, []
+            *pieces, last = _split(document, block, max_tokens)
+            for piece in pieces:
+                chunks.append(_make(document, [*carry, piece]))
+                carry = []
+            start([*carry, last])
+            flush(_carry(document, current, half))  # (its last piece may end with a lead-in too)
+            continue
+        elif not body and current_tokens + size > max_tokens:
+            # a run of headings with no text yet: the last of them (up to half a passage) lead the block
+            flush(_carry(document, current, half, headings=True))
+        elif body and not (content == 0 and current_tokens <= half) and (block.kind == TABLE_HEADER or (
+                current_tokens + size > max_tokens and current[-1].kind != TABLE_HEADER)):
+            # A passage of nothing but titles and lead-ins ("SMART Goals Example:") says nothing: it stays with
+            # what follows, within half a passage (a file of nothing but "x:" lines still gets passages of the
+            # usual size). A table's header row is never left alone at the end of a passage. A passage never
+            # ends with a lead-in or with a title: they go on with what they introduce.
+            flush(_carry(document, current, half))
+        add(block, size)
     flush()
     return chunks
 
 
-def _leads_in(document: Document, block: Block) -> bool:
-    return block.kind != TABLE_HEADER and document.text[block.start:block.end].rstrip().endswith((":", "："))
+def _carry(document: Document, blocks: list[Block], budget: int, *, headings: bool = False) -> tuple[int, int] | None:
+    """Where the lines that end `blocks` and lead into what follows begin (block index, offset in the text),
+    or None when none do, or when only headings would stay (then nothing goes on).
+
+    From the end: lead-ins (lines ending with a colon, "Team Interactions:"), then at most one title-like
+    line just before them ("4. Cross-Functional Collaboration"), or such a title alone; with `headings`
+    (before a block cut in pieces, or after a run of headings), also a table's header row and the headings
+    before them. All within `budget` tokens.
+    """
+    cut = _lead_start(document, blocks, budget, headings=headings)
+    if cut is None:
+        return None
+    i, at = cut
+    if not headings and at == blocks[i].start and (i == 0 or blocks[i - 1].kind == HEADING):
+        return None  # (headings only ever open a passage: there is no text before them)
+    return cut
 
 
-def _lone_lead_in(document: Document, block: Block) -> bool:
-    """A lead-in of one line ("SMART Goals Example:"), not a paragraph that happens to end with a colon."""
-    return _leads_in(document, block) and "\n" not in document.text[block.start:block.end].strip()
+def _only_lead(document: Document, block: Block) -> bool:
+    """A heading, or a block of nothing but a title and lead-ins: alone, it says nothing."""
+    return block.kind == HEADING or _lead_start(document, [block], None) == (0, block.start)
+
+
+def _lead_start(document: Document, blocks: list[Block], budget: int | None, *,
+                headings: bool = False) -> tuple[int, int] | None:
+    text = document.text
+    carried = 0
+    cut = None
+    titled = False  # a title (or heading) was taken: only headings may come before it
+    for i in range(len(blocks) - 1, -1, -1):
+        block = blocks[i]
+        if block.kind in (HEADING, TABLE_HEADER):
+            if not headings or (block.kind == TABLE_HEADER and i != len(blocks) - 1):
+                break
+            if budget is not None:
+                n = count(text[block.start:block.end]) + 1
+                if block.kind == HEADING and carried + n > budget:
+                    break
+                carried += n  # (a table's header row goes with its rows whatever its size)
+            titled = titled or block.kind == HEADING
+            cut = (i, block.start)
+            continue
+        if titled or block.kind not in (PARA, LIST, LINE):
+            break
+        end = block.end
+        while end > block.start:
+            newline = text.rfind("\n", block.start, end)
+            line_start = newline + 1 if newline >= 0 else block.start
+            line = text[line_start:end]
+            previous = text[text.rfind("\n", block.start, newline) + 1:newline] if newline >= 0 else ""
+            if _lead_in_line(line, previous):
+                pass
+            elif _title_line(line):
+                titled = True
+            else:
+                return cut
+            if budget is not None:
+                n = count(line.strip()) + 1
+                if carried + n > budget:
+                    return cut
+                carried += n
+            cut = (i, line_start + len(line) - len(line.lstrip()))
+            end = newline if newline >= 0 else block.start
+            if titled and end > block.start:
+                return cut
+    return cut
+
+
+_BULLET = re.compile(r"^\s*[-*+•·▪◦]\s")
+_NUMBERING = re.compile(r"^(?:\d{1,3}(?:\.\d{1,3})*[.)、]?\s+|\d{1,3}[.)、]|[一二三四五六七八九十]{1,3}[、.]"
+                        r"|[(（][一二三四五六七八九十\d]{1,3}[)）]|第[一二三四五六七八九十\d]{1,3}[章节部分条])\s*")
+_TITLE_STOPS = frozenset("。！？!?；;：:，,、.|`#*=<>\"")
+_SMALL_WORDS = frozenset("a an and as at by for from in into of on onto or over the to upon via vs with".split())
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+
+
+def _cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+def _width(line: str) -> int:
+    return sum(2 if ord(ch) >= 0x2E80 else 1 for ch in line)
+
+
+def _lead_in_line(line: str, previous: str) -> bool:
+    """A line ending with a colon that opens something ("Team Interactions:"), not the end of a sentence
+    wrapped onto it ("...as we describe in\ngreat detail below:"). `previous`: the line before it in its
+    block ("" for a block's first line)."""
+    line = line.strip()
+    if not line.endswith((":", "：")):
+        return False
+    previous = previous.strip()
+    if not previous:
+        return True
+    if "a" <= line[0] <= "z":
+        return False  # an English sentence going on
+    # a line of Chinese as wide as a page's, not ended: its sentence goes on
+    return not (_cjk(previous[-1]) and _width(previous) >= 60)
+
+
+def _title_line(line: str) -> bool:
+    """A short line that names a section ("4. Cross-Functional Collaboration", "Development Phase", "需求分析"):
+    no sentence or clause marks, no bullet, English words in title case, 2 characters to 8 words or 30
+    Chinese characters (a PDF whose table comes out a character a line has lines like "学")."""
+    line = line.strip()
+    if not line or _BULLET.match(line):
+        return False
+    body = _NUMBERING.sub("", line, count=1).strip()
+    if len(body) < 2 or _width(body) > 60 or any(ch in _TITLE_STOPS for ch in body) or not any(ch.isalpha() for ch in body):
+        return False
+    words = _LATIN_WORD.findall(body)
+    if len(words) > 8 or "a" <= body[0] <= "z":
+        return False
+    return all(w[0].isupper() for w in words if len(w) >= 4 and w.lower() not in _SMALL_WORDS)
 
 
 def _make(document: Document, blocks: list[Block]) -> Chunk:
