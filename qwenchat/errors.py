@@ -128,7 +128,18 @@ def kind_for_status(status: int | None) -> str:
 
 # "tools" or "tool choice" as a word, "tool_choice", "function calling": not "tool_calls" nor a `tool` message,
 # which a 400 about a broken history names
-_NAMES_TOOLS = re.compile(r"\btools\b|\btool[ _]choice\b|\bfunction[ _-]?call(?:ing|s)?\b", re.IGNORECASE)
+_NAMES_TOOLS = re.compile(r"\btools\b|\btool[ _]choice\b|\bfunction[ _-]?calling\b", re.IGNORECASE)
+# What a server quotes back (the user's words, a field's value) says nothing about what it refuses; a quoted
+# parameter name alone ("'tools'", '"tool_choice"', as in pydantic's `'loc': ('body', 'tools')`) still counts
+_QUOTED = re.compile(r"(?<!\w)'([^'\n]*)'(?!\w)|\"([^\"\n]*)\"")  # (not the ' of "doesn't")
+
+
+def _names_tools(message: str) -> bool:
+    def unquote(m: re.Match[str]) -> str:
+        inner = (m.group(1) if m.group(1) is not None else m.group(2)).strip()
+        return f" {inner} " if _NAMES_TOOLS.fullmatch(inner) else " "
+
+    return bool(_NAMES_TOOLS.search(_QUOTED.sub(unquote, message)))
 
 
 def _error_fields(body: Any) -> tuple[str, str]:
@@ -181,7 +192,7 @@ def classify(exc: BaseException, *, mid_stream: bool = False) -> ChatError:
         if not code:
             code, message = _error_fields(_safe_text(exc.response))
         kind = kind_for_code(code, message, status) or kind_for_status(status)
-        return ChatError(kind, status, code, _request_id(exc), names_tools=bool(_NAMES_TOOLS.search(message)))
+        return ChatError(kind, status, code, _request_id(exc), names_tools=_names_tools(message))
     if isinstance(exc, openai.APIError):  # an error frame inside a 200 stream
         code, message = _error_fields(exc.body)
         kind = kind_for_code(code, message) or (INTERRUPTED if mid_stream else UNKNOWN)
