@@ -21,6 +21,7 @@ from qwenchat.tokens import count_prompt
 from qwenchat.tools import REGISTRY, Tool, ToolContext, ToolError, schemas
 from qwenchat.tools.clock import current_time
 from qwenchat.tools.runner import CRASHED, ROUND_LIMIT, TIMEOUT, UNKNOWN_TOOL, ToolLimits, run
+from tests import fake_dashscope
 from tests.test_engine import Setup
 
 TOOLS = ("calculator", "current_time")
@@ -234,6 +235,37 @@ def test_a_400_that_names_tools_is_a_refusal_even_when_the_request_without_them_
     assert reply.status == FAILED and reply.error == "server"
     assert [e.notice.text for e in events if isinstance(e, Noticed)] == ["tools.note.refused"]
     assert len(s.engine.options.tools_refused) == 1
+
+def test_a_400_about_a_function_call_turn_is_the_turns_error_and_leaves_tools_on(fake, monkeypatch):
+    # Gemini's history-order 400 names "function call": it was taken for a refusal of tools, so the reply said
+    # the server takes no tool calls and tools stayed off until a reload, though the retry failed the same way
+    monkeypatch.setitem(fake_dashscope.ERRORS, "history_order", (400, {
+        "message": "Please ensure that function call turn comes immediately after a user turn or after a function "
+                   "response turn.", "type": "invalid_request_error", "param": None, "code": "invalid_argument"}))
+    s = with_tools(fake)
+    fake.enqueue({"kind": "error", "code": "history_order"}, {"kind": "error", "code": "history_order"})
+    events = s.send("你好")
+    reply = s.conversation.messages[-1]
+    assert reply.status == FAILED and reply.error == "bad_request"
+    assert not [e for e in events if isinstance(e, Noticed)] and not [p for p in reply.parts if p.type == "notice"]
+    assert not s.engine.options.tools_refused
+
+
+def test_a_400_in_a_later_round_is_not_a_refusal_of_tools_the_server_just_took(fake):
+    # round 1 got a tool call back, round 2 a bare 400 and its retry without tools an answer: the reply showed the
+    # call and its result AND "this server does not take tool calls", and tools were off for the session
+    s = with_tools(fake)
+    fake.enqueue({"kind": "tool_calls", "calls": [{"name": "calculator", "arguments": '{"expression": "6*7"}'}]},
+                 {"kind": "error", "code": "bad_request"})
+    events = s.send("6*7?")
+    reply = s.conversation.messages[-1]
+    assert steps(reply) == [("tool_call", "calculator", '{"expression": "6*7"}', None),
+                            ("tool_result", "calculator", "42", "")]
+    assert reply.status == FAILED and reply.error == "bad_request"
+    assert len(s.chat_requests()) == 2  # no retry without tools
+    assert not [e for e in events if isinstance(e, Noticed)] and not [p for p in reply.parts if p.type == "notice"]
+    assert not s.engine.options.tools_refused
+
 
 def test_every_round_passes_the_limits_and_a_refused_round_ends_the_turn_with_a_notice(fake):
     s = with_tools(fake, limits=Limits(max_messages_per_session=1))

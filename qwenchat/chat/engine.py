@@ -377,7 +377,7 @@ class ChatEngine:
             number = 1
             while True:
                 calls = yield from self._stream_round(message, recorder, turn)
-                if self._tools_refused(recorder, turn):  # once: the same request without `tools`, same hold
+                if number == 1 and self._tools_refused(recorder, turn):  # (a later round: the server took them)
                     self._tools = {}
                     unsure = not recorder.error.names_tools
                     recorder.begin_round()
