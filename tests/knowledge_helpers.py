@@ -50,3 +50,29 @@ def blank_pdf(pages: int = 2, password: str | None = None) -> bytes:
     out = io.BytesIO()
     w.write(out)
     return out.getvalue()
+
+
+def text_pdf(pages: list[list[str]]) -> bytes:
+    """A PDF with these lines of text on its pages (Helvetica, one text object a page)."""
+    objects: list[str] = ["<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>", ""]
+    kids = []
+    for lines in pages:
+        ops = ["BT /F1 10 Tf 14 TL 50 780 Td"]
+        ops += ["(" + line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ") Tj T*" for line in lines]
+        stream = "\n".join([*ops, "ET"])
+        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
+        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 842] /Resources << /Font << /F1 1 0 R >> >> "
+                       f"/Contents {len(objects)} 0 R >>")
+        kids.append(len(objects))
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(f'{k} 0 R' for k in kids)}] /Count {len(kids)} >>"
+    objects.append("<< /Type /Catalog /Pages 2 0 R >>")
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for i, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{i} 0 obj\n{body}\nendobj\n".encode("latin-1")
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root {len(objects)} 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return out

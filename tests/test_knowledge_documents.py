@@ -11,7 +11,7 @@ from qwenchat.i18n import MESSAGES
 from qwenchat.knowledge import chunking, extract
 from qwenchat.knowledge.model import FILE_ERRORS, IngestError
 from qwenchat.knowledge.text import compact, normalize
-from tests.knowledge_helpers import DEMO, EN_CONTACTS, ZH_CONTACTS, blank_pdf, docx_bytes
+from tests.knowledge_helpers import DEMO, EN_CONTACTS, ZH_CONTACTS, blank_pdf, docx_bytes, text_pdf
 
 
 def test_normalize_folds_kangxi_and_the_hand_mapped_radicals_and_drops_nul_list_markers():
@@ -177,6 +177,48 @@ def test_the_demo_job_guides_keep_each_sections_title_and_lead_in_with_its_items
     zh = passages(DEMO / "zh" / "内容开发工程师岗位指导说明书.pdf")
     assert holder(zh, "• 项目管理软件").startswith("需求分析\n")
     assert holder(zh, "• 内容创作工具").startswith("开发\n")
+
+def _on_pages(document, chunk):
+    """Tokens of `chunk` on each page."""
+    shares: dict[int | None, int] = {}
+    for b in document.blocks:
+        a, z = max(b.start, chunk.start), min(b.end, chunk.end)
+        if z > a:
+            shares[b.page] = shares.get(b.page, 0) + chunking.count(document.text[a:z])
+    return shares
+
+
+_ONBOARDING = [f"line {i} of the onboarding section about the new team and its tools" for i in range(7)]
+_ITEMS = ["- Instructional Designers: Coordinate using Asana for task tracking",
+          "- Technical Teams: Participate in daily standups via Jira",
+          "- Subject Experts: Review every module before it is published"]
+
+
+def test_a_passage_whose_title_came_from_the_foot_of_the_page_before_cites_the_page_of_its_items():
+    # The title and lead-in at the foot of page 1 move on with the items of page 2: that passage was cited as
+    # page 1, where the reader found only a title
+    pdf = text_pdf([[*_ONBOARDING, *_ONBOARDING[:5], "Cross-Functional Collaboration", "Team Interactions:"],
+                    [*_ITEMS, *(f"Line {i} of the second page goes on with the guide." for i in range(6))]])
+    document = extract.read_document("guide.pdf", pdf)
+    chunks = chunking.chunk_document(document)
+    holder = next(c for c in chunks if "Instructional Designers" in c.text)
+    assert holder.text.startswith("Cross-Functional Collaboration\nTeam Interactions:\n")
+    assert holder.page == 2 and chunks[0].page == 1
+    # the demo corpus: Daniel Kim's passage opens with his department's name, the last line of page 3
+    path = DEMO / "en" / "Employee Key Contact Information.pdf"
+    document = extract.read_document(path.name, path.read_bytes())
+    holder = next(c for c in chunking.chunk_document(document) if "EID-301 Daniel Kim" in c.text)
+    shares = _on_pages(document, holder)
+    assert holder.page == max(shares, key=shares.get) == 4, shares
+
+
+def test_a_passage_whose_title_was_carried_has_the_heading_of_its_items():
+    text = ("# Guide\n\n## Onboarding\n\n" + "\n".join(_ONBOARDING) +
+            "\nCross-Functional Collaboration\nTeam Interactions:\n\n" + "\n".join(_ITEMS) + "\n\n## Next\n\nMore.\n")
+    document = extract.read_document("guide.md", text.encode())
+    holder = next(c for c in chunking.chunk_document(document, max_tokens=100) if "Instructional Designers" in c.text)
+    assert holder.text.startswith("Cross-Functional Collaboration\n") and holder.heading == "Guide > Onboarding"
+
 
 def test_a_file_of_nothing_but_lead_ins_still_gets_passages_of_the_usual_size():
     text = "\n\n".join(f"Step {i} of the checklist:" for i in range(2_000))

@@ -234,7 +234,9 @@ def _make(document: Document, blocks: list[Block]) -> Chunk:
     first_row = next((b for b in body if b.kind == ROW), None)
     if first_row is not None and first_row.table_header and not any(b.kind == TABLE_HEADER for b in blocks):
         context_parts.append(first_row.table_header)
-    return Chunk(text=text, start=start, end=end, page=blocks[0].page, heading=" > ".join(heading_path),
+    # the page of what the passage is about, not of a title or lead-in carried over from the page before
+    page = next((b.page for b in blocks if not _only_lead(document, b)), blocks[0].page)
+    return Chunk(text=text, start=start, end=end, page=page, heading=" > ".join(heading_path),
                  context="\n".join(context_parts), tokens=count(text), kinds=tuple(dict.fromkeys(b.kind for b in blocks)))
 
 
