@@ -220,6 +220,26 @@ def test_a_passage_whose_title_was_carried_has_the_heading_of_its_items():
     assert holder.text.startswith("Cross-Functional Collaboration\n") and holder.heading == "Guide > Onboarding"
 
 
+@pytest.mark.parametrize("name", ["guide.txt", "guide.pdf"])
+def test_a_title_and_lead_in_that_are_the_last_piece_of_a_long_block_go_on_with_their_items(name):
+    # A paragraph too long for one passage is cut in pieces; when the last piece was nothing but
+    # "Cross-Functional Collaboration\nTeam Interactions:", it became a passage of 9 tokens alone and the
+    # items were cited without their title
+    lines = [f"line {i} of the onboarding section about the new team and its tools" for i in range(10)]
+    head = [*lines, "Cross-Functional Collaboration", "Team Interactions:"]
+    if name.endswith(".pdf"):
+        data = text_pdf([[*head, "", *_ITEMS]])
+    else:
+        data = ("\n".join(head) + "\n\n" + "\n".join(_ITEMS) + "\n").encode()
+    document = extract.read_document(name, data)
+    chunks = chunking.chunk_document(document)
+    assert not [c.text for c in chunks[:-1] if c.text.endswith(":")]
+    holder = next(c for c in chunks if "Instructional Designers" in c.text)
+    assert holder.text.startswith("Cross-Functional Collaboration\nTeam Interactions:\n")
+    assert max(c.tokens for c in chunks) <= chunking.MAX_TOKENS * 1.5
+    assert all(c.text == document.text[c.start:c.end] for c in chunks)
+
+
 def test_a_file_of_nothing_but_lead_ins_still_gets_passages_of_the_usual_size():
     text = "\n\n".join(f"Step {i} of the checklist:" for i in range(2_000))
     document = extract.read_document("colons.md", text.encode())

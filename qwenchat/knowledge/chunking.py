@@ -90,7 +90,11 @@ def chunk_document(document: Document, *, max_tokens: int = MAX_TOKENS) -> list[
                 chunks.append(_make(document, [*carry, piece]))
                 carry = []
             start([*carry, last])
-            flush(_carry(document, current, half))  # (its last piece may end with a lead-in too)
+            cut = _carry(document, current, half)
+            if cut is not None:  # (its last piece may end with a lead-in too)
+                flush(cut)
+            # else the last piece stays open like any passage being filled: the blocks that follow join it within
+            # the usual caps, and a piece of nothing but a title and lead-ins stays with what it introduces
             continue
         elif not body and current_tokens + size > max_tokens:
             # a run of headings with no text yet: the last of them (up to half a passage) lead the block
