@@ -378,6 +378,21 @@ MODELS = ["qwen-flash", "qwen-plus", "qwen3-max", "qwq-plus"]
 BATCH_TOO_LARGE = {"message": "<400> InternalError.Algo.InvalidParameter: Value error, batch size is invalid, it "
                               "should not be larger than 10.: input.contents",
                    "type": "InvalidParameter", "param": None, "code": "InvalidParameter"}
+# ... and to one whose input has more tokens than text-embedding-v3/v4 take (8,192), counted with the model's
+# vocabulary
+EMBEDDING_MAX_TOKENS = 8192
+INPUT_TOO_LONG = {"message": "<400> InternalError.Algo.InvalidParameter: Range of input length should be [1, 8192]",
+                  "type": "InvalidParameter", "param": None, "code": "InvalidParameter"}
+
+
+def _model_tokens(text: str) -> int:
+    if len(text.encode()) <= EMBEDDING_MAX_TOKENS:  # (a byte-level vocabulary: never more tokens than bytes)
+        return len(text.encode())
+    from qwenchat.tokens import count_text
+
+    return count_text(text, "text-embedding-v4")
+
+
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+|[a-z0-9]+")
 
@@ -731,6 +746,8 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
                                                   "code": "InvalidParameter"}, "request_id": "req-fake"})
             if len(texts) > 10:
                 return self._json(400, {"error": BATCH_TOO_LARGE, "id": "emb-fake", "request_id": "req-fake-batch"})
+            if any(_model_tokens(t) > EMBEDDING_MAX_TOKENS for t in texts):
+                return self._json(400, {"error": INPUT_TOO_LONG, "id": "emb-fake", "request_id": "req-fake-long"})
             dims = int(body.get("dimensions") or 1024)
             data = [{"embedding": fake_embedding(t, dims), "index": i, "object": "embedding"}
                     for i, t in enumerate(texts)]

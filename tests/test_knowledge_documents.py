@@ -240,6 +240,36 @@ def test_a_title_and_lead_in_that_are_the_last_piece_of_a_long_block_go_on_with_
     assert all(c.text == document.text[c.start:c.end] for c in chunks)
 
 
+@pytest.mark.parametrize("name, data", [
+    ("h.md", ("# " + "word " * 9000 + "\n\nBody text.\n").encode()),
+    ("h.html", ("<h1>" + "word " * 9000 + "</h1><p>Body text.</p>").encode()),
+])
+def test_a_heading_too_long_for_a_passage_is_cut_like_any_text(name, data):
+    # it was never cut: one passage of 9,001 tokens, and every passage under it embedded it again as context
+    document = extract.read_document(name, data)
+    chunks = chunking.chunk_document(document)
+    assert max(c.tokens for c in chunks) <= chunking.MAX_TOKENS
+    assert "".join(c.text for c in chunks).replace("\n", "").replace(" ", "") == \
+        document.text.replace("\n", "").replace(" ", "")
+    assert all(c.text == document.text[c.start:c.end] for c in chunks)
+    body = next(c for c in chunks if "Body text." in c.text)
+    assert body.context.endswith("word word") and chunking.count(body.indexed_text) <= 2 * chunking.MAX_TOKENS
+
+
+def test_what_is_embedded_with_a_passage_is_its_nearest_headings_and_first_columns_within_a_passage():
+    nested = "".join(f"{'#' * level} Section {level} " + "about things " * 30 + "\n\n" for level in range(1, 7))
+    document = extract.read_document("nested.md", (nested + "The body of the deepest section.\n").encode())
+    holder = next(c for c in chunking.chunk_document(document) if "The body of the deepest" in c.text)
+    assert holder.context.endswith(document.blocks[5].heading[-1])  # the nearest heading is kept whole
+    assert "Section 1 " not in holder.context and chunking.count(holder.context) <= chunking.MAX_TOKENS // 2
+    header = ",".join(f"column_{i}_name" for i in range(1500))
+    document = extract.read_document("wide.csv", (header + "\n" + "\n".join("1,2,3" for _ in range(20))).encode())
+    rows = [c for c in chunking.chunk_document(document) if c.text.startswith("1,2,3")]
+    assert rows and all(c.context.startswith("column_0_name,column_1_name,") for c in rows)
+    # (was 9,510 tokens for each row: past the 8,192 that text-embedding-v4 takes)
+    assert max(chunking.count(c.context) for c in rows) <= chunking.MAX_TOKENS
+
+
 def test_a_file_of_nothing_but_lead_ins_still_gets_passages_of_the_usual_size():
     text = "\n\n".join(f"Step {i} of the checklist:" for i in range(2_000))
     document = extract.read_document("colons.md", text.encode())

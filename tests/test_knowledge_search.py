@@ -271,6 +271,46 @@ def test_the_fake_refuses_eleven_inputs_like_dashscope(fake):
     assert "batch size is invalid" in json.loads(caught.value.read())["error"]["message"]
 
 
+def test_the_fake_refuses_an_input_longer_than_the_embedding_model_takes_like_dashscope(fake):
+    import json
+    import urllib.error
+    import urllib.request
+
+    from qwenchat.tokens import count_text
+    from tests.fake_dashscope import VALID_KEY
+
+    def embed(inputs):
+        request = urllib.request.Request(f"{fake.base_url}/embeddings", method="POST",
+                                         data=json.dumps({"model": "text-embedding-v4", "input": inputs}).encode(),
+                                         headers={"Authorization": f"Bearer {VALID_KEY}",
+                                                  "Content-Type": "application/json"})
+        return urllib.request.urlopen(request, timeout=10)
+
+    long = ",".join(f"column_{i}_name" for i in range(1500))
+    assert count_text(long, "text-embedding-v4") > 8192
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        embed(["short", long])
+    assert caught.value.code == 400
+    assert "Range of input length should be [1, 8192]" in json.loads(caught.value.read())["error"]["message"]
+    assert embed(["short", long[:8000]]).status == 200
+
+
+@pytest.mark.parametrize("name, data, query, expected", [
+    # a CSV of 1,500 columns: every row was embedded with the whole 9,500-token header, past text-embedding-v4's
+    # 8,192 tokens, so the file failed to index
+    ("wide.csv", (",".join(f"column_{i}_name" for i in range(1500)) + "\n" +
+                  "\n".join(f"row{r},{r * 7},{r * 11}" for r in range(20)) + "\n").encode(), "row13", "row13,91,143"),
+    # a heading of 9,000 words was one passage of 9,001 tokens, and the context of every passage under it
+    ("long-heading.md", ("# " + "word " * 9000 + "\n\n张伟的电话是 13800000001。\n").encode(), "张伟的电话", "13800000001"),
+])
+def test_a_file_whose_header_or_heading_is_too_long_to_embed_whole_still_indexes_and_is_found(
+        kbs, fake, name, data, query, expected):
+    kb = kbs.create("wide")
+    report = kbs.add_file(kb.id, name, data)
+    assert report.status == OK, report.error
+    assert expected in texts(kbs.search(kb.id, query, top_k=3))
+
+
 def test_a_large_knowledge_base_finds_the_nearest_vectors_through_sign_bits_and_rescoring(monkeypatch, tmp_path):
     import numpy as np
 

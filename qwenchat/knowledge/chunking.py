@@ -3,6 +3,7 @@
 - A heading starts a new passage; the passage carries its heading path.
 - Blocks (paragraphs, list items, table rows, code) are packed whole into a passage up to `max_tokens`;
   a block is split only when it alone is longer, at sentence ends first, then at line ends, then anywhere.
+  So is a heading longer than a passage.
 - A run of headings with no text is text like any other: it fills passages up to `max_tokens`.
 - A passage does not end with a lead-in (a line ending with a colon: "Team Interactions:", "工具："), nor with
   a title-like line ("4. Cross-Functional Collaboration", "需求分析") alone or just before a lead-in: those
@@ -10,13 +11,18 @@
   come as one); such lines are not a passage alone either. What moves is at most half a passage, so the
   next passage may run over `max_tokens` by that much.
 - Table rows stay with their table: a passage that holds rows gets the table's header row as context, so a
-  row read alone still says what its columns mean.
+  row read alone still says what its columns mean. A table's header row is not left alone at the end of a
+  passage: with its first row (and lines carried before it) a passage may reach about 2.5 x `max_tokens`.
+- The context (heading path, table header) is bounded to a passage's size: the nearest headings within half
+  of it, the first columns of the header within the rest, so what is embedded stays far below the embedding
+  model's input limit (8,192 tokens for text-embedding-v4) however long a heading or however wide a table.
 - Every passage is a span of the document text: `chunk.text == document.text[chunk.start:chunk.end]`.
   Context (heading path, table header) is kept apart, for embedding and keyword indexing only.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import replace
 
@@ -73,7 +79,7 @@ def chunk_document(document: Document, *, max_tokens: int = MAX_TOKENS) -> list[
                 head = [*head, replace(split, end=end)]
                 tail = [replace(split, start=at), *tail[1:]]
         if head:
-            chunks.append(_make(document, head))
+            chunks.append(_make(document, head, max_tokens))
         start(tail)
 
     for block in document.blocks:
@@ -81,13 +87,18 @@ def chunk_document(document: Document, *, max_tokens: int = MAX_TOKENS) -> list[
         if block.kind == HEADING:
             if body or current_tokens + size > max_tokens:  # (a run of headings is text like any other)
                 flush()
+            if size > max_tokens:  # a heading alone too long for a passage is cut like any text; its last
+                *pieces, last = _split(document, block, max_tokens)  # piece leads what follows
+                chunks.extend(_make(document, [piece], max_tokens) for piece in pieces)
+                start([last])
+                continue
         elif size > max_tokens:
             # headings, a table's header row and lead-ins just before it lead its first piece
             flush(_carry(document, current, half, headings=True))
             carry, current = current, []
             *pieces, last = _split(document, block, max_tokens)
             for piece in pieces:
-                chunks.append(_make(document, [*carry, piece]))
+                chunks.append(_make(document, [*carry, piece], max_tokens))
                 carry = []
             start([*carry, last])
             cut = _carry(document, current, half)
@@ -227,21 +238,48 @@ def _title_line(line: str) -> bool:
     return all(w[0].isupper() for w in words if len(w) >= 4 and w.lower() not in _SMALL_WORDS)
 
 
-def _make(document: Document, blocks: list[Block]) -> Chunk:
+def _make(document: Document, blocks: list[Block], max_tokens: int = MAX_TOKENS) -> Chunk:
     start, end = blocks[0].start, blocks[-1].end
     text = document.text[start:end]
     body = [b for b in blocks if b.kind != HEADING] or blocks
     heading_path = body[0].heading
+    # The context is embedded and indexed with every passage: bounded, so that a heading of 9,000 tokens or a
+    # CSV of 1,500 columns does not make each passage's input too long for the embedding model (8,192 tokens
+    # for text-embedding-v4): the nearest headings within half a passage, then the first columns of the
+    # table's header within what is left of a passage
+    budget = max(2, max_tokens)
     context_parts = []
     if heading_path:
-        context_parts.append(" > ".join(heading_path))
+        context_parts.append(_fit(" > ".join(heading_path), budget // 2, keep_end=True))
     first_row = next((b for b in body if b.kind == ROW), None)
     if first_row is not None and first_row.table_header and not any(b.kind == TABLE_HEADER for b in blocks):
-        context_parts.append(first_row.table_header)
+        left = budget - (count(context_parts[0]) if context_parts else 0)
+        context_parts.append(_fit(first_row.table_header, max(1, left), keep_end=False))
     # the page of what the passage is about, not of a title or lead-in carried over from the page before
     page = next((b.page for b in blocks if not _only_lead(document, b)), blocks[0].page)
     return Chunk(text=text, start=start, end=end, page=page, heading=" > ".join(heading_path),
                  context="\n".join(context_parts), tokens=count(text), kinds=tuple(dict.fromkeys(b.kind for b in blocks)))
+
+
+@functools.lru_cache(maxsize=256)  # (the same heading path or table header, for passage after passage)
+def _fit(text: str, budget: int, *, keep_end: bool) -> str:
+    """`text` if it has at most `budget` tokens, else its longest end (or start) that does, cut after a
+    separator (" > ", ",", "|", a space) when there is one near."""
+    if count(text) <= budget:
+        return text
+    lo, hi = 0, len(text)  # the most characters kept within the budget, by bisection
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if count(text[len(text) - mid:] if keep_end else text[:mid]) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    kept = text[len(text) - lo:] if keep_end else text[:lo]
+    marks = [kept.find(m) + len(m) for m in (" > ", ",", "|", " ") if 0 <= kept.find(m) < len(kept) // 4] if keep_end \
+        else [kept.rfind(m) for m in (" > ", ",", "|", " ") if kept.rfind(m) > len(kept) * 3 // 4]
+    if marks:
+        kept = kept[min(marks):] if keep_end else kept[:max(marks)]
+    return kept.strip()
 
 
 def _split(document: Document, block: Block, max_tokens: int) -> list[Block]:
@@ -297,3 +335,4 @@ def _hard_cut(text: str, a: int, b: int, max_tokens: int) -> list[tuple[int, int
     if begin < b:
         out.append((begin, b))
     return out
+
