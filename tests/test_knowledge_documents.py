@@ -270,6 +270,15 @@ def test_what_is_embedded_with_a_passage_is_its_nearest_headings_and_first_colum
     assert max(chunking.count(c.context) for c in rows) <= chunking.MAX_TOKENS
 
 
+@pytest.mark.parametrize("text", ["a" * 6000 + "👨‍👩‍👧‍👦" * 300, "0" * 3000 + "ꙮ" * 2000])
+def test_one_long_clause_of_uneven_density_is_cut_within_max_tokens(text):
+    # the even cut took its step from the average density: pieces of the dense end had 531 tokens (3.3x)
+    document = extract.read_document("dense.txt", text.encode())
+    chunks = chunking.chunk_document(document)
+    assert max(c.tokens for c in chunks) <= chunking.MAX_TOKENS
+    assert "".join(c.text for c in chunks) == document.text
+
+
 def test_a_file_of_nothing_but_lead_ins_still_gets_passages_of_the_usual_size():
     text = "\n\n".join(f"Step {i} of the checklist:" for i in range(2_000))
     document = extract.read_document("colons.md", text.encode())

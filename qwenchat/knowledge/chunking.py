@@ -324,8 +324,7 @@ def _hard_cut(text: str, a: int, b: int, max_tokens: int) -> list[tuple[int, int
         if n > max_tokens:  # one clause alone is too long: cut it evenly
             if m.start() > begin:
                 out.append((begin, m.start()))
-            step = max(1, int(len(m.group()) * max_tokens / n * 0.9))
-            out.extend((i, min(m.end(), i + step)) for i in range(m.start(), m.end(), step))
+            out.extend(_even_cut(text, m.start(), m.end(), n, max_tokens))
             begin, size = m.end(), 0
             continue
         if size and size + n > max_tokens:
@@ -336,3 +335,14 @@ def _hard_cut(text: str, a: int, b: int, max_tokens: int) -> list[tuple[int, int
         out.append((begin, b))
     return out
 
+
+def _even_cut(text: str, a: int, b: int, n: int, max_tokens: int) -> list[tuple[int, int]]:
+    """Cut `text[a:b]` (`n` tokens, no clause marks) in even pieces of at most `max_tokens`. The step comes from
+    the average density: a piece denser than the average ("a" * 6000 then emoji) is cut again with its own."""
+    step = max(1, int((b - a) * max_tokens / n * 0.9))
+    out: list[tuple[int, int]] = []
+    for i in range(a, b, step):
+        j = min(b, i + step)
+        size = count(text[i:j])
+        out.extend(_even_cut(text, i, j, size, max_tokens) if size > max_tokens and j - i > 1 else [(i, j)])
+    return out
