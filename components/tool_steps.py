@@ -18,7 +18,7 @@ from qwenchat.i18n import Msg
 from qwenchat.rendering import escape_inline
 from qwenchat.tools.runner import ERROR_KINDS
 
-NOTICES = ("tools.note.refused", "tools.note.round_limit", "tools.note.limits")
+NOTICES = ("tools.note.refused", "tools.note.round_limit", "tools.note.limits", "tools.note.ungrounded")
 
 
 def has_steps(message: Message) -> bool:
@@ -70,5 +70,5 @@ def _notice_text(message_id: str, data: dict) -> str:
     reason = data.get("reason")
     if isinstance(reason, str):
         params["reason"] = Msg(reason, {k: v for k, v in data.items() if k != "reason"}) \
-            if reason.startswith(("quota.", "turn.")) else ""
+            if reason.startswith(("quota.", "turn.", "rag.")) else ""
     return tr(message_id, **params)

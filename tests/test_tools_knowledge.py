@@ -17,10 +17,11 @@ from qwenchat.chat.engine import ChatEngine, TurnOptions
 from qwenchat.chat.events import ReplyEnded
 from qwenchat.chat.retrieval import KnowledgeSearch, Retrieval
 from qwenchat.chat.saving import Saver, SaveState
+from qwenchat.conversation import COMPLETE, FAILED
 from qwenchat.quotas import Limits
 from qwenchat.tools import ToolContext, registry
 from qwenchat.tools.knowledge import NAME
-from tests.test_retrieval import Setup
+from tests.test_retrieval import Setup, sent_passages
 
 TOOLS = ("calculator", NAME)
 
@@ -112,6 +113,51 @@ def test_with_the_tool_off_the_knowledge_base_grounds_the_question_as_before(fak
     assert "张伟是哪个部门的" in body["messages"][-1]["content"] and "[1]" in body["messages"][-1]["content"]
     assert [t["function"]["name"] for t in body["tools"]] == ["calculator"]
     assert citations.sources(s.conversation.messages[-1])
+
+
+@pytest.mark.parametrize("code", ["tools_unsupported", "bad_request"])
+def test_a_server_that_refuses_tools_still_gets_the_knowledge_base_and_the_answer_cites_it(fake, tmp_path, code):
+    # The search tool replaces the automatic grounding; the request retried without tools had neither, so the
+    # model answered a knowledge-base question from its own knowledge, with no citation
+    s = Setup(fake, tmp_path)
+    kb_id = s.add_contacts()
+    fake.enqueue({"kind": "error", "code": code})
+    events = list(engine(s, kb_id).send("张伟是哪个部门的"))
+    assert isinstance(events[-1], ReplyEnded)
+    reply = s.conversation.messages[-1]
+    refused, retry = s.chat_requests()
+    assert "tools" in refused["body"] and "tools" not in retry["body"]
+    sent = sent_passages(retry["body"])
+    assert sent and "张伟" in "".join(sent.values())
+    assert reply.status == COMPLETE
+    sources = {src.n: src for src in citations.sources(reply)}
+    assert {n: src.text.strip() for n, src in sources.items()} == sent
+    [n] = citations.cited(reply.content, list(sources))
+    quoted = reply.content.split("：", 1)[1].rsplit(" [", 1)[0]
+    assert "张伟" in quoted and quoted in sources[n].text
+    assert [p.text for p in reply.parts if p.type == "notice"] == ["tools.note.refused"]
+    # the same limits: one message, and the tokens of the answer and of the retrieval
+    assert s.quota.messages == 1
+    assert s.quota.tokens == reply.usage.total_tokens + accounting.retrieval_usage(reply).total_tokens > 0
+    assert s.spending.daily.used() == s.quota.tokens
+    reloaded = s.store.load("alice", s.conversation.id).messages[-1]
+    assert [p.n for p in citations.sources(reloaded)] == sorted(sources)
+
+
+def test_when_the_retry_without_tools_cannot_be_grounded_the_turn_says_why_and_sends_nothing_ungrounded(
+        fake, tmp_path):
+    s = Setup(fake, tmp_path, limits=Limits(max_tokens_per_session=2_500, max_output_tokens=200))
+    kb_id = s.add_contacts()
+    fake.enqueue({"kind": "error", "code": "tools_unsupported"})
+    events = list(engine(s, kb_id).send("张伟是哪个部门的"))
+    assert isinstance(events[-1], ReplyEnded)
+    reply = s.conversation.messages[-1]
+    assert len(s.chat_requests()) == 1  # no answer from the model's own knowledge
+    assert reply.status == FAILED and citations.sources(reply) == []
+    notices = [p for p in reply.parts if p.type == "notice"]
+    assert [p.text for p in notices] == ["tools.note.refused", "tools.note.ungrounded"]
+    assert notices[1].data["reason"].startswith(("quota.", "rag."))
+    assert s.quota.messages == 1 and s.spending.daily.used() == s.quota.tokens  # nothing left reserved
 
 
 def test_a_search_the_limits_refuse_goes_back_to_the_model_and_nothing_is_cited(fake, tmp_path):

@@ -33,7 +33,11 @@ replaces the automatic grounding step while it is offered. A model the catalog m
 tools; a server that answers 400 to a request with tools is asked once more without them. It is taken to
 refuse tools (not offered them again this session, with a notice) when its error names tools or when the
 request without them is answered; when that fails too, its error is the turn's and nothing is remembered
-(a 400 for the user's own temperature is not a refusal of tools).
+(a 400 for the user's own temperature is not a refusal of tools). Only the first round of a turn can be such
+a refusal: a later one follows a round the server took tools in. When the refused tools included the
+knowledge base's search, the request without them is grounded by the automatic step first (its calls and
+the new request pass the limits; the message still counts once), so the answer still comes from the
+documents, with citations.
 
 Nothing here imports Streamlit: the store, the provider, the limits and the clock come in as arguments.
 """
@@ -113,6 +117,7 @@ class ChatEngine:
     verdicts: list[Verdict] = field(default_factory=list)
     _attached: dict[str, images.PreparedImage] = field(default_factory=dict, init=False, repr=False)
     _tools: dict[str, registry.Tool] | None = field(default=None, init=False, repr=False)
+    _unground: tuple[list[dict], str] = field(default=([], ""), init=False, repr=False)  # (request, question)
     # The conversation's knowledge base (qwenchat.chat.retrieval.Retrieval), None to answer without one.
     retrieval: Any = None
 
@@ -293,6 +298,7 @@ class ChatEngine:
         go into the request (see qwenchat.chat.retrieval) before it is trimmed and reserved; a problem of
         that step stops the turn like a limit does. Without one, this is `_admit` alone."""
         grounding = None
+        self._unground = (request, question)  # for a retry without tools (`_grounded_retry`)
         if self.retrieval is not None and not self.searches_itself:
             history = [m for m in request[:-1] if m.get("role") != "system"]
             found = self.retrieval.ground(request, question, history)
@@ -308,7 +314,7 @@ class ChatEngine:
         automatic grounding step is skipped (otherwise, e.g. for a model without function calling, it runs)."""
         return "search_knowledge_base" in self.tools
 
-    def _admit(self, request: list[dict]) -> tuple[Trimmed, Hold | turns.Problem]:
+    def _admit(self, request: list[dict], *, counts_as_message: bool = True) -> tuple[Trimmed, Hold | turns.Problem]:
         """The request as it will be sent (the tools' schemas count in its prompt), and the limits' answer."""
         schema_tokens = count_tools(self.schemas, self.options.model)
         trimmed = fit_to_budget(request, self.options.model, max(0, self.options.budget - schema_tokens))
@@ -318,7 +324,8 @@ class ChatEngine:
         if trimmed.too_large:
             return trimmed, turns.Problem(OVER_BUDGET, "turn.over_budget",
                                           {"prompt_tokens": trimmed.prompt_tokens, "budget": self.options.budget})
-        return trimmed, self.spending.reserve(trimmed.prompt_tokens, self._reserve_output())
+        return trimmed, self.spending.reserve(trimmed.prompt_tokens, self._reserve_output(),
+                                              counts_as_message=counts_as_message)
 
     def _reserve_output(self) -> int:
         generation = self.generation()
@@ -378,13 +385,23 @@ class ChatEngine:
             while True:
                 calls = yield from self._stream_round(message, recorder, turn)
                 if number == 1 and self._tools_refused(recorder, turn):  # (a later round: the server took them)
+                    searched = self.searches_itself
                     self._tools = {}
                     unsure = not recorder.error.names_tools
-                    recorder.begin_round()
-                    turn = _Round(turn.request, turn.prompt_tokens - count_tools(turn.schemas, options.model),
-                                  turn.hold)
+                    retry: _Round | turns.Problem = _Round(
+                        turn.request, turn.prompt_tokens - count_tools(turn.schemas, options.model), turn.hold)
+                    if searched and self.retrieval is not None:
+                        # the knowledge base was to be searched by the tool: without it, the automatic step
+                        retry = self._grounded_retry(message, turn)
                     if not unsure:  # the server said it takes no tools
                         yield self._remember_refusal(message)
+                    if isinstance(retry, turns.Problem):  # the turn ends with round 1's error and why
+                        message.parts.append(steps.notice("tools.note.ungrounded", reason=retry.id,
+                                                          **dict(retry.params)))
+                        yield Noticed(message, message.parts[-1])
+                        break
+                    recorder.begin_round()
+                    turn = retry
                     continue
                 if unsure:
                     # The request without tools was answered: the 400 was about them. Failing too, the 400
@@ -452,6 +469,23 @@ class ChatEngine:
                 yield Waiting()
         turn.close()
         return list(calls)
+
+    def _grounded_retry(self, message: Message, refused: "_Round") -> "_Round | turns.Problem":
+        """The request again without tools, grounded like a turn without the search tool: the automatic
+        retrieval step (its rewrite and search pass the limits), then the request admitted anew. Round 1's
+        reservation is settled (nothing was written; the message counts once), the retry holds its own."""
+        request, question = self._unground
+        history = [m for m in request[:-1] if m.get("role") != "system"]
+        found = self.retrieval.ground(request, question, history)
+        if isinstance(found, turns.Problem):
+            return found
+        trimmed, hold = self._admit(found.request, counts_as_message=False)
+        if isinstance(hold, turns.Problem):
+            return hold
+        self.spending.settle(refused.hold, 0)
+        message.parts.extend(found.parts)
+        self.conversation.mark_context_start(trimmed.dropped)
+        return _Round(trimmed.messages, trimmed.prompt_tokens, hold)
 
     def _remember_refusal(self, message: Message) -> Noticed:
         """This server and model take no tools: not offered them again this session, and the reply says so."""

@@ -620,6 +620,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                "here. Ask again to let it go on."),
     "tools.note.limits": ("用量上限不允许再请求一次模型，工具调用到此为止：{reason}",
                           "The usage limits allow no further model request, so the tool calls end here: {reason}"),
+    "tools.note.ungrounded": ("服务器不接受工具调用，不用工具时需要先自动检索知识库，但这一步未能完成，消息未回答：{reason}",
+                              "The server does not take tool calls, and the knowledge base could not be searched "
+                              "for an answer without them, so the message was not answered: {reason}"),
 
     # ---- qwenchat/console.py: the console chat (`python -m qwenchat`) --------------------------------------
     "console.prompt": ("你 > ", "You > "),
