@@ -482,6 +482,7 @@ class _Painter:
         self._reasoning = None
         self._frozen_upto = 0
         self._last_tail = ""
+        self._status_shown = False
         self.interval = 0.05
 
     def paint_steps(self, message: Message) -> None:
@@ -516,6 +517,9 @@ class _Painter:
         self._last_tail = tail
         if tail or streaming:
             self._tail.markdown(tail + (CURSOR if streaming else ""))
+        if streaming and self._status_shown:  # an attempt that failed, then retried: its error is over
+            self._status.empty()
+            self._status_shown = False
         self.interval = 0.05 + (len(tail) + len(message.reasoning)) / 200_000
         if not streaming:
             self._show_status(message)
@@ -525,3 +529,7 @@ class _Painter:
             error = errors.ChatError(message.error or errors.UNKNOWN)
             with self._status.container():
                 (st.warning if message.status != FAILED else st.error)(error.message(lang()))
+            self._status_shown = True
+        elif self._status_shown:
+            self._status.empty()
+            self._status_shown = False

@@ -13,7 +13,7 @@ import pytest
 
 from qwenchat import transfer
 from qwenchat.chat.engine import ChatEngine, TurnOptions
-from qwenchat.chat.events import Noticed, ReplyEnded, ToolFinished, ToolStarted
+from qwenchat.chat.events import Noticed, ReplyEnded, ReplyProgress, ToolFinished, ToolStarted
 from qwenchat.conversation import COMPLETE, FAILED, STOPPED, Conversation
 from qwenchat.providers.base import ToolCall
 from qwenchat.quotas import Limits
@@ -225,6 +225,24 @@ def test_a_bare_400_to_tools_is_a_refusal_once_the_request_without_them_is_answe
     assert reply.status == COMPLETE and reply.content == "收到：你好"
     assert [e.notice.text for e in events if isinstance(e, Noticed)] == ["tools.note.refused"]
     assert len(s.engine.options.tools_refused) == 1
+
+
+def test_the_first_attempt_of_a_silent_retry_is_neither_shown_nor_saved_as_failed(fake):
+    # its 400 went out as a progress event of a FAILED reply (the chat painted a "bad request" box that stayed
+    # next to the retried answer) and was saved so
+    s = with_tools(fake)
+    saved = []
+    save_message = s.engine.saver.save_message
+
+    def spy(conversation, message, **kwargs):
+        saved.append((message.status, message.error))
+        return save_message(conversation, message, **kwargs)
+
+    s.engine.saver.save_message = spy
+    fake.enqueue({"kind": "error", "code": "bad_request"})
+    shown = [(e.message.status, e.message.error) for e in s.engine.send("你好") if isinstance(e, ReplyProgress)]
+    assert shown and (FAILED, "bad_request") not in shown and (FAILED, "bad_request") not in saved
+    assert s.conversation.messages[-1].status == COMPLETE
 
 
 def test_a_400_that_names_tools_is_a_refusal_even_when_the_request_without_them_fails_too(fake):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from streamlit.testing.v1 import AppTest
+
 from qwenchat.i18n import t
-from tests.apptest import on_chat, on_settings, send, start
+from tests.apptest import TIMEOUT, on_chat, on_settings, send, start
 
 
 def tools_sent(fake) -> list[str]:
@@ -55,3 +57,36 @@ def test_the_round_limit_notice_stays_with_the_reply(app_env, fake):
     send(at, "[[fake:forever]]")
     assert len(fake.requests) == 2
     assert t("tools.note.round_limit", "zh", rounds=2) in [c.value for c in at.chat_message[-1].caption]
+
+
+def test_a_failed_attempt_that_is_retried_leaves_no_error_box_by_the_answer():
+    # A 400 to a request with tools is retried without them: the first attempt's "bad request" box was painted
+    # and stayed next to the answer as it streamed, and after it
+    def script():
+        from components.chat_view import _Pace, paint_turn
+        from qwenchat.chat.events import ReplyEnded, ReplyProgress, ReplyStarted
+        from qwenchat.conversation import Message
+
+        message = Message("assistant", "", status="streaming")
+
+        def events():
+            message.status, message.error = "failed", "bad_request"
+            yield ReplyProgress(message)
+            message.status, message.error, message.content = "streaming", "", "收到："
+            yield ReplyProgress(message)
+            message.status, message.content = "complete", "收到：你好"
+            yield ReplyEnded(message)
+
+        paint_turn(ReplyStarted(message), events(), _Pace())
+
+    at = AppTest.from_function(script, default_timeout=TIMEOUT).run()
+    assert not at.exception and not at.error
+    assert "收到：你好" in [md.value for md in at.markdown]
+
+
+def test_the_silent_retry_of_a_400_to_tools_ends_with_the_answer_and_no_error_on_the_page(app_env, fake):
+    fake.enqueue({"kind": "error", "code": "bad_request"})
+    at = start()
+    send(at, "你好")
+    assert "tools" in fake.requests[-2]["body"] and "tools" not in fake.requests[-1]["body"]
+    assert not at.error and "收到：你好" in [md.value for md in at.chat_message[-1].markdown]

@@ -383,7 +383,7 @@ class ChatEngine:
             yield ReplyStarted(message)
             number = 1
             while True:
-                calls = yield from self._stream_round(message, recorder, turn)
+                calls = yield from self._stream_round(message, recorder, turn, may_refuse=number == 1)
                 if number == 1 and self._tools_refused(recorder, turn):  # (a later round: the server took them)
                     searched = self.searches_itself
                     self._tools = {}
@@ -445,9 +445,11 @@ class ChatEngine:
             self.saver.save(conversation)
         yield ReplyEnded(message)
 
-    def _stream_round(self, message: Message, recorder: ReplyRecorder,
-                      turn: "_Round") -> Generator[TurnEvent, None, list[ToolCall]]:
-        """One request, streamed into `message`; returns the tool calls it ended with (empty for none)."""
+    def _stream_round(self, message: Message, recorder: ReplyRecorder, turn: "_Round", *,
+                      may_refuse: bool = False) -> Generator[TurnEvent, None, list[ToolCall]]:
+        """One request, streamed into `message`; returns the tool calls it ended with (empty for none). A 400
+        that `_reply` retries without tools (`may_refuse`: round 1) is neither saved nor shown: the chat would
+        paint its error box next to the retried answer."""
         turn.schemas = self.schemas
         calls: tuple[ToolCall, ...] = ()
         turn.events = self.provider.stream_chat(turn.request, **self._request_options(turn.schemas))
@@ -462,6 +464,8 @@ class ChatEngine:
             now = self.clock()
             if recorder.done or now - last >= self.pace():
                 recorder.flush()
+                if recorder.done and may_refuse and self._tools_refused(recorder, turn):
+                    continue
                 self.saver.save_message(self.conversation, message)
                 yield ReplyProgress(message)
                 last = now
