@@ -55,15 +55,22 @@ PRICES: dict[str, Price] = {
 _SNAPSHOT_SUFFIX = re.compile(r"-(?:latest|\d{4}-\d{2}-\d{2}|\d{4})$")
 
 
-def price_for(model: str) -> Price | None:
-    """The table entry for `model` or its snapshot's line, None when the table does not have it."""
+def _line(model: str, table: dict[str, object]) -> str | None:
+    """The key of `table` for `model` ("dashscope/QWEN-PLUS" -> "qwen-plus") or its snapshot's line
+    ("qwen-plus-2025-07-28" -> "qwen-plus"), None when the table has neither."""
     name = model.rsplit("/", 1)[-1].strip().lower()
-    while name not in PRICES:
+    while name not in table:
         line = _SNAPSHOT_SUFFIX.sub("", name)
         if line == name:
             return None
         name = line
-    return PRICES[name]
+    return name
+
+
+def price_for(model: str) -> Price | None:
+    """The table entry for `model` or its snapshot's line, None when the table does not have it."""
+    name = _line(model, PRICES)  # type: ignore[arg-type]
+    return None if name is None else PRICES[name]
 
 
 def estimate_cost(model: str, prompt_tokens: int, completion_tokens: int, thinking: bool = False) -> float | None:
@@ -89,7 +96,7 @@ EMBEDDING_PRICES: dict[str, float] = {
 
 
 def estimate_embedding_cost(model: str, tokens: int) -> float | None:
-    """Estimated CNY for embedding (or reranking) `tokens` tokens with `model`, None when the model is not in the
-    table."""
-    price = EMBEDDING_PRICES.get(model.rsplit("/", 1)[-1].strip().lower())
-    return None if price is None else tokens * price / 1_000_000
+    """Estimated CNY for embedding (or reranking) `tokens` tokens with `model` or its snapshot's line (as for
+    chat models: qwen3-rerank-2025-06-05), None when the model is not in the table."""
+    name = _line(model, EMBEDDING_PRICES)  # type: ignore[arg-type]
+    return None if name is None else tokens * EMBEDDING_PRICES[name] / 1_000_000

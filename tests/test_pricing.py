@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from qwenchat.pricing import PRICES, PRICES_AS_OF, estimate_cost, price_for
+from qwenchat.pricing import PRICES, PRICES_AS_OF, estimate_cost, estimate_embedding_cost, price_for
 
 M = 1_000_000
 
@@ -75,3 +75,17 @@ def test_table_is_sane():
         for tier in price.tiers:
             assert 0 < tier.input <= tier.output, name
             assert tier.output_thinking is None or tier.output_thinking >= tier.output, name
+
+
+@pytest.mark.parametrize("model, line", [
+    ("qwen3-rerank-2025-06-05", "qwen3-rerank"), ("text-embedding-v4-2025-01-01", "text-embedding-v4"),
+    ("qwen3-rerank-latest", "qwen3-rerank"), ("dashscope/QWEN3-RERANK-2025-06-05", "qwen3-rerank"),
+])
+def test_dated_snapshots_of_embedding_and_rerank_models_are_priced_as_their_line(model, line):
+    # they had no price: a reranked search's cost was shown with a gap ("≥") in the sidebar and the export
+    assert estimate_embedding_cost(model, M) == estimate_embedding_cost(line, M) > 0
+
+
+@pytest.mark.parametrize("model", ["gte-rerank-v2", "qwen3-rerank-preview", "text-embedding-v4x", ""])
+def test_unknown_embedding_and_rerank_models_have_no_estimate(model):
+    assert estimate_embedding_cost(model, M) is None
