@@ -36,7 +36,9 @@ def aggregates(run: ev.Run) -> None:
     values, counts = run.aggregates(), run.counts()
     for column, metric in zip(st.columns(len(ev.METRICS)), ev.METRICS):
         column.metric(metric_name(metric), _score(values[metric]), help=tr("eval.metric_help", count=counts[metric]))
-    st.caption(tr("eval.totals", done=len(run.rows), tokens=run.tokens, cost=format_cny(Cost(run.cost, priced=1 if run.cost else 0))))
+    missing = run.unpriced  # (as the sidebar: "≥" when some calls have no price, "–" when none has one)
+    cost = Cost(run.cost, priced=1 if run.cost else 0, unpriced=len(missing), missing=frozenset(missing))
+    st.caption(tr("eval.totals", done=len(run.rows), tokens=run.tokens, cost=format_cny(cost)))
 
 
 def _table(run: ev.Run) -> None:

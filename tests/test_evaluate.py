@@ -10,7 +10,7 @@ import pytest
 from qwenchat.chat.spending import Spending
 from qwenchat.config import Settings
 from qwenchat.i18n import t
-from qwenchat.knowledge import KnowledgeBases, evalscore, evalset
+from qwenchat.knowledge import KnowledgeBases, evalscore, evalset, evalstore
 from qwenchat.knowledge import evaluate as ev
 from qwenchat.knowledge.evalstore import EvaluationRuns
 from qwenchat.providers import provider_for
@@ -166,6 +166,23 @@ def test_a_run_retrieves_answers_and_scores_every_question(setup, server):
     aggregates = run.aggregates()
     assert aggregates["context_recall"] == 1.0 and aggregates["must_include"] == 1.0
     assert run.counts()["must_include"] == 2
+
+
+@pytest.mark.parametrize("rerank_model, unpriced", [("gte-rerank-v2", ["gte-rerank-v2"]),
+                                                     ("qwen3-rerank-2025-06-05", [])])
+def test_a_call_without_a_price_is_named_so_the_runs_cost_is_a_floor(setup, server, rerank_model, unpriced):
+    # an unpriced rerank model was added as 0: the Evaluate page showed the cost without it, as if complete
+    from dataclasses import replace
+
+    kbs, kb, provider = setup
+    kbs.embedding = replace(kbs.embedding, rerank_model=rerank_model)
+    run = run_for(kb, rows=QUESTIONS[:2], rerank=True)
+    ev.evaluate_all(ev.Evaluator(kbs, provider, spending()), run)
+    assert run.status == ev.DONE and [r["body"]["model"] for r in server.rerank_requests] == [rerank_model] * 2
+    assert [r.unpriced for r in run.rows] == [unpriced] * 2 and run.unpriced == unpriced
+    assert run.cost > 0  # the answer, the judge and the embeddings are priced
+    again = evalstore.run_from_json(run.id, evalstore.run_to_json(run))
+    assert again.unpriced == unpriced
 
 
 def test_the_answer_is_asked_with_the_chats_own_prompt_for_the_same_passages(setup, server):

@@ -119,3 +119,19 @@ def test_the_page_explains_itself_without_a_key(app_env):
     at.run()
     at.switch_page(EVALUATE).run()
     assert not at.exception and any("API Key" in i.value for i in at.info)
+
+
+def test_the_runs_cost_is_marked_as_a_floor_when_some_calls_had_no_price():
+    # as in the sidebar: "≥" when some calls are unpriced (an unpriced rerank model used to count as 0, unmarked)
+    def script(unpriced: list[str]):
+        from components import evaluate_results
+        from qwenchat.knowledge import evaluate as ev
+
+        run = ev.new_run([], ev.RunSettings(kb_id=1, kb_name="kb"))
+        run.rows.append(ev.Row("q1", "?", "!", tokens=100, cost=0.0123, unpriced=unpriced))
+        evaluate_results.aggregates(run)
+
+    for unpriced, shown in (([], "估算费用 ¥0.0123"), (["gte-rerank-v2"], "估算费用 ≥¥0.0123")):
+        at = AppTest.from_function(script, args=(unpriced,), default_timeout=TIMEOUT).run()
+        assert not at.exception, at.exception
+        assert any(c.value.endswith(shown) for c in at.caption), [c.value for c in at.caption]

@@ -92,6 +92,7 @@ class Row:
     judged: bool = False           # the judge's reply was read
     tokens: int = 0
     cost: float = 0.0
+    unpriced: list[str] = field(default_factory=list)  # models of calls not in the price table (cost is then a floor)
     seconds: float = 0.0
     error: Msg | None = None       # what went wrong on this row (the scores it lacks are missing)
 
@@ -122,6 +123,11 @@ class Run:
     @property
     def cost(self) -> float:
         return sum(r.cost for r in self.rows)
+
+    @property
+    def unpriced(self) -> list[str]:
+        """The models of the calls the price table does not have: `cost` leaves them out."""
+        return sorted({m for r in self.rows for m in r.unpriced})
 
     def aggregates(self) -> dict[str, float | None]:
         """Each metric's mean over the rows that have it (None when no row has it)."""
@@ -180,8 +186,10 @@ class Evaluator:
             for extra in more:
                 self.spending.settle(extra, 0)
         row.tokens += used
-        row.cost += pricing.estimate_embedding_cost(self.kbs.embedding.model, result.embedding_tokens) or 0.0
-        row.cost += pricing.estimate_embedding_cost(self.kbs.embedding.rerank_model, result.rerank_tokens) or 0.0
+        for model, tokens in ((self.kbs.embedding.model, result.embedding_tokens),
+                              (self.kbs.embedding.rerank_model, result.rerank_tokens)):
+            if tokens:
+                _add_cost(row, model, pricing.estimate_embedding_cost(model, tokens))
         return [Passage(h.file, h.text, round(float(h.score), 6), h.page, h.heading) for h in result]
 
     def _complete(self, messages: list[dict[str, str]], model: str, wanted: int, row: Row, *,
@@ -194,8 +202,8 @@ class Evaluator:
                                                 timeout=TIMEOUT_S)
             if completion.usage:
                 used = completion.usage.total_tokens
-                row.cost += pricing.estimate_cost(model, completion.usage.prompt_tokens,
-                                                  completion.usage.completion_tokens) or 0.0
+                _add_cost(row, model, pricing.estimate_cost(model, completion.usage.prompt_tokens,
+                                                            completion.usage.completion_tokens))
             else:  # no usage reported: count it here so the limits still see it
                 used = count_prompt(messages, model) + count_text(completion.text, model)
         finally:
@@ -381,3 +389,12 @@ def compare(a: Run, b: Run) -> Comparison:
     sa, sb = asdict(a.settings), asdict(b.settings)
     changed = {k: (sa[k], sb[k]) for k in sa if sa[k] != sb[k] and k != "kb_name"}
     return Comparison({m: Delta(agg_a[m], agg_b[m]) for m in METRICS}, rows, changed)
+
+
+def _add_cost(row: Row, model: str, cost: float | None) -> None:
+    """Add one call's estimated cost to the row; a call the price table does not have is named instead."""
+    if cost is None:
+        if model not in row.unpriced:
+            row.unpriced.append(model)
+    else:
+        row.cost += cost
