@@ -254,6 +254,8 @@ def test_a_heading_too_long_for_a_passage_is_cut_like_any_text(name, data):
     assert all(c.text == document.text[c.start:c.end] for c in chunks)
     body = next(c for c in chunks if "Body text." in c.text)
     assert body.context.endswith("word word") and chunking.count(body.indexed_text) <= 2 * chunking.MAX_TOKENS
+    # the heading the citation and the model's prompt show for the passage: its end, not 9,000 words
+    assert body.heading.endswith("word word") and chunking.count(body.heading) <= chunking.MAX_TOKENS // 2
 
 
 def test_what_is_embedded_with_a_passage_is_its_nearest_headings_and_first_columns_within_a_passage():

@@ -246,18 +246,18 @@ def _make(document: Document, blocks: list[Block], max_tokens: int = MAX_TOKENS)
     # The context is embedded and indexed with every passage: bounded, so that a heading of 9,000 tokens or a
     # CSV of 1,500 columns does not make each passage's input too long for the embedding model (8,192 tokens
     # for text-embedding-v4): the nearest headings within half a passage, then the first columns of the
-    # table's header within what is left of a passage
+    # table's header within what is left of a passage. The heading shown with a passage (in the citation, and
+    # in the model's prompt as its place) is the same nearest headings.
     budget = max(2, max_tokens)
-    context_parts = []
-    if heading_path:
-        context_parts.append(_fit(" > ".join(heading_path), budget // 2, keep_end=True))
+    heading = _fit(" > ".join(heading_path), budget // 2, keep_end=True) if heading_path else ""
+    context_parts = [heading] if heading else []
     first_row = next((b for b in body if b.kind == ROW), None)
     if first_row is not None and first_row.table_header and not any(b.kind == TABLE_HEADER for b in blocks):
         left = budget - (count(context_parts[0]) if context_parts else 0)
         context_parts.append(_fit(first_row.table_header, max(1, left), keep_end=False))
     # the page of what the passage is about, not of a title or lead-in carried over from the page before
     page = next((b.page for b in blocks if not _only_lead(document, b)), blocks[0].page)
-    return Chunk(text=text, start=start, end=end, page=page, heading=" > ".join(heading_path),
+    return Chunk(text=text, start=start, end=end, page=page, heading=heading,
                  context="\n".join(context_parts), tokens=count(text), kinds=tuple(dict.fromkeys(b.kind for b in blocks)))
 
 
