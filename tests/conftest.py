@@ -30,6 +30,32 @@ TEST_SECRET = "qwenchat-tests-owner-secret"
 TIMEOUT_SCALE = float(os.environ.get("QWENCHAT_TEST_TIMEOUT_SCALE", "3"))
 
 
+def _scan_installed_components_once() -> None:
+    """Every new AppTest, on its first run, has Streamlit look through the metadata of every installed
+    package for custom components (`scan_component_manifests`): about 0.25 CPU-seconds each time, for an
+    answer that cannot change while the tests run (the app uses none). It is asked once per process here,
+    and each AppTest gets its own copy of that answer; a Streamlit without the scanner is left alone."""
+    try:
+        from streamlit.components.v2 import manifest_scanner
+    except ImportError:
+        return
+    scan = getattr(manifest_scanner, "scan_component_manifests", None)
+    if scan is None or getattr(scan, "cached_for_tests", False):
+        return
+    found: list = []
+
+    def scan_once(*args, **kwargs):
+        if not found:
+            found.append(scan(*args, **kwargs))
+        return list(found[0])
+
+    scan_once.cached_for_tests = True
+    manifest_scanner.scan_component_manifests = scan_once
+
+
+_scan_installed_components_once()
+
+
 def pytest_collection_modifyitems(config, items):
     default = float(config.getini("timeout") or 0)
     for item in items:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -29,8 +30,44 @@ TUTORIAL_APP = REPO_ROOT / "benchmarks" / "tutorial_app.py"
 
 # Debian's Chromium, or the browser scripts/test.sh found (QWENCHAT_CHROMIUM).
 CHROMIUM = os.environ.get("QWENCHAT_CHROMIUM") or "/usr/bin/chromium"
+
+# In headless Chromium every browser context is a window of its own, and every window starts renderers for
+# its address bar's suggestion popups (chrome://omnibox-popup.top-chrome/), which no test ever opens: about
+# 1.5 CPU-seconds per context (the chat and controls browser tests: 140 CPU-s with them, 117 without; the
+# 20-context load test: 21 CPU-s less before its first page loads).
+UNUSED_FEATURES = ["WebUIOmniboxPopup", "WebUIOmniboxAimPopup"]
+# What Playwright 1.65 disables itself (its chromiumSwitches.ts), for when its driver cannot be read.
+_PLAYWRIGHT_DISABLED_FEATURES = [
+    "AvoidUnnecessaryBeforeUnloadCheckSync", "DestroyProfileOnBrowserClose", "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable", "LensOverlay", "MediaRouter", "PaintHolding", "ThirdPartyStoragePartitioning",
+    "AvoidCorsURLLoaderRestartOnRedirect", "TcpPortRandomizationWin", "OptimizationHints",
+    "NetworkTimeServiceQuerying", "AimEnabled", "PreconnectToSearch", "msForceBrowserSignIn",
+    "msEdgeUpdateLaunchServicesPreferredVersion"]
+
+
+def playwright_disabled_features() -> list[str]:
+    """The features Playwright's own launch switches disable, read from the driver it ships (its list
+    changes between releases), else 1.65's. Chromium keeps only the last --disable-features it is given, so
+    a test that disables more must name these again or turn them back on."""
+    try:
+        import playwright
+
+        package = Path(playwright.__file__).parent / "driver" / "package" / "lib"
+        for path in [package / "coreBundle.js", package / "server" / "chromium" / "chromiumSwitches.js"]:
+            if path.exists():
+                found = re.search(r"disabledFeatures\s*=\s*\[(.*?)\]", path.read_text(encoding="utf-8"), re.S)
+                if found:
+                    names = re.findall(r"""["']([A-Za-z0-9_]+)["']""", found.group(1))
+                    if names:
+                        return names
+    except (ImportError, OSError, UnicodeDecodeError):
+        pass
+    return list(_PLAYWRIGHT_DISABLED_FEATURES)
+
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-features=" + ",".join(dict.fromkeys(playwright_disabled_features() + UNUSED_FEATURES))]
 
 # Variables that could point a child process at a real key, a real endpoint or a proxy.
 _SCRUBBED_PREFIXES = ("DASHSCOPE_", "QWEN", "OPENAI_", "STREAMLIT_")
