@@ -3,7 +3,9 @@ access gate, then the page (`views/`). The core is in `qwenchat/`, the Streamlit
 
 from components import gate, lang, navigation
 from qwenchat.config import load_dotenv_once
+from qwenchat.heap import freeze_imports
 
+freeze_imports()  # what earlier runs imported leaves Streamlit's full collection after each run (qwenchat/heap.py)
 load_dotenv_once()
 lang.switch()
 page = navigation.current_page()
