@@ -14,6 +14,8 @@ from streamlit.testing.v1 import AppTest
 from qwenchat import heap
 from tests.apptest import APP, TIMEOUT
 
+LAZY = "qwenchat_test_lazy_import_"
+
 
 class Node:
     """A cycle's member that a weak reference can watch."""
@@ -35,7 +37,8 @@ def fresh_heap(monkeypatch):
     the app's runs under AppTest leave it: that only makes later collections cheaper.)"""
     monkeypatch.setattr(heap, "_modules_when_frozen", 0)
     yield
-    sys.modules.pop("qwenchat_test_lazy_import", None)
+    for name in [name for name in sys.modules if name.startswith(LAZY)]:
+        del sys.modules[name]
 
 
 def test_what_is_alive_is_frozen_and_the_full_collection_no_longer_walks_it(fresh_heap):
@@ -71,9 +74,14 @@ def test_an_ordinary_rerun_freezes_nothing_and_its_garbage_stays_collectable(fre
         gc.enable()
 
 
-def test_a_new_import_freezes_again(fresh_heap):
+def test_a_librarys_import_freezes_again_a_pages_few_modules_do_not(fresh_heap):
     assert heap.freeze_imports()
-    sys.modules["qwenchat_test_lazy_import"] = types.ModuleType("qwenchat_test_lazy_import")
+    frozen = gc.get_freeze_count()
+    for k in range(heap.MIN_NEW_MODULES):
+        sys.modules[f"{LAZY}{k}"] = types.ModuleType(f"{LAZY}{k}")
+        if k < heap.MIN_NEW_MODULES - 1:  # a page's own components: not worth freezing a session's objects
+            assert not heap.freeze_imports()
+            assert gc.get_freeze_count() == frozen
     assert heap.freeze_imports()
     assert not heap.freeze_imports()
 
