@@ -7,6 +7,9 @@ OpenAI-compatible provider for anything else (Ollama, vLLM, LM Studio, Xinferenc
 
 from __future__ import annotations
 
+import importlib
+import threading
+
 from qwenchat.config import Settings
 from qwenchat.providers.base import (
     Completion,
@@ -35,7 +38,10 @@ __all__ = [
     "Completion", "DEFAULT_DEADLINE_S", "EmbeddingProvider", "Embeddings", "Reranked", "DEFAULT_TIMEOUT", "DashScopeProvider", "Event", "Failed", "Finished",
     "GenerationParams", "Heartbeat", "OpenAICompatibleProvider", "Provider", "ProviderError", "ReasoningDelta",
     "TextDelta", "ToolCall", "ToolCallsReady", "UsageReport", "frame_failure", "provider_for", "usage_from",
+    "warm_up_in_background",
 ]
+
+_warming: list[threading.Thread] = []
 
 
 def provider_for(settings: Settings, **options: object) -> Provider:
@@ -43,3 +49,15 @@ def provider_for(settings: Settings, **options: object) -> Provider:
     `bad_url`). `options` go to the provider: `timeout`, `max_retries`."""
     cls = DashScopeProvider if settings.is_dashscope else OpenAICompatibleProvider
     return cls(settings, **options)  # type: ignore[arg-type]
+
+
+def warm_up_in_background() -> threading.Thread:
+    """Import the SDK and the HTTP layer in a daemon thread, once per process. A provider makes its SDK
+    client at its first request (the import takes ~0.7 s, which the first page after a server start does
+    not wait for); called once a page is drawn, the import is done before the first message is typed."""
+    if not _warming:
+        thread = threading.Thread(target=importlib.import_module, args=("qwenchat.providers.network",),
+                                  name="qwenchat-sdk-import", daemon=True)
+        _warming.append(thread)
+        thread.start()
+    return _warming[0]

@@ -27,7 +27,6 @@ from qwenchat.providers.base import (
     Reranked,
     usage_from,
 )
-from qwenchat.providers.network import GuardedBackend, http_client
 from qwenchat.providers.streaming import ChunkReader, Put, SSEParser, background_events
 
 DEFAULT_TIMEOUT = 60.0  # seconds without a byte before a call gives up
@@ -50,22 +49,45 @@ class OpenAICompatibleProvider:
         with a `bad_url` error instead of reaching the network."""
         self.settings = settings
         self.max_retries = max(0, int(max_retries))
-        if public_only is None:
-            public_only = settings.checks_addresses
-        self._backend = GuardedBackend(public_only=public_only)
-        self._sdk: Any = None
+        self._public_only = settings.checks_addresses if public_only is None else public_only
+        self._timeout = timeout
+        self._client_lock = threading.Lock()
+        self._client: tuple[Any, Any] | None = None  # (the SDK's client, its backend), made at first use
         self.problem = url_syntax_problem(settings.base_url)
+
+    @property
+    def _sdk(self) -> Any:
+        """The SDK's client, made at the first request (None when the URL cannot be used). Importing the
+        SDK takes ~0.7 s, which the first page after a server start then does not wait for."""
+        return self._connection()[0]
+
+    @property
+    def _backend(self) -> Any:
+        return self._connection()[1]
+
+    def _connection(self) -> tuple[Any, Any]:
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = self._connect()
+        return self._client
+
+    def _connect(self) -> tuple[Any, Any]:
+        from qwenchat.providers.network import GuardedBackend, http_client  # imports the SDK
+
+        backend = GuardedBackend(public_only=self._public_only)
         if self.problem:
-            return
+            return None, backend
         try:
             import openai
 
             # No SDK retries: they are done here, where a Stop can end the wait (see `_open`).
-            self._sdk = openai.OpenAI(api_key=settings.api_key or PLACEHOLDER_KEY, base_url=settings.base_url,
-                                      timeout=timeout, max_retries=0,
-                                      http_client=http_client(self._backend, timeout=timeout))
+            return openai.OpenAI(api_key=self.settings.api_key or PLACEHOLDER_KEY, base_url=self.settings.base_url,
+                                 timeout=self._timeout, max_retries=0,
+                                 http_client=http_client(backend, timeout=self._timeout)), backend
         except Exception:  # noqa: BLE001 - a URL the SDK refuses is a message, never an exception
             self.problem = "url.not_a_url"
+            return None, backend
 
     @property
     def openai(self) -> "OpenAICompatibleProvider":
