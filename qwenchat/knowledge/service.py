@@ -217,8 +217,10 @@ class KnowledgeBases:
         fused order stays, with a notice). Vectors made with another model or dimension are re-embedded
         first (`admit` is called with their tokens before that); without embeddings the search is keywords
         only."""
-        self._check(kb)
         kb = int(kb)
+        key = self.index.embedding_key_of(self.owner, kb)  # also the existence check: one query, not two
+        if key is None:
+            raise KnowledgeBaseNotFound(kb)
         top_k = max(1, int(top_k))
         notices: list[Msg] = []
         embedding_tokens = rerank_tokens = 0
@@ -228,7 +230,7 @@ class KnowledgeBases:
         mode = "keywords"
         if self.provider is not None and query.strip():
             try:
-                if self.needs_reembed(kb):
+                if key not in ("", self.embedding.key):
                     embedding_tokens += self.reembed(kb, admit=admit)
                 if self.index.has_vectors(self.owner, kb, self.embedding.key):
                     result = self.provider.embed([query], model=self.embedding.model,
