@@ -30,12 +30,13 @@ def stable_split(text: str, min_tail: int = 2000) -> int:
     return 0
 
 
-_IMAGE = re.compile(r"!\[([^\]\n]*)\]\(")
-
-
 def images_as_links(text: str) -> str:
-    """`![alt](url)` becomes `[🖼️ alt](url)`: the picture loads only when the user follows the link."""
-    return _IMAGE.sub(lambda m: f"[🖼️ {m.group(1) or 'image'}](", text)
+    """`![alt](url)` becomes `[🖼️ alt](url)`: the picture loads only when the user follows the link.
+
+    Every `![` loses its `!`, not only those a pattern recognises as a whole image: alt text may span lines
+    or nest brackets, and `![alt][ref]` or `![ref]` take their address from elsewhere in the text. Without
+    the `!` each of them is at most a link."""
+    return text.replace("![]", "[🖼️ image]").replace("![", "[🖼️ ")
 
 
 _INLINE_MARKUP = set("\\`*_[]()!<>~|$:#")

@@ -1,5 +1,7 @@
 """Where a streaming reply may be frozen: never inside a code block, only for long texts."""
 
+import pytest
+
 from qwenchat.rendering import stable_split
 
 
@@ -33,3 +35,18 @@ def test_images_in_model_text_become_links_the_browser_does_not_fetch():
     assert "![" not in out
     assert "[🖼️ secret](https://evil.example/x?q=conversation)" in out and "[🖼️ image](http://a/b.png)" in out
     assert out.endswith("[a](b) stays")
+
+
+@pytest.mark.parametrize("text", [
+    "![line1\nline2](http://127.0.0.1:1/exfil1.png)",         # alt text over two lines
+    "![a [b] c](http://127.0.0.1:1/exfil2.png)",               # brackets nested in the alt text
+    "![x][r]\n\n[r]: http://127.0.0.1:1/exfil3.png",          # reference-style
+    "![r]\n\n[r]: http://127.0.0.1:1/exfil4.png",             # shortcut reference
+    "![][r]\n\n[r]: http://127.0.0.1:1/exfil5.png",           # empty alt, reference
+])
+def test_no_image_syntax_survives_whatever_its_form(text):
+    from qwenchat.rendering import images_as_links
+
+    out = images_as_links(text)
+    assert "![" not in out
+    assert "🖼️" in out and "http://127.0.0.1:1/exfil" in out  # still there, as a link to follow
