@@ -180,9 +180,7 @@ daily.clear = _shared_daily.clear  # reset like the cached resource it used to b
 
 
 def spending(settings: Settings) -> Spending:
-    from qwenchat import config
-
-    return Spending(limits(), quota(), daily(), operator_pays=settings.key_source != config.SOURCE_SIDEBAR)
+    return Spending(limits(), quota(), daily(), operator_pays=not settings.visitor_pays)
 
 
 def client_for(settings: Settings) -> Provider:

@@ -17,7 +17,6 @@ from components import (
     usage_panel,
 )
 from components.lang import tr
-from qwenchat import config
 from qwenchat.conversation import Conversation
 
 
@@ -34,7 +33,7 @@ def render(conversation: Conversation) -> settings.ChatOptions:
             options = settings.render_sidebar(conversation)
     with meters:
         usage_panel.render(conversation, options)
-        if options.settings.key_source != config.SOURCE_SIDEBAR:  # the app's key: its limits apply
+        if not options.settings.visitor_pays:  # the operator pays: the operator's limits apply
             limits_panel.render()
         st.divider()
         ending_panel.render()

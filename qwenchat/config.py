@@ -87,6 +87,14 @@ class Settings:
         return self.base_url.strip().rstrip("/") != self.operator_base_url.strip().rstrip("/")
 
     @property
+    def visitor_pays(self) -> bool:
+        """Whether this session's requests are billed to the visitor rather than the operator: the visitor's own
+        key, sent to DashScope (which bills the key) or to a server the visitor chose. Sent to the operator's
+        own server that is not DashScope, a visitor's key pays for nothing: Ollama or vLLM takes any key and
+        runs on the operator's machine, so the operator's limits apply as they would with no key."""
+        return self.key_source == SOURCE_SIDEBAR and (self.is_dashscope or self.uses_visitor_url)
+
+    @property
     def checks_addresses(self) -> bool:
         """Connections must go to public addresses only: a visitor's own URL (with the visitor's key), unless
         `QWENCHAT_ALLOW_PRIVATE_URLS` allows private ones. The operator's URL is trusted as configured."""

@@ -174,7 +174,7 @@ class ConsoleChat:
         self.system_prompt = DEFAULT_SYSTEM_PROMPT if args.system is None else args.system
         self.provider = provider_for(settings)
         self.spending = Spending(limits, SessionQuota(), DailyCounter(),
-                                 operator_pays=settings.key_source != config.SOURCE_SIDEBAR)
+                                 operator_pays=not settings.visitor_pays)
         self.saver = Saver(store, OWNER, SaveState())
         self.options = TurnOptions(settings.model, thinking=args.thinking, lang=screen.lang,
                                    budget=default_budget(info.context_window, info.max_output))

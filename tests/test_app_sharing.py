@@ -76,6 +76,22 @@ def test_a_reset_does_not_reset_the_quota(app_env, fake):
     assert len(fake.requests) == 1 and "上限" in at.warning[0].value
 
 
+def test_a_typed_key_does_not_lift_the_limits_of_the_operators_keyless_server(app_env):
+    # Found in review: any key typed on Settings made the operator's own local server limitless.
+    with FakeDashScope(api_key=None) as local:
+        app_env.delenv("DASHSCOPE_API_KEY")
+        app_env.delenv("QWENCHAT_PROVIDER")
+        app_env.setenv("DASHSCOPE_BASE_URL", local.base_url)
+        app_env.setenv("QWENCHAT_MAX_MESSAGES_PER_SESSION", "1")
+        at = start()
+        send(at, "一")
+        on_settings(at).text_input(key="api_key_input").input("junk").run()
+        on_chat(at)
+        send(at, "二")
+        assert len(local.requests) == 1 and "上限" in at.warning[0].value
+        assert at.code[0].value == "二"  # the refused message is kept
+
+
 def test_the_token_quota_uses_the_apis_usage(app_env, fake):
     app_env.setenv("QWENCHAT_MAX_TOKENS_PER_SESSION", "100")
     app_env.setenv("QWENCHAT_MAX_OUTPUT_TOKENS", "5")  # each request reserves its prompt plus this

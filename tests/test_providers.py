@@ -106,6 +106,24 @@ def test_a_visitors_url_still_needs_the_visitors_key():
     assert s.ready and s.checks_addresses and s.api_key == "sk-mine"
 
 
+@pytest.mark.parametrize("sidebar_key, sidebar_url, environ, visitor_pays", [
+    # The visitor's key at DashScope: DashScope bills that key.
+    ("sk-mine", "", {}, True),
+    ("sk-mine", "", {"DASHSCOPE_API_KEY": "sk-op"}, True),
+    # The visitor's key at a server the visitor chose: the visitor's server, the visitor's cost.
+    ("sk-mine", "https://mine.example/v1", {"DASHSCOPE_BASE_URL": "http://localhost:11434/v1"}, True),
+    # The visitor's key at the operator's own local server: it takes any key, the operator's machine runs it.
+    ("junk", "", {"DASHSCOPE_BASE_URL": "http://localhost:11434/v1"}, False),
+    ("junk", "http://localhost:11434/v1/", {"DASHSCOPE_BASE_URL": "http://localhost:11434/v1"}, False),
+    # The operator's key, or none: the operator pays.
+    ("", "", {"DASHSCOPE_API_KEY": "sk-op"}, False),
+    ("", "", {"DASHSCOPE_BASE_URL": "http://localhost:11434/v1"}, False),
+])
+def test_who_pays_follows_whose_key_reaches_a_server_that_bills_it(sidebar_key, sidebar_url, environ, visitor_pays):
+    s = resolve(sidebar_key=sidebar_key, sidebar_base_url=sidebar_url, environ=environ)
+    assert s.visitor_pays is visitor_pays
+
+
 def test_a_keyless_local_server_chats_and_gets_a_placeholder_key():
     with FakeDashScope(api_key=None) as local:
         s = resolve(environ={"DASHSCOPE_BASE_URL": local.base_url})
