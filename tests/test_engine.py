@@ -407,3 +407,18 @@ def test_an_earlier_question_of_a_closed_conversation_can_be_edited(fake):
     events = list(s.engine.edit(s.conversation.messages[0].id, "换个问题"))
     assert isinstance(events[-1], ReplyEnded) and not s.conversation.closed
     assert [m.content for m in s.conversation.messages] == ["换个问题", "收到：换个问题"]
+
+
+def test_the_chats_totals_count_regenerated_replies_as_the_quota_does(fake):
+    """Reviewer, December 2026: "This chat" showed 84 tokens where the quota and the export had 336."""
+    from qwenchat import accounting
+
+    s = Setup(fake)
+    s.send("hello there")
+    for _ in range(3):
+        list(s.engine.regenerate(s.conversation.messages[-1].id))
+    assert len(s.conversation.siblings(s.conversation.messages[-1].id)) == 4
+    totals = accounting.totals(s.conversation)
+    assert totals.usage.total_tokens == s.conversation.total_usage().total_tokens == s.quota.tokens
+    assert totals.usage.total_tokens == 4 * s.conversation.messages[-1].usage.total_tokens
+    assert totals.calls == 4 and totals.cost.priced == 4
