@@ -68,7 +68,8 @@ class Usage:
         return cls(**known)
 
 
-# "persona": the system prompt changed before this user message (data: {"prompt"}; text: the persona's name).
+# "persona": the system prompt changed before this message (data: {"prompt"}; text: the persona's name): on the
+#   user message sent first with it, or on a regenerated reply when that was (see ChatEngine._mark_persona).
 # "image": an attached image (text: its file name; data: {"id", "mime", "width", "height", "bytes"}); the
 # pixels are stored once per owner by id (the SHA-256 of the bytes), never in the message.
 IMAGE_PLACEHOLDER = "[image]"  # what a model that cannot see reads in place of each image

@@ -143,6 +143,19 @@ def test_deleting_the_pair_that_closed_the_conversation_opens_it_again(app, fake
     assert not conversation(app).closed and not app.chat_input(key="chat_input").disabled
 
 
+def test_a_persona_chosen_before_a_regenerate_shows_above_the_new_reply(app, fake):
+    send(app, "你好")
+    reply = conversation(app).messages[-1]
+    app.sidebar.selectbox(key=f"persona_{conversation(app).id}").select("translator").run()
+    click(app, f"regenerate_{reply.id}")
+    assert "translator" in chat_requests(fake)[-1]["body"]["messages"][0]["content"]
+    assert t("chat.persona_from_here", "zh", name="翻译") in [c.value for c in app.caption]
+    assert [m.role for m in conversation(app).messages if m.parts] == ["assistant"]
+    send(app, "早上好")  # the next message is not marked again
+    assert [m.role for m in conversation(app).messages if m.parts] == ["assistant"]
+    assert [c.value for c in app.caption].count(t("chat.persona_from_here", "zh", name="翻译")) == 1
+
+
 def test_a_persona_switch_shows_in_the_chat_where_it_starts(app, fake):
     send(app, "你好")
     app.sidebar.selectbox(key=f"persona_{conversation(app).id}").select("translator").run()
