@@ -179,6 +179,7 @@ def paint_turn(first: TurnEvent, turn: Iterator[TurnEvent], pace: "_Pace") -> No
             case Closed(farewell):
                 show_message(farewell)
             case ReplyStarted(message):
+                show_persona_notes(message)  # a regenerate sent with a new persona
                 painter = _Painter(st.chat_message("assistant"))
                 if _answered_by_vision(message):
                     with painter.note:
@@ -281,6 +282,13 @@ def _reopen() -> None:
     session.save(conversation)
 
 
+def show_persona_notes(message: Message) -> None:
+    """The system prompt changed here (a `persona` part): say so where it starts to apply."""
+    for part in message.parts:
+        if part.type == "persona":
+            st.caption(tr("chat.persona_from_here", name=escape_inline(part.text) or tr("settings.persona_custom")))
+
+
 def show_message(message: Message, *, conversation: Conversation | None = None, is_last_reply: bool = False,
                  full_controls: bool = True, branched: bool = False, chat: ChatSession | None = None,
                  chosen_sees: bool | None = None) -> None:
@@ -291,9 +299,8 @@ def show_message(message: Message, *, conversation: Conversation | None = None, 
     if conversation is not None and chat is None:
         chat = session.state()
     parts = message.parts
-    for part in parts:
-        if part.type == "persona":  # the system prompt changed here: say so where it starts to apply
-            st.caption(tr("chat.persona_from_here", name=escape_inline(part.text) or tr("settings.persona_custom")))
+    if parts:
+        show_persona_notes(message)
     with st.chat_message(message.role):
         if chat is not None and message.role == "user" and chat.editing == message.id:
             _edit_form(message)

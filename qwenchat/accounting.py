@@ -5,7 +5,10 @@ Owns what the sidebar's usage panel and the Usage page show, so that they only d
   before the user's next message), against the model's context window and the budget;
 - billed usage, read from the messages: an assistant message's `usage` is its reply's (the API's, or a
   local count marked `estimated` when the stream was stopped or cut); a user message's `usage` is what the
-  end-of-conversation judge spent on it, priced as the judge's model;
+  end-of-conversation judge spent on it, priced as the judge's model. The totals and the per-turn rows count
+  every message of the tree, hidden branches too (a regenerated reply or an edited question was paid for, as
+  `Conversation.total_usage` and the quota count it); the next request and the last reply are the visible
+  branch's, since that is what is sent next and what is shown;
 - a grounded reply's `retrieval` part (qwenchat.chat.retrieval): the query rewrite, the embeddings and the
   rerank its knowledge-base search paid for, counted with the reply and priced as their own models;
 - costs, ESTIMATED from `qwenchat.pricing`'s dated table. A call whose model (or input tier) is not in the
@@ -196,7 +199,7 @@ def last_reply(conversation: Conversation) -> LastReply | None:
 
 @dataclass(frozen=True)
 class Totals:
-    usage: Usage  # every call of the conversation: replies and judge
+    usage: Usage  # every call of the conversation, hidden branches included: replies and judge
     judge: Usage  # of which the end-of-conversation judge
     cost: Cost
     calls: int
@@ -210,7 +213,7 @@ class Totals:
 
 def totals(conversation: Conversation, judge_model: str = JUDGE_MODEL) -> Totals:
     usage, judge, cost, calls, retrieval = Usage(), Usage(), Cost(), 0, Usage()
-    for message in conversation.messages:
+    for message in conversation.all_messages():  # a regenerated reply or an edited question was paid for
         searched = retrieval_usage(message)
         if searched.total_tokens:
             retrieval = retrieval + searched
@@ -251,25 +254,34 @@ class TurnRow:
 
 
 def turn_rows(conversation: Conversation, judge_model: str = JUDGE_MODEL, question_chars: int = 30) -> list[TurnRow]:
+    """One row per turn of the visible branch. A hidden branch counts in the turn it is an older version of
+    (see `_turn_of_hidden`), so the last row's running cost is the conversation's total."""
     turns: list[list[Message]] = []
+    turn_of: dict[str, int] = {}
     for message in conversation.messages:
         if message.role == "user" or not turns:
             turns.append([])
         turns[-1].append(message)
+        turn_of[message.id] = len(turns) - 1
+    older: list[list[Message]] = [[] for _ in turns]
+    for message, index in _turn_of_hidden(conversation, turn_of):
+        older[index].append(message)
 
     rows: list[TurnRow] = []
     running = Cost()
-    for number, messages in enumerate(turns, start=1):
+    for number, (messages, others) in enumerate(zip(turns, older), start=1):
         asked = messages[0] if messages[0].role == "user" else None
-        replies = [m for m in messages if m.role == "assistant" and m.usage]
+        shown_replies = [m for m in messages if m.role == "assistant" and m.usage]
+        replies = shown_replies + [m for m in others if m.role == "assistant" and m.usage]
         reply = sum((m.usage for m in replies), Usage())
-        judge = asked.usage if asked and asked.usage else Usage()
-        cost = sum((message_cost(m, conversation.model, judge_model) for m in messages), Cost())
+        judge = sum((m.usage for m in [*messages, *others] if m.role == "user" and m.usage), Usage())
+        cost = sum((message_cost(m, conversation.model, judge_model) for m in [*messages, *others]), Cost())
         running = running + cost
+        newest = shown_replies[-1] if shown_replies else replies[-1] if replies else None
         rows.append(TurnRow(
             number=number,
             question=_shorten(asked.content if asked else "", question_chars),
-            model=(replies[-1].model or conversation.model) if replies else "",
+            model=(newest.model or conversation.model) if newest else "",
             prompt_tokens=reply.prompt_tokens,
             completion_tokens=reply.completion_tokens,
             reasoning_tokens=reply.reasoning_tokens,
@@ -280,6 +292,29 @@ def turn_rows(conversation: Conversation, judge_model: str = JUDGE_MODEL, questi
             running_cost=running,
         ))
     return rows
+
+
+def _turn_of_hidden(conversation: Conversation, turn_of: dict[str, int]) -> list[tuple[Message, int]]:
+    """Each hidden message with the visible turn (an index into the rows) it counts in: its branch leaves the
+    visible one at a message whose parent is visible (or a root); that message is an older version of the
+    visible one with the same parent and role (a regenerated reply, an edited question), so it counts in that
+    one's turn; with no such version, in the parent's turn (the first turn for a root)."""
+    if not turn_of:
+        return []
+    by_id = {m.id: m for m in conversation.all_messages()}
+    version_of = {(m.parent_id, m.role): turn_of[m.id] for m in conversation.messages}
+    found: list[tuple[Message, int]] = []
+    for message in conversation.hidden:
+        node, seen = message, {message.id}
+        while node.parent_id and node.parent_id not in turn_of:
+            parent = by_id.get(node.parent_id)
+            if parent is None or parent.id in seen:  # a dangling or cyclic link: where the branch left is lost
+                break
+            node = parent
+            seen.add(node.id)
+        index = version_of.get((node.parent_id, node.role), turn_of.get(node.parent_id, 0))
+        found.append((message, index))
+    return found
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -108,6 +108,49 @@ def test_totals_include_the_judges_usage_on_a_user_message():
     assert totals.calls == 4
 
 
+def regenerated_and_edited() -> Conversation:
+    """One question answered, then regenerated (the old reply hidden); a second question, then edited (the
+    old question and its reply hidden). Every reply was paid for."""
+    c = Conversation(model="qwen-plus")
+    c.add_user("hello there")
+    reply(c, "first", Usage(20, 8, 28))
+    c.regenerate_point(c.messages[-1].id)
+    reply(c, "second", Usage(20, 9, 29))
+    old = c.add_user("typo")
+    old.usage = Usage(100, 5, 105)  # the judge read it
+    reply(c, "about the typo", Usage(40, 10, 50), model="qwen-max")
+    c.branch_from(old.id)
+    c.add_user("fixed")
+    reply(c, "about the fix", Usage(41, 11, 52))
+    return c
+
+
+def test_totals_count_every_paid_message_of_the_tree_not_only_the_visible_branch():
+    c = regenerated_and_edited()
+    assert len(c.hidden) == 3  # the first reply, the typo and its answer
+    totals = accounting.totals(c)
+    assert totals.usage == c.total_usage()  # as the Markdown export counts
+    assert totals.usage.total_tokens == 28 + 29 + 105 + 50 + 52
+    assert totals.judge.total_tokens == 105 and totals.calls == 5
+    paid = [estimate_cost("qwen-plus", 20, 8), estimate_cost("qwen-plus", 20, 9), estimate_cost("qwen-flash", 100, 5),
+            estimate_cost("qwen-max", 40, 10), estimate_cost("qwen-plus", 41, 11)]
+    assert totals.cost.cny == pytest.approx(sum(paid)) and totals.cost.priced == 5
+    # the last reply and the next request stay the visible branch's
+    assert accounting.last_reply(c).usage.total_tokens == 52
+    assert accounting.next_request(c, "qwen-plus", 32_000).prompt_tokens == count_prompt(c.api_messages(), "qwen-plus")
+
+
+def test_turn_rows_count_a_turns_older_versions_so_the_running_cost_ends_at_the_total():
+    c = regenerated_and_edited()
+    rows = accounting.turn_rows(c)
+    assert [r.question for r in rows] == ["hello there", "fixed"]  # the visible turns
+    assert [(r.prompt_tokens, r.completion_tokens, r.judge_tokens) for r in rows] == [
+        (20 + 20, 8 + 9, 0), (40 + 41, 10 + 11, 105)]
+    assert [r.model for r in rows] == ["qwen-plus", "qwen-plus"]  # the visible reply's
+    assert rows[-1].running_cost.cny == pytest.approx(accounting.totals(c).cost.cny)
+    assert rows[-1].running_cost.priced == accounting.totals(c).cost.priced
+
+
 def test_the_last_reply_is_the_newest_assistant_message_with_usage():
     c = three_turns()
     c.add_user("还在吗")

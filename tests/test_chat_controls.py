@@ -58,6 +58,20 @@ def test_deleting_a_pair_leaves_it_out_of_the_next_request(app, fake):
     assert "忘掉这个" not in sent and "记住这个" in sent
 
 
+def test_deleting_a_pair_whose_question_was_edited_leaves_what_followed_without_a_version_switch(app, fake):
+    send(app, "q1")
+    send(app, "q2")
+    question = conversation(app).messages[0]
+    click(app, f"edit_{question.id}")
+    app.text_area(key=f"edit_text_{question.id}").input("q1-edited")
+    app.button(key=f"FormSubmitter:edit_{question.id}-{t('chat.send', 'zh')}").click().run()
+    click(app, f"previous_{conversation(app).messages[0].id}")  # back on the original q1
+    assert [text for _, text in chat(app)] == ["q1", "收到：q1", "q2", "收到：q2"]
+    click(app, f"delete_{question.id}")
+    assert [text for _, text in chat(app)] == ["q2", "收到：q2"]
+    assert not [c.value for c in app.caption if "/2" in c.value]
+
+
 def test_copy_shows_the_replys_markdown_source(app, fake):
     fake.enqueue({"kind": "text", "chunks": ["**粗体** 和 `代码`"]})
     send(app, "格式")
@@ -141,6 +155,19 @@ def test_deleting_the_pair_that_closed_the_conversation_opens_it_again(app, fake
     assert app.chat_input(key="chat_input").disabled
     click(app, f"delete_{conversation(app).messages[2].id}")
     assert not conversation(app).closed and not app.chat_input(key="chat_input").disabled
+
+
+def test_a_persona_chosen_before_a_regenerate_shows_above_the_new_reply(app, fake):
+    send(app, "你好")
+    reply = conversation(app).messages[-1]
+    app.sidebar.selectbox(key=f"persona_{conversation(app).id}").select("translator").run()
+    click(app, f"regenerate_{reply.id}")
+    assert "translator" in chat_requests(fake)[-1]["body"]["messages"][0]["content"]
+    assert t("chat.persona_from_here", "zh", name="翻译") in [c.value for c in app.caption]
+    assert [m.role for m in conversation(app).messages if m.parts] == ["assistant"]
+    send(app, "早上好")  # the next message is not marked again
+    assert [m.role for m in conversation(app).messages if m.parts] == ["assistant"]
+    assert [c.value for c in app.caption].count(t("chat.persona_from_here", "zh", name="翻译")) == 1
 
 
 def test_a_persona_switch_shows_in_the_chat_where_it_starts(app, fake):

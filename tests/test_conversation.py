@@ -165,6 +165,56 @@ def test_deleting_the_visible_pair_shows_a_remaining_sibling_branch():
     assert c.delete_pair(q1.id) == [q1.id, a1.id] and c.messages == [] and c.hidden == []
 
 
+def edited_first_question_back_on_the_original() -> tuple[Conversation, list[Message], list[Message]]:
+    """q1, a1, q2, a2; q1 edited ("q1-edited" and its answer); then back on the q1 branch."""
+    c = Conversation(system_prompt="")
+    original = [*answered(c, "q1", "a1"), *answered(c, "q2", "a2")]
+    c.branch_from(original[0].id)
+    edited = list(answered(c, "q1-edited", "a1-edited"))
+    c.switch_to(original[0].id)
+    assert c.messages == original and len(c.siblings(original[0].id)) == 2
+    return c, original, edited
+
+
+def test_deleting_a_pair_keeps_what_followed_in_place_without_a_version_switch_to_an_unrelated_edit():
+    """Reviewer, December 2026: q2 became a root and showed as "1/2" beside "q1-edited"."""
+    c, (q1, a1, q2, a2), (e1, f1) = edited_first_question_back_on_the_original()
+    removed = c.delete_pair(q1.id)
+    assert c.messages == [q2, a2] and q2.parent_id == ""  # what followed keeps its place
+    assert c.siblings(q2.id) == [q2]  # no "1/2": the edit of q1 is no version of q2
+    assert set(removed) == {q1.id, a1.id, e1.id, f1.id} and c.hidden == []
+    again = Conversation.from_dict(json.loads(json.dumps(c.to_dict())))
+    assert again.messages == [q2, a2] and again.siblings(q2.id) == [q2]
+
+
+def test_deleting_a_pair_keeps_the_next_questions_own_versions_and_drops_branches_of_older_answers():
+    c = Conversation(system_prompt="")
+    q1, old = answered(c, "q1", "old answer")
+    after_old = answered(c, "asked after the old answer", "x")
+    c.regenerate_point(old.id)
+    new = c.start_reply("qwen-plus")
+    q2, a2 = answered(c, "q2", "a2")
+    c.branch_from(q2.id)
+    q2b, a2b = answered(c, "q2b", "a2b")  # an edit of q2: a real version of it
+    removed = c.delete_pair(q1.id)
+    assert c.messages == [q2b, a2b] and contents(c.siblings(q2b.id)) == ["q2", "q2b"]
+    assert set(removed) == {q1.id, old.id, new.id, *(m.id for m in after_old)}
+    assert {m.id for m in c.all_messages()} == {q2.id, a2.id, q2b.id, a2b.id}
+
+
+def test_deleting_the_last_pair_clears_the_title_so_the_next_message_names_the_conversation():
+    c = Conversation(system_prompt="")
+    q1, _ = answered(c, "Old subject", "a")
+    assert c.title == "Old subject"
+    c.delete_pair(q1.id)
+    assert c.messages == [] and c.title == ""
+    c.add_user("New subject")
+    assert c.title == "New subject"
+    c, (q1, *_), _ = edited_first_question_back_on_the_original()
+    c.delete_pair(c.messages[0].id)
+    assert c.title == "q1"  # messages remain: the title stays
+
+
 def test_messages_appended_directly_are_linked_in_order():
     c = Conversation(system_prompt="")
     c.messages += [Message("user", "a"), Message("assistant", "b")]

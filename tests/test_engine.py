@@ -407,3 +407,37 @@ def test_an_earlier_question_of_a_closed_conversation_can_be_edited(fake):
     events = list(s.engine.edit(s.conversation.messages[0].id, "换个问题"))
     assert isinstance(events[-1], ReplyEnded) and not s.conversation.closed
     assert [m.content for m in s.conversation.messages] == ["换个问题", "收到：换个问题"]
+
+
+def test_the_chats_totals_count_regenerated_replies_as_the_quota_does(fake):
+    """Reviewer, December 2026: "This chat" showed 84 tokens where the quota and the export had 336."""
+    from qwenchat import accounting
+
+    s = Setup(fake)
+    s.send("hello there")
+    for _ in range(3):
+        list(s.engine.regenerate(s.conversation.messages[-1].id))
+    assert len(s.conversation.siblings(s.conversation.messages[-1].id)) == 4
+    totals = accounting.totals(s.conversation)
+    assert totals.usage.total_tokens == s.conversation.total_usage().total_tokens == s.quota.tokens
+    assert totals.usage.total_tokens == 4 * s.conversation.messages[-1].usage.total_tokens
+    assert totals.calls == 4 and totals.cost.priced == 4
+
+
+def test_a_regenerate_with_a_new_persona_marks_it_on_the_new_reply_and_not_again(fake):
+    """Reviewer, December 2026: the regenerated reply used the new prompt with no note; the next message got it."""
+    s = Setup(fake, options=TurnOptions("qwen-plus", persona_name="海盗"))
+    s.send("hello")
+    old = s.conversation.messages[-1]
+    s.conversation.system_prompt = "You are a pirate."
+    list(s.engine.regenerate(old.id))
+    assert s.chat_requests()[-1]["body"]["messages"][0]["content"] == "You are a pirate."
+    question, new = s.conversation.messages
+    marked = [(m.id, p.text, p.data["prompt"]) for m in s.conversation.messages for p in m.parts if p.type == "persona"]
+    assert marked == [(new.id, "海盗", "You are a pirate.")]  # the note shows above the reply that used it
+    assert not question.parts and not old.parts  # the old reply's branch was not sent with it
+    assert s.conversation.system_prompt_in_use() == "You are a pirate."
+    s.send("and now?")
+    assert [m for m in s.conversation.messages if m.parts] == [new]  # marked once, where it started
+    stored = s.store.load("alice", s.conversation.id)
+    assert [p.type for p in stored.find(new.id).parts] == ["persona"]

@@ -190,7 +190,7 @@ class ChatEngine:
                 conversation.switch_to(leaf)
             yield Refused(hold)
             return
-        yield from attach(self._reply(trimmed, hold), grounding)
+        yield from attach(self._reply(trimmed, hold, mark_persona=True), grounding)
 
     def edit(self, message_id: str, raw_text: str) -> Iterator[TurnEvent]:
         """Ask an earlier question differently: the new one and its reply become a branch of their own (in a
@@ -230,13 +230,14 @@ class ChatEngine:
 
     # ---- the steps ---------------------------------------------------------------------------------------
 
-    def _mark_persona(self, user_message: Message) -> None:
+    def _mark_persona(self, message: Message) -> None:
         """When the system prompt changed since the last turn (a persona was chosen, or the prompt edited),
-        the first message sent with the new one carries a `persona` part: the switch shows in the chat."""
+        the first message sent with the new one carries a `persona` part: the switch shows in the chat. That
+        is the new question, or for a regenerate the new reply (the question is shared with the older
+        versions, which were sent with the prompt before)."""
         conversation = self.conversation
         if conversation.system_prompt != conversation.system_prompt_in_use():
-            user_message.parts.append(Part("persona", self.options.persona_name,
-                                           {"prompt": conversation.system_prompt}))
+            message.parts.append(Part("persona", self.options.persona_name, {"prompt": conversation.system_prompt}))
 
     def _text_problem(self, text: str, with_images: bool = False) -> turns.Problem | None:
         if self.conversation.closed:
@@ -372,9 +373,11 @@ class ChatEngine:
         self.verdicts.append(verdict)
         return verdict
 
-    def _reply(self, trimmed: Trimmed, hold: Hold) -> Iterator[TurnEvent]:
+    def _reply(self, trimmed: Trimmed, hold: Hold, *, mark_persona: bool = False) -> Iterator[TurnEvent]:
         conversation, options = self.conversation, self.options
         message = conversation.start_reply(options.model)
+        if mark_persona:  # a regenerate: no new question to carry the persona note
+            self._mark_persona(message)
         conversation.mark_context_start(trimmed.dropped)
         recorder = ReplyRecorder(message)
         turn = _Round(trimmed.messages, trimmed.prompt_tokens, hold)
