@@ -263,16 +263,33 @@ def persona_picker(conversation: Conversation) -> None:
 def _apply_persona(conversation: Conversation, key: str, choices_: dict[str, personas.Persona]) -> None:
     picked = choices_.get(st.session_state.get(key) or "")
     if picked is not None:
+        before = _setup(conversation)
         conversation.system_prompt = picked.prompt
         st.session_state[f"system_prompt_{conversation.id}"] = picked.prompt
+        _save_if_changed(conversation, before)
+
+
+def _setup(conversation: Conversation) -> tuple[str, dict]:
+    """What the Settings page changes in a conversation: its system prompt and parameters."""
+    return conversation.system_prompt, dict(conversation.params)
+
+
+def _save_if_changed(conversation: Conversation, before: tuple[str, dict]) -> None:
+    """Save the conversation at once when its system prompt or parameters changed, so a reload of the page
+    brings them back. An empty conversation is not saved (`session.save`): it gets into the history with its
+    first message, which carries them, and opening the Settings page creates nothing."""
+    if _setup(conversation) != before:
+        session.save(conversation)
 
 
 def system_prompt_box(conversation: Conversation) -> None:
     """The system prompt as text, and saving it as one of the user's personas."""
     prompt_key = f"system_prompt_{conversation.id}"
     _seed(prompt_key, conversation.system_prompt)
+    before = _setup(conversation)
     conversation.system_prompt = sanitize.clean_user_text(st.text_area(
         tr("settings.system_prompt"), max_chars=SYSTEM_PROMPT_MAX_CHARS, key=prompt_key))[:SYSTEM_PROMPT_MAX_CHARS]
+    _save_if_changed(conversation, before)
     name = st.text_input(tr("settings.save_persona"), key="persona_name",
                          placeholder=tr("settings.persona_name"), max_chars=personas.MAX_NAME_CHARS)
     if st.button(tr("settings.save"), key="save_persona", disabled=not name.strip()):
@@ -289,12 +306,18 @@ PARAM_LABELS = {name: f"settings.param.{name}" for name in params.BY_NAME}  # ca
 
 def params_box(conversation: Conversation, model: str, thinking: bool) -> dict:
     """The conversation's generation parameters; empty means the model's own default (shown as a hint)."""
+    before = _setup(conversation)
+    conversation.params = _params_box(conversation, model, thinking)
+    _save_if_changed(conversation, before)
+    return conversation.params
+
+
+def _params_box(conversation: Conversation, model: str, thinking: bool) -> dict:
     defaults = params.model_defaults(model)
     chosen = params.clean(conversation.params, model)  # within this model's bounds before any widget
     if not st.toggle(tr("settings.params"), value=bool(chosen), key=f"show_params_{conversation.id}",
                      help=tr("settings.params_help")):
-        conversation.params = {}  # switched off: the model's own defaults again
-        return {}
+        return {}  # switched off: the model's own defaults again
     with st.container(border=True):
         for spec in params.SPECS:
             if spec.name == "thinking_budget" and not thinking:
@@ -317,9 +340,9 @@ def params_box(conversation: Conversation, model: str, thinking: bool) -> dict:
             else:
                 chosen[spec.name] = value
         if chosen and st.button(tr("settings.params_reset"), key=f"params_reset_{conversation.id}"):
-            chosen = {}
             for spec in params.SPECS:
                 st.session_state.pop(f"param_{spec.name}_{conversation.id}", None)
+            conversation.params = {}  # the widgets start again from it on the next run
+            session.save(conversation)
             st.rerun()
-    conversation.params = params.clean(chosen, model)
-    return conversation.params
+    return params.clean(chosen, model)
