@@ -11,6 +11,7 @@ another page. A widget whose value was dropped starts again from its preference 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -120,12 +121,19 @@ def keep_choice(key: str, options: list[str]) -> None:
         st.session_state[key] = value
 
 
+SERVED_MODELS_RETRY_S = 10.0  # a server that listed nothing (not up yet, say) is asked again after this long
+
+
 def served_models(target: config.Settings) -> list[str]:
-    """`GET /models` of an OpenAI-compatible server, asked once per session and URL (it costs nothing)."""
+    """`GET /models` of an OpenAI-compatible server: a list is kept for the session (per URL); no list (a
+    server not started yet, or one that cannot say) is asked for again, at most every
+    `SERVED_MODELS_RETRY_S` seconds so that reruns do not wait on it each time."""
     cache = st.session_state.setdefault("_served_models", {})
-    if target.base_url not in cache:
-        cache[target.base_url] = session.client_for(target).list_models()
-    return cache[target.base_url]
+    names, asked_at = cache.get(target.base_url, ([], None))
+    if not names and (asked_at is None or time.monotonic() - asked_at >= SERVED_MODELS_RETRY_S):
+        names = session.client_for(target).list_models()
+        cache[target.base_url] = (names, time.monotonic())
+    return names
 
 
 def _region_label(region: str, ui: str) -> str:
