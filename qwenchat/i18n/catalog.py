@@ -17,6 +17,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "lang.label": ("界面语言", "Language"),
     "lang.name": ("中文", "English"),  # each language's name in itself: the switch shows both as they are
     "farewell": ("感谢您的咨询，再见！", "Thank you for chatting. Goodbye!"),
+    "list.separator": ("、", ", "),  # between the items of a list parameter (qwenchat.i18n.t)
 
     # ---- qwenchat/turns.py and qwenchat/chat/engine.py: a message refused before any request -----------
     "turn.empty": ("消息是空的，请输入内容后再发送。", "The message is empty: type something first."),
