@@ -449,6 +449,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "chat.saving.deleted": ("这个对话已在另一个标签页中删除，不会再保存。",
                             "This conversation was deleted in another tab and is no longer saved."),
     "chat.save_copy": ("💾 另存为新对话", "💾 Save a copy"),
+    "conversation.copy_suffix": ("（副本）", " (copy)"),  # after the title of a saved copy (conversation.copy_of)
     "chat.saving.conflict": ("另一个标签页也修改了这个对话：两边的消息都已保留（用 ‹ › 切换分支）。",
                              "Another tab changed this conversation too: both sides are kept (switch branches with "
                              "‹ ›)."),
