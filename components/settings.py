@@ -26,6 +26,7 @@ from qwenchat.catalog import CATALOG, THINKING_ALWAYS, lookup
 from qwenchat.chat.state import CUSTOM, Preferences, budget_bounds
 from qwenchat.conversation import Conversation
 from qwenchat.i18n import Msg, t
+from qwenchat.rendering import escape_inline
 
 SYSTEM_PROMPT_MAX_CHARS = 8_000
 
@@ -300,13 +301,66 @@ def system_prompt_box(conversation: Conversation) -> None:
     _save_if_changed(conversation, before)
     name = st.text_input(tr("settings.save_persona"), key="persona_name",
                          placeholder=tr("settings.persona_name"), max_chars=personas.MAX_NAME_CHARS)
-    if st.button(tr("settings.save"), key="save_persona", disabled=not name.strip()):
-        try:
-            session.store().save_persona(session.owner(), personas.custom(name, conversation.system_prompt))
-            st.session_state.pop("_personas", None)
-            st.toast(tr("settings.saved"))
-        except Exception:  # noqa: BLE001
-            st.warning(tr("settings.persona_not_saved"))
+    # A callback, so that the pickers drawn above this button already list the persona it saves.
+    st.button(tr("settings.save"), key="save_persona", disabled=not name.strip(), on_click=_save_persona,
+              args=(conversation, prompt_key))
+    note = st.session_state.pop("_persona_note", None)  # a catalog id, set by a callback below
+    if note:
+        st.warning(tr(note, limit=personas.MAX_SAVED))
+    my_personas_box()
+
+
+def _save_persona(conversation: Conversation, prompt_key: str) -> None:
+    name = st.session_state.get("persona_name", "")
+    prompt = sanitize.clean_user_text(st.session_state.get(prompt_key, conversation.system_prompt))
+    try:
+        session.store().save_persona(session.owner(), personas.custom(name, prompt[:SYSTEM_PROMPT_MAX_CHARS]))
+    except personas.TooManyPersonas:
+        st.session_state["_persona_note"] = "settings.too_many_personas"
+        return
+    except Exception:  # noqa: BLE001 - a store that is away
+        st.session_state["_persona_note"] = "settings.persona_not_saved"
+        return
+    st.session_state.pop("_personas", None)
+    st.toast(tr("settings.saved"))
+
+
+def my_personas_box() -> None:
+    """The user's own personas, each with a delete button that asks first (as the History page does:
+    `st.session_state["persona_confirm"]` names the persona being asked about)."""
+    saved = _saved_personas()
+    if not saved:
+        return
+    asking = st.session_state.get("persona_confirm")
+    with st.expander(tr("settings.my_personas", count=len(saved)), expanded=asking is not None):
+        for persona in saved:
+            if asking == persona.id:
+                st.warning(tr("settings.persona_confirm_delete", name=escape_inline(persona.name_zh)))
+                yes, no = st.columns(2)
+                yes.button(tr("settings.persona_delete_yes"), key=f"persona_delete_yes_{persona.id}", type="primary",
+                           width="stretch", on_click=_delete_persona, args=(persona,))
+                no.button(tr("settings.persona_cancel"), key=f"persona_delete_no_{persona.id}", width="stretch",
+                          on_click=_ask_persona, args=(None,))
+                continue
+            label, delete = st.columns([4, 1], vertical_alignment="center")
+            label.markdown(escape_inline(persona.name_zh))
+            delete.button(tr("settings.persona_delete"), key=f"persona_delete_{persona.id}", width="stretch",
+                          on_click=_ask_persona, args=(persona.id,))
+
+
+def _ask_persona(persona_id: str | None) -> None:
+    st.session_state["persona_confirm"] = persona_id
+
+
+def _delete_persona(persona: personas.Persona) -> None:
+    st.session_state["persona_confirm"] = None
+    try:
+        session.store().delete_persona(session.owner(), persona.name_zh)
+    except Exception:  # noqa: BLE001 - a store that is away
+        st.session_state["_persona_note"] = "settings.persona_not_deleted"
+        return
+    st.session_state.pop("_personas", None)
+    st.toast(tr("settings.persona_deleted"))
 
 
 PARAM_LABELS = {name: f"settings.param.{name}" for name in params.BY_NAME}  # catalog ids
