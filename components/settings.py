@@ -5,7 +5,9 @@ Every widget is drawn only where it is, but what it chose is kept in the session
 (`qwenchat.chat.state`): Streamlit drops a widget's value on a run that does not draw it, so a choice made
 on the Settings page still applies on the chat page, and one made in the chat's sidebar survives a visit to
 another page. A widget whose value was dropped starts again from its preference (`_seed`). `choices()` and
-`options()` work out what a turn uses from the preferences without drawing anything.
+`options()` work out what a turn uses from the preferences without drawing anything. What belongs to the
+open conversation (persona, system prompt, parameters) is saved with it as soon as it changes, once the
+conversation has a message (`_save_if_changed`).
 """
 
 from __future__ import annotations
