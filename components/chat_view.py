@@ -263,7 +263,7 @@ def show_saving_state(status: str, conversation: Conversation) -> None:
 def _save_copy() -> None:
     from qwenchat.conversation import copy_of
 
-    copy = copy_of(session.conversation())
+    copy = copy_of(session.conversation(), lang())
     session.open_conversation(copy)
     session.save(copy)
 

@@ -5,12 +5,15 @@ Every widget is drawn only where it is, but what it chose is kept in the session
 (`qwenchat.chat.state`): Streamlit drops a widget's value on a run that does not draw it, so a choice made
 on the Settings page still applies on the chat page, and one made in the chat's sidebar survives a visit to
 another page. A widget whose value was dropped starts again from its preference (`_seed`). `choices()` and
-`options()` work out what a turn uses from the preferences without drawing anything.
+`options()` work out what a turn uses from the preferences without drawing anything. What belongs to the
+open conversation (persona, system prompt, parameters) is saved with it as soon as it changes, once the
+conversation has a message (`_save_if_changed`).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -25,6 +28,7 @@ from qwenchat.catalog import CATALOG, THINKING_ALWAYS, lookup
 from qwenchat.chat.state import CUSTOM, Preferences, budget_bounds
 from qwenchat.conversation import Conversation
 from qwenchat.i18n import Msg, t
+from qwenchat.rendering import escape_inline
 
 SYSTEM_PROMPT_MAX_CHARS = 8_000
 
@@ -120,12 +124,19 @@ def keep_choice(key: str, options: list[str]) -> None:
         st.session_state[key] = value
 
 
+SERVED_MODELS_RETRY_S = 10.0  # a server that listed nothing (not up yet, say) is asked again after this long
+
+
 def served_models(target: config.Settings) -> list[str]:
-    """`GET /models` of an OpenAI-compatible server, asked once per session and URL (it costs nothing)."""
+    """`GET /models` of an OpenAI-compatible server: a list is kept for the session (per URL); no list (a
+    server not started yet, or one that cannot say) is asked for again, at most every
+    `SERVED_MODELS_RETRY_S` seconds so that reruns do not wait on it each time."""
     cache = st.session_state.setdefault("_served_models", {})
-    if target.base_url not in cache:
-        cache[target.base_url] = session.client_for(target).list_models()
-    return cache[target.base_url]
+    names, asked_at = cache.get(target.base_url, ([], None))
+    if not names and (asked_at is None or time.monotonic() - asked_at >= SERVED_MODELS_RETRY_S):
+        names = session.client_for(target).list_models()
+        cache[target.base_url] = (names, time.monotonic())
+    return names
 
 
 def _region_label(region: str, ui: str) -> str:
@@ -263,25 +274,95 @@ def persona_picker(conversation: Conversation) -> None:
 def _apply_persona(conversation: Conversation, key: str, choices_: dict[str, personas.Persona]) -> None:
     picked = choices_.get(st.session_state.get(key) or "")
     if picked is not None:
+        before = _setup(conversation)
         conversation.system_prompt = picked.prompt
         st.session_state[f"system_prompt_{conversation.id}"] = picked.prompt
+        _save_if_changed(conversation, before)
+
+
+def _setup(conversation: Conversation) -> tuple[str, dict]:
+    """What the Settings page changes in a conversation: its system prompt and parameters."""
+    return conversation.system_prompt, dict(conversation.params)
+
+
+def _save_if_changed(conversation: Conversation, before: tuple[str, dict]) -> None:
+    """Save the conversation at once when its system prompt or parameters changed, so a reload of the page
+    brings them back. An empty conversation is not saved (`session.save`): it gets into the history with its
+    first message, which carries them, and opening the Settings page creates nothing."""
+    if _setup(conversation) != before:
+        session.save(conversation)
 
 
 def system_prompt_box(conversation: Conversation) -> None:
     """The system prompt as text, and saving it as one of the user's personas."""
     prompt_key = f"system_prompt_{conversation.id}"
     _seed(prompt_key, conversation.system_prompt)
+    before = _setup(conversation)
     conversation.system_prompt = sanitize.clean_user_text(st.text_area(
         tr("settings.system_prompt"), max_chars=SYSTEM_PROMPT_MAX_CHARS, key=prompt_key))[:SYSTEM_PROMPT_MAX_CHARS]
+    _save_if_changed(conversation, before)
     name = st.text_input(tr("settings.save_persona"), key="persona_name",
                          placeholder=tr("settings.persona_name"), max_chars=personas.MAX_NAME_CHARS)
-    if st.button(tr("settings.save"), key="save_persona", disabled=not name.strip()):
-        try:
-            session.store().save_persona(session.owner(), personas.custom(name, conversation.system_prompt))
-            st.session_state.pop("_personas", None)
-            st.toast(tr("settings.saved"))
-        except Exception:  # noqa: BLE001
-            st.warning(tr("settings.persona_not_saved"))
+    # A callback, so that the pickers drawn above this button already list the persona it saves.
+    st.button(tr("settings.save"), key="save_persona", disabled=not name.strip(), on_click=_save_persona,
+              args=(conversation, prompt_key))
+    note = st.session_state.pop("_persona_note", None)  # a catalog id, set by a callback below
+    if note:
+        st.warning(tr(note, limit=personas.MAX_SAVED))
+    my_personas_box()
+
+
+def _save_persona(conversation: Conversation, prompt_key: str) -> None:
+    name = st.session_state.get("persona_name", "")
+    prompt = sanitize.clean_user_text(st.session_state.get(prompt_key, conversation.system_prompt))
+    try:
+        session.store().save_persona(session.owner(), personas.custom(name, prompt[:SYSTEM_PROMPT_MAX_CHARS]))
+    except personas.TooManyPersonas:
+        st.session_state["_persona_note"] = "settings.too_many_personas"
+        return
+    except Exception:  # noqa: BLE001 - a store that is away
+        st.session_state["_persona_note"] = "settings.persona_not_saved"
+        return
+    st.session_state.pop("_personas", None)
+    st.toast(tr("settings.saved"))
+
+
+def my_personas_box() -> None:
+    """The user's own personas, each with a delete button that asks first (as the History page does:
+    `st.session_state["persona_confirm"]` names the persona being asked about)."""
+    saved = _saved_personas()
+    if not saved:
+        return
+    asking = st.session_state.get("persona_confirm")
+    with st.expander(tr("settings.my_personas", count=len(saved)), expanded=asking is not None):
+        for persona in saved:
+            if asking == persona.id:
+                st.warning(tr("settings.persona_confirm_delete", name=escape_inline(persona.name_zh)))
+                yes, no = st.columns(2)
+                yes.button(tr("settings.persona_delete_yes"), key=f"persona_delete_yes_{persona.id}", type="primary",
+                           width="stretch", on_click=_delete_persona, args=(persona,))
+                no.button(tr("settings.persona_cancel"), key=f"persona_delete_no_{persona.id}", width="stretch",
+                          on_click=_ask_persona, args=(None,))
+                continue
+            label, delete = st.columns([4, 1], vertical_alignment="center")
+            label.markdown(escape_inline(persona.name_zh))
+            delete.button(tr("settings.persona_delete"), key=f"persona_delete_{persona.id}", width="stretch",
+                          on_click=_ask_persona, args=(persona.id,))
+
+
+def _ask_persona(persona_id: str | None) -> None:
+    st.session_state["persona_confirm"] = persona_id
+
+
+def _delete_persona(persona: personas.Persona) -> None:
+    st.session_state["persona_confirm"] = None
+    try:
+        session.store().delete_persona(session.owner(), persona.name_zh)
+    except Exception:  # noqa: BLE001 - a store that is away
+        st.session_state["_persona_note"] = "settings.persona_not_deleted"
+        return
+    st.session_state.pop("_personas", None)
+    st.toast(tr("settings.persona_deleted"))
 
 
 PARAM_LABELS = {name: f"settings.param.{name}" for name in params.BY_NAME}  # catalog ids
@@ -289,12 +370,18 @@ PARAM_LABELS = {name: f"settings.param.{name}" for name in params.BY_NAME}  # ca
 
 def params_box(conversation: Conversation, model: str, thinking: bool) -> dict:
     """The conversation's generation parameters; empty means the model's own default (shown as a hint)."""
+    before = _setup(conversation)
+    conversation.params = _params_box(conversation, model, thinking)
+    _save_if_changed(conversation, before)
+    return conversation.params
+
+
+def _params_box(conversation: Conversation, model: str, thinking: bool) -> dict:
     defaults = params.model_defaults(model)
     chosen = params.clean(conversation.params, model)  # within this model's bounds before any widget
     if not st.toggle(tr("settings.params"), value=bool(chosen), key=f"show_params_{conversation.id}",
                      help=tr("settings.params_help")):
-        conversation.params = {}  # switched off: the model's own defaults again
-        return {}
+        return {}  # switched off: the model's own defaults again
     with st.container(border=True):
         for spec in params.SPECS:
             if spec.name == "thinking_budget" and not thinking:
@@ -317,9 +404,9 @@ def params_box(conversation: Conversation, model: str, thinking: bool) -> dict:
             else:
                 chosen[spec.name] = value
         if chosen and st.button(tr("settings.params_reset"), key=f"params_reset_{conversation.id}"):
-            chosen = {}
             for spec in params.SPECS:
                 st.session_state.pop(f"param_{spec.name}_{conversation.id}", None)
+            conversation.params = {}  # the widgets start again from it on the next run
+            session.save(conversation)
             st.rerun()
-    conversation.params = params.clean(chosen, model)
-    return conversation.params
+    return params.clean(chosen, model)

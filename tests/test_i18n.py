@@ -153,3 +153,10 @@ def test_the_converted_files_take_every_word_from_the_catalog():
     found = [line for path in CONVERTED
              for line in chinese_literals((ROOT / path).read_text(encoding="utf-8"), path)]
     assert found == []
+
+
+def test_a_list_parameter_is_joined_with_the_languages_own_separator():
+    assert t("doc.over_budget", "en", names=["a.pdf", "b.pdf"], tokens=1, prompt_tokens=2, budget=3).startswith(
+        "The attached document(s) (a.pdf, b.pdf)")
+    assert "（a.pdf、b.pdf）" in t("doc.over_budget", "zh", names=("a.pdf", "b.pdf"), tokens=1, prompt_tokens=2,
+                                     budget=3)

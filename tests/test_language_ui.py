@@ -224,3 +224,21 @@ def test_in_english_a_closed_conversation_says_goodbye_in_english(app_env, fake)
     assert [m.markdown[0].value for m in at.chat_message][-1] == t("farewell", "en")
     assert at.info[0].value == t("chat.closed", "en")
     assert chinese(texts(at.main)) == []
+
+
+def test_in_english_a_copy_saved_after_a_delete_elsewhere_is_titled_in_english(app_env, fake, tmp_path):
+    from qwenchat.store import Store
+
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.context = {"locale": "en-US"}
+    at.run()
+    send(at, "hello there")
+    elsewhere = Store(tmp_path / "chats.db")  # another tab deletes the conversation
+    assert elsewhere.delete(at.session_state["owner"].id, at.session_state["chat"].conversation.id)
+    send(at, "one more thing")
+    assert t("chat.saving.deleted", "en") in [w.value for w in at.warning]
+    at.button(key="save_copy").click().run()
+    assert not at.exception
+    [summary] = elsewhere.list_conversations(at.session_state["owner"].id)
+    elsewhere.close()
+    assert summary.title == "hello there (copy)"

@@ -4,11 +4,16 @@ not draw it; the session's Preferences keep it)."""
 
 from __future__ import annotations
 
+import os
+import socket
+
 from streamlit.testing.v1 import AppTest
 
+from components import settings
+from qwenchat import personas
 from qwenchat.i18n import t
 from tests.apptest import APP, HISTORY, TIMEOUT, USAGE, chat, on_chat, on_settings, send
-from tests.fake_dashscope import VALID_KEY
+from tests.fake_dashscope import VALID_KEY, FakeDashScope
 
 
 def chat_requests(fake) -> list[dict]:
@@ -94,3 +99,133 @@ def test_the_open_conversation_is_exported_from_the_settings_page(app, fake):
     assert not app.download_button  # not on the chat page: two buttons there cost every rerun
     on_settings(app)
     assert [b.key for b in app.download_button] == [f"export_md_{cid}", f"export_json_{cid}"]
+
+
+# ---- what is changed on the Settings page is saved at once (a reload brings it back) ----------------------
+
+def reload(at: AppTest) -> AppTest:
+    """The same address opened again: a new session with the page's ?o= and ?c=."""
+    again = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    again.query_params.update({name: at.query_params[name] for name in ("o", "c") if name in at.query_params})
+    again.run()
+    assert not again.exception, again.exception
+    return again
+
+
+def stored_conversations(at: AppTest) -> int:
+    from qwenchat.store import Store
+
+    store = Store(os.environ["QWENCHAT_DB"])
+    try:
+        return store.count_conversations(at.session_state["owner"].id)
+    finally:
+        store.close()
+
+
+def test_a_system_prompt_persona_and_parameters_changed_after_a_message_survive_a_reload(app, fake):
+    send(app, "hi there")
+    cid = app.session_state["chat"].conversation.id
+    on_settings(app)
+    app.text_area(key=f"system_prompt_{cid}").input("You are a pirate. Answer like one.").run()
+    again = on_settings(reload(app))
+    assert again.session_state["chat"].conversation.id == cid
+    assert again.text_area(key=f"system_prompt_{cid}").value == "You are a pirate. Answer like one."
+
+    app.toggle(key=f"show_params_{cid}").set_value(True).run()
+    app.number_input(key=f"param_seed_{cid}").set_value(7).run()
+    again = on_settings(reload(app))
+    assert again.number_input(key=f"param_seed_{cid}").value == 7
+    app.button(key=f"params_reset_{cid}").click().run()
+    assert app.number_input(key=f"param_seed_{cid}").value is None
+    assert reload(app).session_state["chat"].conversation.params == {}
+    app.number_input(key=f"param_seed_{cid}").set_value(7).run()
+
+    on_chat(app).sidebar.selectbox(key=f"persona_{cid}").select("translator").run()
+    again = reload(app)
+    assert again.sidebar.selectbox(key=f"persona_{cid}").value == "translator"
+    assert again.session_state["chat"].conversation.system_prompt == personas.builtin("translator").prompt
+    send(again, "hello")
+    assert chat_requests(fake)[-1]["body"]["messages"][0]["content"] == personas.builtin("translator").prompt
+
+
+def test_opening_settings_of_an_empty_conversation_saves_no_conversation(app):
+    cid = app.session_state["chat"].conversation.id
+    on_settings(app)
+    app.text_area(key=f"system_prompt_{cid}").input("You are a pirate.").run()
+    app.toggle(key=f"show_params_{cid}").set_value(True).run()
+    app.number_input(key=f"param_seed_{cid}").set_value(7).run()
+    assert stored_conversations(app) == 0 and "c" not in app.query_params
+    on_chat(app)  # the choice still applies to the first message
+    send(app, "hi")
+    assert app.session_state["chat"].conversation.system_prompt == "You are a pirate." and stored_conversations(app) == 1
+
+
+# ---- a local server's model list -------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_local_server_that_comes_up_after_the_page_lists_its_models(app_env, monkeypatch):
+    port = free_port()
+    app_env.delenv("DASHSCOPE_API_KEY")
+    app_env.delenv("QWENCHAT_PROVIDER")
+    app_env.setenv("DASHSCOPE_BASE_URL", f"http://127.0.0.1:{port}/compatible-mode/v1")
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    assert at.sidebar.selectbox(key="model_choice").options[0].startswith("qwen-plus · ")  # the Qwen catalog
+    with FakeDashScope(port=port, api_key=None, models=["llama3:8b", "qwen3:8b"]) as local:
+        at.run()  # within the retry interval: not asked again on every rerun
+        assert local.model_requests == []
+        monkeypatch.setattr(settings, "SERVED_MODELS_RETRY_S", 0.0)
+        at.run()
+        assert at.sidebar.selectbox(key="model_choice").options[:2] == ["llama3:8b", "qwen3:8b"]
+        at.run()
+        at.run()
+        assert len(local.model_requests) == 1  # a list that came is kept
+
+
+# ---- the user's own personas: deleted from the Settings page; the cap has its own message ----------------
+
+def save_persona(at: AppTest, name: str) -> AppTest:
+    at.text_input(key="persona_name").input(name).run()
+    at.button(key="save_persona").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_saved_persona_is_deleted_after_a_confirmation(app):
+    cid = app.session_state["chat"].conversation.id
+    on_settings(app)
+    app.text_area(key=f"system_prompt_{cid}").input("You are a pirate.").run()
+    save_persona(app, "Pirate")
+    assert "Pirate" in app.selectbox(key=f"persona_{cid}").options
+    app.button(key="persona_delete_user:Pirate").click().run()
+    assert t("settings.persona_confirm_delete", "zh", name="Pirate") in [w.value for w in app.warning]
+    assert "Pirate" in app.selectbox(key=f"persona_{cid}").options  # only asked so far
+    app.button(key="persona_delete_no_user:Pirate").click().run()
+    assert not app.warning
+    app.button(key="persona_delete_user:Pirate").click().run()
+    app.button(key="persona_delete_yes_user:Pirate").click().run()
+    assert not app.exception
+    assert "Pirate" not in app.selectbox(key=f"persona_{cid}").options
+    again = on_settings(reload(app))  # gone from the store too
+    assert "Pirate" not in again.selectbox(key=f"persona_{again.session_state['chat'].conversation.id}").options
+    assert app.text_area(key=f"system_prompt_{cid}").value == "You are a pirate."  # the prompt itself stays
+
+
+def test_saving_past_the_cap_says_to_delete_one_first(app):
+    store_owner = app.session_state["owner"].id
+    from qwenchat.store import Store
+
+    store = Store(os.environ["QWENCHAT_DB"])
+    for i in range(personas.MAX_SAVED):
+        store.save_persona(store_owner, personas.custom(f"p{i}", "x"))
+    store.close()
+    on_settings(app)
+    save_persona(app, "one more")
+    warnings = [w.value for w in app.warning]
+    assert t("settings.too_many_personas", "zh", limit=personas.MAX_SAVED) in warnings
+    assert t("settings.persona_not_saved", "zh") not in warnings

@@ -170,7 +170,7 @@ class ChatEngine:
         if not files or problem.kind != OVER_BUDGET:
             return problem
         return turns.Problem(OVER_BUDGET, "doc.over_budget", {
-            "names": "、".join(f.name for f in files), "tokens": sum(f.tokens for f in files),
+            "names": [f.name for f in files], "tokens": sum(f.tokens for f in files),
             "prompt_tokens": problem.params.get("prompt_tokens", 0), "budget": self.options.budget})
 
     def regenerate(self, reply_id: str) -> Iterator[TurnEvent]:

@@ -7,7 +7,8 @@ The core never builds a sentence: it returns ids and parameters (a `Msg`, or a `
 and the UI renders them in the visitor's language. The catalog itself is `qwenchat.i18n.catalog`.
 
 `t` never raises: an unknown id comes back as the id itself, a missing parameter as `{name}`, both logged.
-A parameter that is itself a `Msg` is rendered in the same language.
+A parameter that is itself a `Msg` is rendered in the same language; a list or tuple parameter is its items
+joined with the language's own separator (`list.separator`: "a.pdf、b.pdf" / "a.pdf, b.pdf").
 """
 
 from __future__ import annotations
@@ -74,12 +75,20 @@ def t(message_id: str, lang: str, /, **params: Any) -> str:
         _report(message_id, "unknown message id", lang)
         return message_id
     template = texts[LANGS.index(lang)]
-    values = {name: value.text(lang) if isinstance(value, Msg) else value for name, value in params.items()}
+    values = {name: _value(value, lang) for name, value in params.items()}
     try:
         return template.format_map(_Params(message_id, values))
     except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:  # a bad value for a spec
         _report(message_id, "cannot format", f"{type(exc).__name__}: {exc}")
         return template
+
+
+def _value(value: Any, lang: str) -> Any:
+    if isinstance(value, Msg):
+        return value.text(lang)
+    if isinstance(value, (list, tuple)):
+        return t("list.separator", lang).join(str(_value(item, lang)) for item in value)
+    return value
 
 
 def language_from_locale(locale: str | None) -> str:

@@ -17,6 +17,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "lang.label": ("界面语言", "Language"),
     "lang.name": ("中文", "English"),  # each language's name in itself: the switch shows both as they are
     "farewell": ("感谢您的咨询，再见！", "Thank you for chatting. Goodbye!"),
+    "list.separator": ("、", ", "),  # between the items of a list parameter (qwenchat.i18n.t)
 
     # ---- qwenchat/turns.py and qwenchat/chat/engine.py: a message refused before any request -----------
     "turn.empty": ("消息是空的，请输入内容后再发送。", "The message is empty: type something first."),
@@ -378,6 +379,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "settings.save": ("💾 保存", "💾 Save"),
     "settings.saved": ("已保存", "Saved"),
     "settings.persona_not_saved": ("暂时无法保存角色。", "The persona cannot be saved right now."),
+    "settings.too_many_personas": ("你已保存了 {limit} 个角色，达到上限：请先在下方“我的角色”中删除一个。",
+                                   "You already have {limit} saved personas, the most you can keep: delete one under "
+                                   "My personas below first."),
+    "settings.my_personas": ("我的角色（{count}）", "My personas ({count})"),
+    "settings.persona_delete": ("🗑️ 删除", "🗑️ Delete"),
+    "settings.persona_confirm_delete": ("确定删除角色“{name}”吗？已在使用它的对话保留各自的系统提示词。",
+                                        "Delete the persona \"{name}\"? Conversations that use it keep their "
+                                        "system prompt."),
+    "settings.persona_delete_yes": ("🗑️ 确认删除", "🗑️ Delete"),
+    "settings.persona_cancel": ("取消", "Cancel"),
+    "settings.persona_deleted": ("角色已删除", "Persona deleted"),
+    "settings.persona_not_deleted": ("暂时无法删除角色。", "The persona cannot be deleted right now."),
     "settings.params": ("生成参数", "Parameters"),
     "settings.param.temperature": ("温度", "Temperature"),
     "settings.param.top_p": ("Top P", "Top P"),
@@ -448,6 +461,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "chat.saving.deleted": ("这个对话已在另一个标签页中删除，不会再保存。",
                             "This conversation was deleted in another tab and is no longer saved."),
     "chat.save_copy": ("💾 另存为新对话", "💾 Save a copy"),
+    "conversation.copy_suffix": ("（副本）", " (copy)"),  # after the title of a saved copy (conversation.copy_of)
     "chat.saving.conflict": ("另一个标签页也修改了这个对话：两边的消息都已保留（用 ‹ › 切换分支）。",
                              "Another tab changed this conversation too: both sides are kept (switch branches with "
                              "‹ ›)."),
