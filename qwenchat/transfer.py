@@ -18,7 +18,8 @@ Version 1 files (no `leaf`, `parent` or `parts`) and version 2 files still impor
 
 Times inside the conversation are seconds since the epoch, as in the model, and must fall in the years
 2000 to 2099, as must `exported_at`; `usage` is null or an object with the `Usage` fields, each a whole
-number from 0 to 10**12. Ids are not exported: an imported conversation gets fresh ones, so it never
+number from 0 to 10**12. A part's `data` holds numbers within ±10**15 and at most 32 levels of objects and
+lists. Ids are not exported: an imported conversation gets fresh ones, so it never
 overwrites an existing one. A withdrawn reply's text, reasoning and parts are never exported.
 `from_json` only parses and validates; the caller decides whether to save (see `qwenchat.imports` for
 the limits on that).
@@ -71,6 +72,7 @@ MAX_TOKENS = 10**12
 EARLIEST = 946684800.0  # 2000-01-01T00:00:00Z
 LATEST = 4102444800.0   # 2100-01-01T00:00:00Z, excluded
 MAX_NUMBER_IN_DATA = 10**15
+MAX_DEPTH_IN_DATA = 32  # objects and lists inside one another in a part's data; the app's own parts use 3
 ROLES = ("user", "assistant")
 
 ENVELOPE_KEYS = ("format", "version", "exported_at", "conversation")
@@ -281,7 +283,9 @@ def from_json_with_images(data: bytes | str, max_bytes: int = MAX_BYTES) -> tupl
         raise InvalidImport("import.too_large", size=format_bytes(max_bytes))
     try:
         envelope = json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+    except RecursionError:  # nested deeper than the parser's stack: valid JSON, but no export is like that
+        raise InvalidImport("import.too_deep") from None
+    except (UnicodeDecodeError, ValueError):
         raise InvalidImport("import.not_json") from None
 
     if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
@@ -412,8 +416,7 @@ def _parts(value: Any, message: Msg) -> list[Part]:
             raise InvalidImport("import.unknown_type", where=where, type=repr(part["type"]))
         _typed(part, "text", str, where)
         _typed(part, "data", dict, where)
-        if not _bounded(part["data"]):
-            raise InvalidImport("import.data_out_of_bounds", where=where, limit=MAX_NUMBER_IN_DATA)
+        _check_data(part["data"], where)
         text = part["data"].get("text") if part["type"] == "file" else None
         if isinstance(text, str) and len(text) > MAX_DOCUMENT_CHARS:  # what an attachment may add, as in the chat
             raise InvalidImport("import.document_too_long", where=where, limit=MAX_DOCUMENT_CHARS)
@@ -425,17 +428,32 @@ def _count_of(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
+def _check_data(data: dict[str, Any], where: Msg) -> None:
+    """Numbers within ±10**15, text that encodes and at most MAX_DEPTH_IN_DATA levels, all the way down.
+
+    A loop with its own stack, not recursion: a 4 KB file can nest deeper than Python's stack goes."""
+    pending: list[tuple[Any, int]] = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, (dict, list)) and depth > MAX_DEPTH_IN_DATA:
+            raise InvalidImport("import.data_too_deep", where=where, limit=MAX_DEPTH_IN_DATA)
+        if isinstance(value, dict):
+            if not all(_encodes(k) for k in value):
+                raise InvalidImport("import.data_out_of_bounds", where=where, limit=MAX_NUMBER_IN_DATA)
+            pending += [(v, depth + 1) for v in value.values()]
+        elif isinstance(value, list):
+            pending += [(v, depth + 1) for v in value]
+        elif not _bounded(value):
+            raise InvalidImport("import.data_out_of_bounds", where=where, limit=MAX_NUMBER_IN_DATA)
+
+
 def _bounded(value: Any) -> bool:
-    """Numbers within ±10**15 and text that encodes, all the way down."""
+    """A number within ±10**15, text that encodes, true, false or null."""
     if isinstance(value, bool) or value is None:
         return True
     if isinstance(value, (int, float)):
         return abs(value) <= MAX_NUMBER_IN_DATA
-    if isinstance(value, str):
-        return _encodes(value)
-    if isinstance(value, list):
-        return all(_bounded(v) for v in value)
-    return all(_encodes(k) and _bounded(v) for k, v in value.items())
+    return isinstance(value, str) and _encodes(value)
 
 
 def _encodes(text: str) -> bool:

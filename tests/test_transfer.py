@@ -467,3 +467,37 @@ def test_markdown_export_shows_images_of_every_role_as_links():
     reply.content, reply.status, reply.reasoning = "![y](https://evil.example/y.png)", COMPLETE, "![r](http://e/r)"
     md = to_markdown(c)
     assert "![" not in md and md.count("[🖼️ ") == 6
+
+
+# ---- files crafted to hurt: deep nesting, a long system prompt ----
+
+def nested(depth: int) -> str:
+    """`depth` objects, one inside the other, as JSON text (json.dumps itself stops near 1,000)."""
+    return '{"a": ' * depth + "{}" + "}" * depth
+
+
+def with_first_part(data: str, version: int = 2) -> str:
+    file = valid()
+    file["version"] = version
+    if version < 3:
+        del file["conversation"]["images"]
+    file["conversation"]["messages"][0]["parts"] = [{"type": "notice", "text": "x", "data": "DATA"}]
+    return json.dumps(file).replace('"DATA"', data)
+
+
+@pytest.mark.parametrize("depth", [500, 900, 5000])
+def test_deeply_nested_part_data_is_refused_with_a_clear_message_not_a_recursion_error(depth):
+    with pytest.raises(InvalidImport) as refused:
+        from_json(with_first_part(nested(depth)))
+    assert refused.value.reason.id in ("import.data_too_deep", "import.too_deep")
+    assert "nest" in refused.value.message("en") and "嵌套" in refused.value.message("zh")
+
+
+def test_part_data_as_deep_as_allowed_imports_and_one_level_more_is_refused():
+    limit = transfer.MAX_DEPTH_IN_DATA
+    back = from_json(with_first_part(nested(limit - 1)))  # the part's own object is the first level
+    assert back.messages[0].parts[0].data == json.loads(nested(limit - 1))
+    with pytest.raises(InvalidImport) as refused:
+        from_json(with_first_part(nested(limit)))
+    assert refused.value.reason.id == "import.data_too_deep" and str(limit) in refused.value.message("en")
+    assert "message 1" in refused.value.message("en")
