@@ -23,10 +23,8 @@ from components.session import read_secrets
 from qwenchat import access, config, params, personas, sanitize
 from qwenchat.catalog import CATALOG, THINKING_ALWAYS, lookup
 from qwenchat.chat.state import CUSTOM, Preferences, budget_bounds
-from qwenchat.conversation import Conversation
+from qwenchat.conversation import SYSTEM_PROMPT_MAX_CHARS, Conversation
 from qwenchat.i18n import Msg, t
-
-SYSTEM_PROMPT_MAX_CHARS = 8_000
 
 
 @dataclass(frozen=True)

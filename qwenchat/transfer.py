@@ -18,9 +18,9 @@ Version 1 files (no `leaf`, `parent` or `parts`) and version 2 files still impor
 
 Times inside the conversation are seconds since the epoch, as in the model, and must fall in the years
 2000 to 2099, as must `exported_at`; `usage` is null or an object with the `Usage` fields, each a whole
-number from 0 to 10**12. A part's `data` holds numbers within ±10**15 and at most 32 levels of objects and
-lists. Ids are not exported: an imported conversation gets fresh ones, so it never
-overwrites an existing one. A withdrawn reply's text, reasoning and parts are never exported.
+number from 0 to 10**12. The system prompt is at most 8,000 characters, as in the Settings box. A part's
+`data` holds numbers within ±10**15 and at most 32 levels of objects and lists. Ids are not exported: an
+imported conversation gets fresh ones, so it never overwrites an existing one. A withdrawn reply's text, reasoning and parts are never exported.
 `from_json` only parses and validates; the caller decides whether to save (see `qwenchat.imports` for
 the limits on that).
 
@@ -48,6 +48,7 @@ from qwenchat.conversation import (
     STATUSES,
     STOPPED,
     STREAMING,
+    SYSTEM_PROMPT_MAX_CHARS,
     WITHDRAWN,
     Conversation,
     Message,
@@ -328,7 +329,7 @@ def from_json_with_images(data: bytes | str, max_bytes: int = MAX_BYTES) -> tupl
         leaf = messages[index].id if index is not None else ""
 
     conversation = Conversation(
-        model=clean_user_text(conv["model"]), system_prompt=clean_user_text(conv["system_prompt"]),
+        model=clean_user_text(conv["model"]), system_prompt=_system_prompt(conv["system_prompt"]),
         title=clean_user_text(conv["title"]), closed=conv["closed"],
         created_at=float(conv["created_at"]), id=new_id(),
     )
@@ -462,6 +463,17 @@ def _encodes(text: str) -> bool:
     except UnicodeEncodeError:  # a lone surrogate: the store could not save it
         return False
     return True
+
+
+def _system_prompt(value: str) -> str:
+    """The prompt as the Settings box would keep it, or InvalidImport when it is longer than that box allows.
+
+    Refused rather than cut: a cut prompt would quietly change how every later reply is written (its end is
+    often where the rules are), while the refusal says which limit to edit the file down to."""
+    prompt = clean_user_text(value)
+    if len(prompt) > SYSTEM_PROMPT_MAX_CHARS:
+        raise InvalidImport("import.system_prompt_too_long", limit=SYSTEM_PROMPT_MAX_CHARS)
+    return prompt
 
 
 def _label(value: str, key: str, where: Msg) -> None:

@@ -501,3 +501,22 @@ def test_part_data_as_deep_as_allowed_imports_and_one_level_more_is_refused():
         from_json(with_first_part(nested(limit)))
     assert refused.value.reason.id == "import.data_too_deep" and str(limit) in refused.value.message("en")
     assert "message 1" in refused.value.message("en")
+
+
+def test_a_system_prompt_longer_than_the_settings_box_allows_is_refused():
+    file = valid()
+    file["version"] = 2
+    del file["conversation"]["images"]
+    file["conversation"]["system_prompt"] = "你好" * 15000  # 30,000 characters, all of them sent on every turn
+    with pytest.raises(InvalidImport) as refused:
+        from_json(json.dumps(file, ensure_ascii=False))
+    assert refused.value.reason.id == "import.system_prompt_too_long"
+    assert "8,000" in refused.value.message("en") and "8,000" in refused.value.message("zh")
+
+
+def test_a_system_prompt_as_long_as_the_settings_box_allows_imports_whole():
+    from qwenchat.conversation import SYSTEM_PROMPT_MAX_CHARS
+
+    c = sample()
+    c.system_prompt = "长" * SYSTEM_PROMPT_MAX_CHARS
+    assert from_json(to_json(c)).system_prompt == c.system_prompt
