@@ -3,18 +3,20 @@
 The JSON file is an envelope, and every key in it is listed below (nothing else is written or
 accepted):
 
-    {"format": "qwenchat.conversation", "version": 3, "exported_at": "2025-01-31T08:00:00Z",
+    {"format": "qwenchat.conversation", "version": 4, "exported_at": "2025-01-31T08:00:00Z",
      "conversation": {"title", "model", "system_prompt", "closed", "created_at", "leaf", "messages": [
          {"role", "content", "status", "reasoning", "error", "model", "usage", "created_at",
           "parent", "parts": [{"type", "text", "data"}]}],
-         "images": [{"id", "mime", "data"}]}}
+         "images": [{"id", "mime", "data"}], "params": {"temperature": 0.3}}}
 
 Version 2 carries the whole tree: `messages` lists every branch, each message after its parent;
 `parent` is the index of the parent in that list (null for a root) and `leaf` the index of the last
 message of the visible branch (null when none is shown). Version 3 adds `images`: the pixels of the
 messages' image parts, base64 (`data`), once each; on import each is decoded as its `mime` says, its id
 is recomputed from its bytes (the parts follow), and its size is read from it, never from the file.
-Version 1 files (no `leaf`, `parent` or `parts`) and version 2 files still import.
+Version 4 adds `params`: the generation parameters the user changed, bounded on import by `params.clean`
+as the Settings page bounds them (unknown names dropped, values clamped). Version 1 files (no `leaf`,
+`parent` or `parts`), version 2 and version 3 files still import (with no parameters).
 
 Times inside the conversation are seconds since the epoch, as in the model, and must fall in the years
 2000 to 2099, as must `exported_at`; `usage` is null or an object with the `Usage` fields, each a whole
@@ -57,12 +59,13 @@ from qwenchat.conversation import (
     new_id,
 )
 from qwenchat.i18n import DEFAULT_LANG, Msg, conversation_language, t
+from qwenchat.params import clean as clean_params
 from qwenchat.rendering import images_as_links
 from qwenchat.sanitize import clean_user_text
 
 FORMAT = "qwenchat.conversation"
-VERSION = 3
-VERSIONS = (1, 2, 3)
+VERSION = 4
+VERSIONS = (1, 2, 3, 4)
 MAX_BYTES = 2 * 1024 * 1024  # the default; QWENCHAT_MAX_IMPORT_BYTES changes it (see qwenchat.imports)
 MAX_MESSAGES = 5000
 MAX_PARTS = 300  # a reply that called tools has two parts per call: up to 8 rounds of 16 calls
@@ -77,8 +80,10 @@ MAX_DEPTH_IN_DATA = 32  # objects and lists inside one another in a part's data;
 ROLES = ("user", "assistant")
 
 ENVELOPE_KEYS = ("format", "version", "exported_at", "conversation")
-CONVERSATION_KEYS = ("title", "model", "system_prompt", "closed", "created_at", "leaf", "messages", "images")
-CONVERSATION_KEYS_V2 = CONVERSATION_KEYS[:-1]
+CONVERSATION_KEYS = ("title", "model", "system_prompt", "closed", "created_at", "leaf", "messages", "images",
+                     "params")
+CONVERSATION_KEYS_V3 = CONVERSATION_KEYS[:-1]
+CONVERSATION_KEYS_V2 = CONVERSATION_KEYS_V3[:-1]
 IMAGE_KEYS = ("id", "mime", "data")
 MESSAGE_KEYS = ("role", "content", "status", "reasoning", "error", "model", "usage", "created_at", "parent",
                 "parts")
@@ -236,7 +241,7 @@ def to_json(conversation: Conversation, image: Callable[[str], bytes | None] | N
         "conversation": {
             "title": c.title, "model": c.model, "system_prompt": c.system_prompt, "closed": c.closed,
             "created_at": c.created_at, "leaf": index[c.messages[-1].id] if c.messages else None,
-            "messages": messages, "images": _images_out(map(_shown, everything), image),
+            "messages": messages, "images": _images_out(map(_shown, everything), image), "params": dict(c.params),
         },
     }
     return json.dumps(envelope, ensure_ascii=False, indent=2)
@@ -299,8 +304,8 @@ def from_json_with_images(data: bytes | str, max_bytes: int = MAX_BYTES) -> tupl
     _exported_at(_typed(envelope, "exported_at", str, the_file))
 
     conv = _typed(envelope, "conversation", dict, the_file)
-    _exact_keys(conv, {1: CONVERSATION_KEYS_V1, 2: CONVERSATION_KEYS_V2, 3: CONVERSATION_KEYS}[version],
-                the_conversation)
+    _exact_keys(conv, {1: CONVERSATION_KEYS_V1, 2: CONVERSATION_KEYS_V2, 3: CONVERSATION_KEYS_V3,
+                       4: CONVERSATION_KEYS}[version], the_conversation)
     for key in ("title", "model", "system_prompt"):
         _typed(conv, key, str, the_conversation)
     _label(conv["model"], "model", the_conversation)
@@ -333,6 +338,8 @@ def from_json_with_images(data: bytes | str, max_bytes: int = MAX_BYTES) -> tupl
         title=clean_user_text(conv["title"]), closed=conv["closed"],
         created_at=float(conv["created_at"]), id=new_id(),
     )
+    if version >= 4:
+        conversation.params = clean_params(_typed(conv, "params", dict, the_conversation), conversation.model)
     conversation.show_tree(messages, leaf)
     imported = _images_in(conv["images"]) if version >= 3 else {}
     _follow_images(messages, imported)

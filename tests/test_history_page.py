@@ -351,7 +351,7 @@ def deeply_nested_export(depth: int) -> bytes:
     """A valid version 2 export but for its first part's data: `depth` objects, one inside the other."""
     file = json.loads(to_json(Conversation(messages=[Message("user", "q")])))
     file["version"] = 2
-    del file["conversation"]["images"]
+    del file["conversation"]["images"], file["conversation"]["params"]
     file["conversation"]["messages"][0]["parts"] = [{"type": "notice", "text": "x", "data": "DATA"}]
     return json.dumps(file).replace('"DATA"', '{"a": ' * depth + "{}" + "}" * depth).encode()
 
