@@ -22,7 +22,8 @@ Times inside the conversation are seconds since the epoch, as in the model, and 
 2000 to 2099, as must `exported_at`; `usage` is null or an object with the `Usage` fields, each a whole
 number from 0 to 10**12. The system prompt is at most 8,000 characters, as in the Settings box. A part's
 `data` holds numbers within ±10**15 and at most 32 levels of objects and lists. Ids are not exported: an
-imported conversation gets fresh ones, so it never overwrites an existing one. A withdrawn reply's text, reasoning and parts are never exported.
+imported conversation gets fresh ones, so it never overwrites an existing one. A withdrawn reply's text,
+reasoning and parts are never exported.
 `from_json` only parses and validates; the caller decides whether to save (see `qwenchat.imports` for
 the limits on that).
 
@@ -76,7 +77,7 @@ MAX_TOKENS = 10**12
 EARLIEST = 946684800.0  # 2000-01-01T00:00:00Z
 LATEST = 4102444800.0   # 2100-01-01T00:00:00Z, excluded
 MAX_NUMBER_IN_DATA = 10**15
-MAX_DEPTH_IN_DATA = 32  # objects and lists inside one another in a part's data; the app's own parts use 3
+MAX_DEPTH_IN_DATA = 32  # objects and lists inside one another in a part's data; the app's own nest a few
 ROLES = ("user", "assistant")
 
 ENVELOPE_KEYS = ("format", "version", "exported_at", "conversation")
