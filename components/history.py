@@ -7,11 +7,13 @@ asks (`st.session_state["history_confirm"]` names what is being asked about).
 
 Titles and model names may come from an imported file, so they are shown as text, never as Markdown.
 Imports go through `qwenchat.imports` (size, count, total size and pace capped). A store that is away
-(`StoreUnavailable`) is a warning on the page, never a traceback.
+(`StoreUnavailable`) is a warning on the page, never a traceback; so is a file that makes the import fail in
+a way it did not foresee (its error is logged).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import string
 from datetime import datetime
@@ -27,6 +29,8 @@ from qwenchat.rendering import escape_inline
 from qwenchat.sanitize import clean_user_text, is_blank
 from qwenchat.store import ConversationNotFound, ConversationStore, StoreUnavailable, Summary
 from qwenchat.transfer import InvalidImport, format_bytes
+
+log = logging.getLogger(__name__)
 
 TITLE_LIMIT = 100
 LIST_LIMIT = 200
@@ -259,6 +263,9 @@ def _import(store: ConversationStore, owner_id: str, key: str) -> None:
         st.session_state["history_result"] = ("warning", store_problem(exc))
     except ConversationNotFound:
         st.session_state["history_result"] = ("warning", tr("history.gone"))
+    except Exception:  # noqa: BLE001 - whatever else a damaged file makes a parser raise: a message, no traceback
+        log.exception("import failed on an unexpected error")
+        st.session_state["history_result"] = ("error", InvalidImport("import.unreadable").message(lang()))
     else:
         title = escape_markdown(conversation.title) or tr(UNTITLED)  # text from the file: shown, not rendered
         st.session_state["history_result"] = ("success", tr("history.imported", title=title))

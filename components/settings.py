@@ -26,11 +26,9 @@ from components.session import read_secrets
 from qwenchat import access, config, params, personas, sanitize
 from qwenchat.catalog import CATALOG, THINKING_ALWAYS, lookup
 from qwenchat.chat.state import CUSTOM, Preferences, budget_bounds
-from qwenchat.conversation import Conversation
+from qwenchat.conversation import SYSTEM_PROMPT_MAX_CHARS, Conversation
 from qwenchat.i18n import Msg, t
 from qwenchat.rendering import escape_inline
-
-SYSTEM_PROMPT_MAX_CHARS = 8_000
 
 
 @dataclass(frozen=True)

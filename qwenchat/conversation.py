@@ -23,6 +23,7 @@ from typing import Any
 from qwenchat.i18n import DEFAULT_LANG, t
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. 你是一个乐于助人的助手，请用用户使用的语言回答。"
+SYSTEM_PROMPT_MAX_CHARS = 8_000  # the Settings box's limit; a persona's prompt and an import's keep to it too
 
 # What became of a message. A reply starts as "streaming" and ends in one of the others.
 COMPLETE = "complete"

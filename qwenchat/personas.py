@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qwenchat.conversation import DEFAULT_SYSTEM_PROMPT
+from qwenchat.conversation import DEFAULT_SYSTEM_PROMPT, SYSTEM_PROMPT_MAX_CHARS
 
 MAX_NAME_CHARS = 40
-MAX_PROMPT_CHARS = 8_000
+MAX_PROMPT_CHARS = SYSTEM_PROMPT_MAX_CHARS
 MAX_SAVED = 50  # a user's own personas, each
 
 

@@ -3,23 +3,27 @@
 The JSON file is an envelope, and every key in it is listed below (nothing else is written or
 accepted):
 
-    {"format": "qwenchat.conversation", "version": 3, "exported_at": "2025-01-31T08:00:00Z",
+    {"format": "qwenchat.conversation", "version": 4, "exported_at": "2025-01-31T08:00:00Z",
      "conversation": {"title", "model", "system_prompt", "closed", "created_at", "leaf", "messages": [
          {"role", "content", "status", "reasoning", "error", "model", "usage", "created_at",
           "parent", "parts": [{"type", "text", "data"}]}],
-         "images": [{"id", "mime", "data"}]}}
+         "images": [{"id", "mime", "data"}], "params": {"temperature": 0.3}}}
 
 Version 2 carries the whole tree: `messages` lists every branch, each message after its parent;
 `parent` is the index of the parent in that list (null for a root) and `leaf` the index of the last
 message of the visible branch (null when none is shown). Version 3 adds `images`: the pixels of the
 messages' image parts, base64 (`data`), once each; on import each is decoded as its `mime` says, its id
 is recomputed from its bytes (the parts follow), and its size is read from it, never from the file.
-Version 1 files (no `leaf`, `parent` or `parts`) and version 2 files still import.
+Version 4 adds `params`: the generation parameters the user changed, bounded on import by `params.clean`
+as the Settings page bounds them (unknown names dropped, values clamped). Version 1 files (no `leaf`,
+`parent` or `parts`), version 2 and version 3 files still import (with no parameters).
 
 Times inside the conversation are seconds since the epoch, as in the model, and must fall in the years
 2000 to 2099, as must `exported_at`; `usage` is null or an object with the `Usage` fields, each a whole
-number from 0 to 10**12. Ids are not exported: an imported conversation gets fresh ones, so it never
-overwrites an existing one. A withdrawn reply's text, reasoning and parts are never exported.
+number from 0 to 10**12. The system prompt is at most 8,000 characters, as in the Settings box. A part's
+`data` holds numbers within ±10**15 and at most 32 levels of objects and lists. Ids are not exported: an
+imported conversation gets fresh ones, so it never overwrites an existing one. A withdrawn reply's text,
+reasoning and parts are never exported.
 `from_json` only parses and validates; the caller decides whether to save (see `qwenchat.imports` for
 the limits on that).
 
@@ -47,6 +51,7 @@ from qwenchat.conversation import (
     STATUSES,
     STOPPED,
     STREAMING,
+    SYSTEM_PROMPT_MAX_CHARS,
     WITHDRAWN,
     Conversation,
     Message,
@@ -55,12 +60,13 @@ from qwenchat.conversation import (
     new_id,
 )
 from qwenchat.i18n import DEFAULT_LANG, Msg, conversation_language, t
+from qwenchat.params import clean as clean_params
 from qwenchat.rendering import images_as_links
 from qwenchat.sanitize import clean_user_text
 
 FORMAT = "qwenchat.conversation"
-VERSION = 3
-VERSIONS = (1, 2, 3)
+VERSION = 4
+VERSIONS = (1, 2, 3, 4)
 MAX_BYTES = 2 * 1024 * 1024  # the default; QWENCHAT_MAX_IMPORT_BYTES changes it (see qwenchat.imports)
 MAX_MESSAGES = 5000
 MAX_PARTS = 300  # a reply that called tools has two parts per call: up to 8 rounds of 16 calls
@@ -71,11 +77,14 @@ MAX_TOKENS = 10**12
 EARLIEST = 946684800.0  # 2000-01-01T00:00:00Z
 LATEST = 4102444800.0   # 2100-01-01T00:00:00Z, excluded
 MAX_NUMBER_IN_DATA = 10**15
+MAX_DEPTH_IN_DATA = 32  # objects and lists inside one another in a part's data; the app's own nest a few
 ROLES = ("user", "assistant")
 
 ENVELOPE_KEYS = ("format", "version", "exported_at", "conversation")
-CONVERSATION_KEYS = ("title", "model", "system_prompt", "closed", "created_at", "leaf", "messages", "images")
-CONVERSATION_KEYS_V2 = CONVERSATION_KEYS[:-1]
+CONVERSATION_KEYS = ("title", "model", "system_prompt", "closed", "created_at", "leaf", "messages", "images",
+                     "params")
+CONVERSATION_KEYS_V3 = CONVERSATION_KEYS[:-1]
+CONVERSATION_KEYS_V2 = CONVERSATION_KEYS_V3[:-1]
 IMAGE_KEYS = ("id", "mime", "data")
 MESSAGE_KEYS = ("role", "content", "status", "reasoning", "error", "model", "usage", "created_at", "parent",
                 "parts")
@@ -233,7 +242,7 @@ def to_json(conversation: Conversation, image: Callable[[str], bytes | None] | N
         "conversation": {
             "title": c.title, "model": c.model, "system_prompt": c.system_prompt, "closed": c.closed,
             "created_at": c.created_at, "leaf": index[c.messages[-1].id] if c.messages else None,
-            "messages": messages, "images": _images_out(map(_shown, everything), image),
+            "messages": messages, "images": _images_out(map(_shown, everything), image), "params": dict(c.params),
         },
     }
     return json.dumps(envelope, ensure_ascii=False, indent=2)
@@ -281,7 +290,9 @@ def from_json_with_images(data: bytes | str, max_bytes: int = MAX_BYTES) -> tupl
         raise InvalidImport("import.too_large", size=format_bytes(max_bytes))
     try:
         envelope = json.loads(raw.decode("utf-8-sig"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+    except RecursionError:  # nested deeper than the parser's stack: valid JSON, but no export is like that
+        raise InvalidImport("import.too_deep") from None
+    except (UnicodeDecodeError, ValueError):
         raise InvalidImport("import.not_json") from None
 
     if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
@@ -294,8 +305,8 @@ def from_json_with_images(data: bytes | str, max_bytes: int = MAX_BYTES) -> tupl
     _exported_at(_typed(envelope, "exported_at", str, the_file))
 
     conv = _typed(envelope, "conversation", dict, the_file)
-    _exact_keys(conv, {1: CONVERSATION_KEYS_V1, 2: CONVERSATION_KEYS_V2, 3: CONVERSATION_KEYS}[version],
-                the_conversation)
+    _exact_keys(conv, {1: CONVERSATION_KEYS_V1, 2: CONVERSATION_KEYS_V2, 3: CONVERSATION_KEYS_V3,
+                       4: CONVERSATION_KEYS}[version], the_conversation)
     for key in ("title", "model", "system_prompt"):
         _typed(conv, key, str, the_conversation)
     _label(conv["model"], "model", the_conversation)
@@ -324,10 +335,12 @@ def from_json_with_images(data: bytes | str, max_bytes: int = MAX_BYTES) -> tupl
         leaf = messages[index].id if index is not None else ""
 
     conversation = Conversation(
-        model=clean_user_text(conv["model"]), system_prompt=clean_user_text(conv["system_prompt"]),
+        model=clean_user_text(conv["model"]), system_prompt=_system_prompt(conv["system_prompt"]),
         title=clean_user_text(conv["title"]), closed=conv["closed"],
         created_at=float(conv["created_at"]), id=new_id(),
     )
+    if version >= 4:
+        conversation.params = clean_params(_typed(conv, "params", dict, the_conversation), conversation.model)
     conversation.show_tree(messages, leaf)
     imported = _images_in(conv["images"]) if version >= 3 else {}
     _follow_images(messages, imported)
@@ -412,8 +425,7 @@ def _parts(value: Any, message: Msg) -> list[Part]:
             raise InvalidImport("import.unknown_type", where=where, type=repr(part["type"]))
         _typed(part, "text", str, where)
         _typed(part, "data", dict, where)
-        if not _bounded(part["data"]):
-            raise InvalidImport("import.data_out_of_bounds", where=where, limit=MAX_NUMBER_IN_DATA)
+        _check_data(part["data"], where)
         text = part["data"].get("text") if part["type"] == "file" else None
         if isinstance(text, str) and len(text) > MAX_DOCUMENT_CHARS:  # what an attachment may add, as in the chat
             raise InvalidImport("import.document_too_long", where=where, limit=MAX_DOCUMENT_CHARS)
@@ -425,17 +437,32 @@ def _count_of(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
+def _check_data(data: dict[str, Any], where: Msg) -> None:
+    """Numbers within ±10**15, text that encodes and at most MAX_DEPTH_IN_DATA levels, all the way down.
+
+    A loop with its own stack, not recursion: a 4 KB file can nest deeper than Python's stack goes."""
+    pending: list[tuple[Any, int]] = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, (dict, list)) and depth > MAX_DEPTH_IN_DATA:
+            raise InvalidImport("import.data_too_deep", where=where, limit=MAX_DEPTH_IN_DATA)
+        if isinstance(value, dict):
+            if not all(_encodes(k) for k in value):
+                raise InvalidImport("import.data_out_of_bounds", where=where, limit=MAX_NUMBER_IN_DATA)
+            pending += [(v, depth + 1) for v in value.values()]
+        elif isinstance(value, list):
+            pending += [(v, depth + 1) for v in value]
+        elif not _bounded(value):
+            raise InvalidImport("import.data_out_of_bounds", where=where, limit=MAX_NUMBER_IN_DATA)
+
+
 def _bounded(value: Any) -> bool:
-    """Numbers within ±10**15 and text that encodes, all the way down."""
+    """A number within ±10**15, text that encodes, true, false or null."""
     if isinstance(value, bool) or value is None:
         return True
     if isinstance(value, (int, float)):
         return abs(value) <= MAX_NUMBER_IN_DATA
-    if isinstance(value, str):
-        return _encodes(value)
-    if isinstance(value, list):
-        return all(_bounded(v) for v in value)
-    return all(_encodes(k) and _bounded(v) for k, v in value.items())
+    return isinstance(value, str) and _encodes(value)
 
 
 def _encodes(text: str) -> bool:
@@ -444,6 +471,17 @@ def _encodes(text: str) -> bool:
     except UnicodeEncodeError:  # a lone surrogate: the store could not save it
         return False
     return True
+
+
+def _system_prompt(value: str) -> str:
+    """The prompt as the Settings box would keep it, or InvalidImport when it is longer than that box allows.
+
+    Refused rather than cut: a cut prompt would quietly change how every later reply is written (its end is
+    often where the rules are), while the refusal says which limit to edit the file down to."""
+    prompt = clean_user_text(value)
+    if len(prompt) > SYSTEM_PROMPT_MAX_CHARS:
+        raise InvalidImport("import.system_prompt_too_long", limit=SYSTEM_PROMPT_MAX_CHARS)
+    return prompt
 
 
 def _label(value: str, key: str, where: Msg) -> None:

@@ -347,6 +347,38 @@ def test_a_bad_file_shows_the_error_in_the_ui_language_and_adds_nothing(visitor,
     assert titles(at) == ["already here"] and len(db.list_conversations(visitor.owner)) == 1
 
 
+def deeply_nested_export(depth: int) -> bytes:
+    """A valid version 2 export but for its first part's data: `depth` objects, one inside the other."""
+    file = json.loads(to_json(Conversation(messages=[Message("user", "q")])))
+    file["version"] = 2
+    del file["conversation"]["images"], file["conversation"]["params"]
+    file["conversation"]["messages"][0]["parts"] = [{"type": "notice", "text": "x", "data": "DATA"}]
+    return json.dumps(file).replace('"DATA"', '{"a": ' * depth + "{}" + "}" * depth).encode()
+
+
+@pytest.mark.parametrize("depth", [500, 900])
+def test_a_deeply_nested_file_says_import_failed_instead_of_crashing_the_page(token_visitor, db, depth):
+    at = token_visitor.history()
+    at.file_uploader[0].upload("deep.json", deeply_nested_export(depth), "application/json").run()
+    assert not at.exception, at.exception
+    error = " ".join(e.value for e in at.error)
+    assert error.startswith(t("import.failed", "zh", reason="")) and "嵌套" in error
+    assert not db.list_conversations(token_visitor.owner)
+
+
+def test_whatever_a_corrupt_file_raises_the_page_says_import_failed(token_visitor, db, monkeypatch):
+    def breaks(data, max_bytes):
+        raise MemoryError  # anything a parser may raise that is not an InvalidImport
+
+    monkeypatch.setattr("qwenchat.imports.from_json_with_images", breaks)
+    at = token_visitor.history()
+    at.file_uploader[0].upload("export.json", to_json(Conversation(messages=[Message("user", "q")])).encode(),
+                               "application/json").run()
+    assert not at.exception, at.exception
+    assert t("import.failed", "zh", reason=Msg("import.unreadable")) in " ".join(e.value for e in at.error)
+    assert not db.list_conversations(token_visitor.owner)
+
+
 # ---- export ----
 
 def test_every_row_offers_markdown_and_json_downloads(token_visitor, db):

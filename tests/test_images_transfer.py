@@ -33,7 +33,7 @@ def test_a_json_export_carries_each_image_once_and_an_import_gives_it_to_the_imp
     image = picture()
     exported = to_json(with_image(image), {image.id: image.data}.get)
     data = json.loads(exported)
-    assert data["version"] == 3
+    assert data["version"] >= 3  # images came with version 3
     assert [i["id"] for i in data["conversation"]["images"]] == [image.id]
     assert base64.b64decode(data["conversation"]["images"][0]["data"]) == image.data
 

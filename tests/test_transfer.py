@@ -107,7 +107,7 @@ def test_markdown_headings_follow_the_conversations_language():
 def test_json_envelope_has_exactly_the_documented_keys():
     data = json.loads(to_json(sample()))
     assert list(data) == list(transfer.ENVELOPE_KEYS)
-    assert data["format"] == "qwenchat.conversation" and data["version"] == 3
+    assert data["format"] == "qwenchat.conversation" and data["version"] == 4
     assert data["exported_at"].endswith("Z")
     assert list(data["conversation"]) == list(transfer.CONVERSATION_KEYS)
     for m in data["conversation"]["messages"]:
@@ -198,7 +198,7 @@ BAD_FILES = {
     "a string": '"qwenchat.conversation"',
     "wrong format": edited(setitem(("format",), "chatgpt.export")),
     "no format": edited(delitem(("format",))),
-    "version 4": edited(setitem(("version",), 4)),
+    "version 5": edited(setitem(("version",), 5)),
     "version as string": edited(setitem(("version",), "1")),
     "version true": edited(setitem(("version",), True)),
     "no exported_at": edited(delitem(("exported_at",))),
@@ -245,7 +245,7 @@ def test_the_messages_say_what_is_wrong():
         return refused.value.message("zh") + "\n" + refused.value.message("en")
 
     assert reason(BAD_FILES["not json"]) == "导入失败：文件不是有效的 JSON\nImport failed: not valid JSON"
-    assert "版本" in reason(BAD_FILES["version 4"]) and "unsupported version 4" in reason(BAD_FILES["version 4"])
+    assert "版本" in reason(BAD_FILES["version 5"]) and "unsupported version 5" in reason(BAD_FILES["version 5"])
     assert "'system'" in reason(BAD_FILES["unknown role"]) and "第 1 条消息" in reason(BAD_FILES["unknown role"])
     assert "2 MB" in reason(BAD_FILES["too large"])
     assert "5000" in reason(BAD_FILES["too many messages"])
@@ -467,3 +467,87 @@ def test_markdown_export_shows_images_of_every_role_as_links():
     reply.content, reply.status, reply.reasoning = "![y](https://evil.example/y.png)", COMPLETE, "![r](http://e/r)"
     md = to_markdown(c)
     assert "![" not in md and md.count("[🖼️ ") == 6
+
+
+# ---- files crafted to hurt: deep nesting, a long system prompt ----
+
+def nested(depth: int) -> str:
+    """`depth` objects, one inside the other, as JSON text (json.dumps itself stops near 1,000)."""
+    return '{"a": ' * depth + "{}" + "}" * depth
+
+
+def as_version(file: dict, version: int) -> dict:
+    """An export as an older version of the app wrote it (2 or 3): without the fields that came later."""
+    file["version"] = version
+    keys = {2: transfer.CONVERSATION_KEYS_V2, 3: transfer.CONVERSATION_KEYS_V3}[version]
+    file["conversation"] = {k: v for k, v in file["conversation"].items() if k in keys}
+    return file
+
+
+def with_first_part(data: str, version: int = 2) -> str:
+    file = as_version(valid(), version)
+    file["conversation"]["messages"][0]["parts"] = [{"type": "notice", "text": "x", "data": "DATA"}]
+    return json.dumps(file).replace('"DATA"', data)
+
+
+@pytest.mark.parametrize("depth", [500, 900, 5000])
+def test_deeply_nested_part_data_is_refused_with_a_clear_message_not_a_recursion_error(depth):
+    with pytest.raises(InvalidImport) as refused:
+        from_json(with_first_part(nested(depth)))
+    assert refused.value.reason.id in ("import.data_too_deep", "import.too_deep")
+    assert "nest" in refused.value.message("en") and "嵌套" in refused.value.message("zh")
+
+
+def test_part_data_as_deep_as_allowed_imports_and_one_level_more_is_refused():
+    limit = transfer.MAX_DEPTH_IN_DATA
+    back = from_json(with_first_part(nested(limit - 1)))  # the part's own object is the first level
+    assert back.messages[0].parts[0].data == json.loads(nested(limit - 1))
+    with pytest.raises(InvalidImport) as refused:
+        from_json(with_first_part(nested(limit)))
+    assert refused.value.reason.id == "import.data_too_deep" and str(limit) in refused.value.message("en")
+    assert "message 1" in refused.value.message("en")
+
+
+def test_a_system_prompt_longer_than_the_settings_box_allows_is_refused():
+    file = as_version(valid(), 2)
+    file["conversation"]["system_prompt"] = "你好" * 15000  # 30,000 characters, all of them sent on every turn
+    with pytest.raises(InvalidImport) as refused:
+        from_json(json.dumps(file, ensure_ascii=False))
+    assert refused.value.reason.id == "import.system_prompt_too_long"
+    assert "8,000" in refused.value.message("en") and "8,000" in refused.value.message("zh")
+
+
+def test_a_system_prompt_as_long_as_the_settings_box_allows_imports_whole():
+    from qwenchat.conversation import SYSTEM_PROMPT_MAX_CHARS
+
+    c = sample()
+    c.system_prompt = "长" * SYSTEM_PROMPT_MAX_CHARS
+    assert from_json(to_json(c)).system_prompt == c.system_prompt
+
+
+# ---- generation parameters ----
+
+def test_the_generation_parameters_survive_export_and_import():
+    c = sample()
+    c.params = {"temperature": 0.3, "seed": 42}
+    assert from_json(to_json(c)).params == {"temperature": 0.3, "seed": 42}
+    assert from_json(to_json(Conversation())).params == {}
+
+
+def test_imported_parameters_are_bounded_as_the_settings_page_bounds_them():
+    from qwenchat import params
+
+    crafted = {"temperature": 99, "max_tokens": 10**9, "seed": "42", "api_key": "sk-x", "top_p": None}
+    back = from_json(edited(setitem(("conversation", "params"), crafted)))
+    assert back.params == params.clean(crafted, back.model) == {"temperature": 1.99, "max_tokens": 8192}
+    with pytest.raises(InvalidImport) as refused:
+        from_json(edited(setitem(("conversation", "params"), [["temperature", 0.3]])))
+    assert "params" in refused.value.message("en")
+
+
+def test_an_export_from_before_parameters_were_exported_still_imports():
+    for version in (2, 3):
+        back = from_json(json.dumps(as_version(valid(), version)))
+        assert back.params == {} and [m.content for m in back.messages][:2] == ["写一首关于春天的诗 ✍️", "春眠不觉晓，处处闻啼鸟。🐦"]
+    with pytest.raises(InvalidImport):  # a version 3 file never had them
+        from_json(edited(setitem(("version",), 3)))

@@ -536,6 +536,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                  "an attached document's text in {where} is longer than {limit:,} characters"),
     "import.data_out_of_bounds": ("{where}的 data 含有超过 ±{limit} 的数字或无效文字",
                                   "data in {where} holds a number beyond ±{limit} or invalid text"),
+    "import.data_too_deep": ("{where}的 data 嵌套超过 {limit} 层", "data in {where} is nested more than {limit} levels deep"),
+    "import.too_deep": ("文件嵌套过深，无法读取", "the file is nested too deeply to read"),
+    "import.unreadable": ("无法读取文件（文件已损坏或不是本应用导出的）",
+                          "the file could not be read (it is damaged or was not exported by this app)"),
+    "import.system_prompt_too_long": ("对话的系统提示词超过 {limit:,} 个字符（设置页允许的上限）",
+                                      "the conversation's system prompt is longer than {limit:,} characters "
+                                      "(the most the Settings box allows)"),
     "import.label_too_long": ("{where}的 {key} 超过 {limit} 个字符", "{key} in {where} is longer than {limit} characters"),
     "import.not_object": ("{where}不是对象", "{where} is not an object"),
     "import.unknown_role": ("{where}的角色未知：{role}", "{where} has an unknown role {role}"),
