@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 from typing import Any, Mapping, TextIO
@@ -45,6 +46,8 @@ OWNER = "local"  # the owner of conversations saved with --save: the app's singl
 LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")  # the first one set decides, as for gettext
 
 DIM, RED, CYAN, RESET = "\x1b[2m", "\x1b[31m", "\x1b[36m", "\x1b[0m"
+# C0 but newline and tab, DEL, C1: what a terminal could take for (part of) a command
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def provider_for(settings: config.Settings) -> Any:
@@ -100,6 +103,10 @@ class Screen:
         self.write(t(message_id, self.lang, **params) + "\n", style)
 
     def write(self, text: str, style: str = "") -> None:
+        """`text` with every control character shown as `\\xNN`: the model's text cannot retitle the
+        terminal, clear it or write its clipboard. Character by character, so a sequence split across two
+        deltas is shown too; only `style` adds sequences."""
+        text = CONTROL.sub(lambda match: f"\\x{ord(match[0]):02x}", text)
         if style and self.color and text.strip():
             body = text.rstrip("\n")
             text = f"{style}{body}{RESET}{text[len(body):]}"  # the colour ends before the line does
