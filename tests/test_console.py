@@ -322,3 +322,26 @@ def test_on_a_colour_terminal_only_the_consoles_own_colours_are_sequences(fake, 
     for own in ("\x1b[2m", "\x1b[31m", "\x1b[36m", "\x1b[0m"):
         shown = shown.replace(own, "")
     assert controls(shown) == set() and f"tab\there {HOSTILE_SHOWN}" in shown
+
+
+def test_a_reader_that_leaves_ends_it_quietly_as_sigpipe_does_and_the_reply_so_far_is_saved(fake, env, tmp_path):
+    process = subprocess.Popen([*COMMAND, "--save"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    process.stdin.write("hi [[fake:slow:30]]\nthere\n".encode())
+    process.stdin.close()
+    seen = b""
+    while "片段0".encode() not in seen:  # the reply is streaming: then the reader leaves, as `| head` does
+        data = process.stdout.read1(4096)
+        assert data, seen
+        seen += data
+    process.stdout.close()
+    assert process.wait(timeout=300) == -signal.SIGPIPE
+    assert process.stderr.read() == b""
+    assert len(chat_requests(fake)) == 1  # "there" is not sent
+    from qwenchat.store import open_store
+
+    with open_store(tmp_path / "chats.db") as store:
+        [summary] = store.list_conversations("local")
+        question, reply = store.load("local", summary.id).messages
+        assert question.content == "hi [[fake:slow:30]]" and reply.content.startswith("片段0 ")
+        assert reply.status == "stopped" and reply.usage is not None
