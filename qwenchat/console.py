@@ -14,8 +14,9 @@ in memory unless `--save` writes them to the app's database (owner "local", as i
 When standard input is not a terminal, it reads one message per line, so it can be scripted:
 `printf '你好\\n再见\\n' | python -m qwenchat`. Exit codes: 0 for a normal end (the farewell, `/quit`, end
 of input, Ctrl-D or Ctrl-C at the prompt), 2 for a missing key or a wrong flag, 1 when `--save` cannot open
-the database. Ctrl-C while a reply streams stops that reply (the text received is kept, as the app's Stop
-keeps it) and returns to the prompt.
+the database. When the reader of its output leaves (`| head`), it ends silently as SIGPIPE ends `cat` (the
+shell sees 141), the reply so far kept and saved as for Ctrl-C. Ctrl-C while a reply streams stops that
+reply (the text received is kept, as the app's Stop keeps it) and returns to the prompt.
 
 It speaks one language, `--lang zh|en`, by default the locale's (`LC_ALL`, then `LC_MESSAGES`, then `LANG`:
 zh* is Chinese, anything else English; Chinese when none is set). Every word comes from `qwenchat.i18n`; the
@@ -26,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import signal
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 from typing import Any, Mapping, TextIO
@@ -45,6 +48,8 @@ OWNER = "local"  # the owner of conversations saved with --save: the app's singl
 LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")  # the first one set decides, as for gettext
 
 DIM, RED, CYAN, RESET = "\x1b[2m", "\x1b[31m", "\x1b[36m", "\x1b[0m"
+# C0 but newline and tab, DEL, C1: what a terminal could take for (part of) a command
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def provider_for(settings: config.Settings) -> Any:
@@ -100,6 +105,10 @@ class Screen:
         self.write(t(message_id, self.lang, **params) + "\n", style)
 
     def write(self, text: str, style: str = "") -> None:
+        """`text` with every control character shown as `\\xNN`: the model's text cannot retitle the
+        terminal, clear it or write its clipboard. Character by character, so a sequence split across two
+        deltas is shown too; only `style` adds sequences."""
+        text = CONTROL.sub(lambda match: f"\\x{ord(match[0]):02x}", text)
         if style and self.color and text.strip():
             body = text.rstrip("\n")
             text = f"{style}{body}{RESET}{text[len(body):]}"  # the colour ends before the line does
@@ -211,6 +220,8 @@ class ConsoleChat:
                 printer.end(reply, self.spending.quota.tokens)
             else:
                 self.screen.write("\n")
+        finally:  # a closed pipe too: the engine still settles and saves what it had
+            turn.close()
         return False
 
 
@@ -312,4 +323,17 @@ def _isatty(stream: Any) -> bool:
 
 def main() -> int:
     config.load_dotenv_once()
-    return run(sys.argv[1:], sys.stdin, sys.stdout, os.environ)
+    try:
+        return run(sys.argv[1:], sys.stdin, sys.stdout, os.environ)
+    except BrokenPipeError:  # the reader left (`| head`): the turn was saved on the way out
+        return _end_as_sigpipe()
+
+
+def _end_as_sigpipe() -> int:
+    """Ends the process as SIGPIPE's default action does for `cat` or `grep`: the shell says nothing and
+    sees 128 + 13, as for any filter whose reader left, not a failure of the chat (exit 1 is the database)."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error from the last flush
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGPIPE)
+    return 1  # no SIGPIPE (Windows): what Python itself exits with on EPIPE

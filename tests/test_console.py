@@ -292,3 +292,56 @@ def test_save_keeps_the_conversation_in_the_database(fake, env, tmp_path, monkey
     with open_store(tmp_path / "saved.db") as store:
         [summary] = store.list_conversations("local")
         assert [m.content for m in store.load("local", summary.id).messages] == ["你好", "收到：你好"]
+
+
+HOSTILE = "ok \x1b]0;PWNED\x07\x1b[2J\x1b[31mred\x1b]52;c;cHduZWQ=\x07\x9b2J\r\x08\x7fend"
+HOSTILE_SHOWN = "ok \\x1b]0;PWNED\\x07\\x1b[2J\\x1b[31mred\\x1b]52;c;cHduZWQ=\\x07\\x9b2J\\x0d\\x08\\x7fend"
+
+
+def controls(text: str) -> set[str]:
+    """The C0 and C1 control characters (and DEL) in `text`, newline and tab aside."""
+    return {c for c in text if (ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f) and c not in "\n\t"}
+
+
+def test_control_sequences_from_the_model_are_shown_not_obeyed(fake, env, tmp_path):
+    # one piece whole, then the same split inside its sequences, in the reasoning and in the reply
+    pieces = [HOSTILE[:4], HOSTILE[4:5], HOSTILE[5:13], HOSTILE[13:]]
+    fake.enqueue({"kind": "text", "reasoning": pieces, "chunks": [HOSTILE, "\n", *pieces]})
+    result = subprocess.run([*COMMAND, "--show-thinking"], input=b"hi\n", env=env, cwd=tmp_path,
+                            capture_output=True, timeout=300)
+    out = result.stdout.decode()
+    assert result.returncode == 0 and controls(out) == set(), sorted(controls(out))
+    assert out.count(HOSTILE_SHOWN) == 3 and "\t" not in HOSTILE_SHOWN
+
+
+def test_on_a_colour_terminal_only_the_consoles_own_colours_are_sequences(fake, env):
+    fake.enqueue({"kind": "text", "chunks": ["tab\there ", HOSTILE[:3], HOSTILE[3:]]})
+    out = TerminalOut()
+    assert run([], io.StringIO("hi\n"), out, env, io.StringIO()) == 0
+    shown = out.getvalue()
+    for own in ("\x1b[2m", "\x1b[31m", "\x1b[36m", "\x1b[0m"):
+        shown = shown.replace(own, "")
+    assert controls(shown) == set() and f"tab\there {HOSTILE_SHOWN}" in shown
+
+
+def test_a_reader_that_leaves_ends_it_quietly_as_sigpipe_does_and_the_reply_so_far_is_saved(fake, env, tmp_path):
+    process = subprocess.Popen([*COMMAND, "--save"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+    process.stdin.write("hi [[fake:slow:30]]\nthere\n".encode())
+    process.stdin.close()
+    seen = b""
+    while "片段0".encode() not in seen:  # the reply is streaming: then the reader leaves, as `| head` does
+        data = process.stdout.read1(4096)
+        assert data, seen
+        seen += data
+    process.stdout.close()
+    assert process.wait(timeout=300) == -signal.SIGPIPE
+    assert process.stderr.read() == b""
+    assert len(chat_requests(fake)) == 1  # "there" is not sent
+    from qwenchat.store import open_store
+
+    with open_store(tmp_path / "chats.db") as store:
+        [summary] = store.list_conversations("local")
+        question, reply = store.load("local", summary.id).messages
+        assert question.content == "hi [[fake:slow:30]]" and reply.content.startswith("片段0 ")
+        assert reply.status == "stopped" and reply.usage is not None
