@@ -49,7 +49,7 @@ LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")  # the first one set decide
 
 DIM, RED, CYAN, RESET = "\x1b[2m", "\x1b[31m", "\x1b[36m", "\x1b[0m"
 # C0 but newline and tab, DEL, C1: what a terminal could take for (part of) a command
-CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # \r is dropped instead (see `write`)
 
 
 def provider_for(settings: config.Settings) -> Any:
@@ -107,8 +107,9 @@ class Screen:
     def write(self, text: str, style: str = "") -> None:
         """`text` with every control character shown as `\\xNN`: the model's text cannot retitle the
         terminal, clear it or write its clipboard. Character by character, so a sequence split across two
-        deltas is shown too; only `style` adds sequences."""
-        text = CONTROL.sub(lambda match: f"\\x{ord(match[0]):02x}", text)
+        deltas is shown too; only `style` adds sequences. A carriage return is dropped: models end lines with
+        "\\r\\n" now and then, and alone it could only write over what the line already showed."""
+        text = CONTROL.sub(lambda match: f"\\x{ord(match[0]):02x}", text.replace("\r", ""))
         if style and self.color and text.strip():
             body = text.rstrip("\n")
             text = f"{style}{body}{RESET}{text[len(body):]}"  # the colour ends before the line does

@@ -295,7 +295,7 @@ def test_save_keeps_the_conversation_in_the_database(fake, env, tmp_path, monkey
 
 
 HOSTILE = "ok \x1b]0;PWNED\x07\x1b[2J\x1b[31mred\x1b]52;c;cHduZWQ=\x07\x9b2J\r\x08\x7fend"
-HOSTILE_SHOWN = "ok \\x1b]0;PWNED\\x07\\x1b[2J\\x1b[31mred\\x1b]52;c;cHduZWQ=\\x07\\x9b2J\\x0d\\x08\\x7fend"
+HOSTILE_SHOWN = "ok \\x1b]0;PWNED\\x07\\x1b[2J\\x1b[31mred\\x1b]52;c;cHduZWQ=\\x07\\x9b2J\\x08\\x7fend"  # the CR dropped
 
 
 def controls(text: str) -> set[str]:
@@ -312,6 +312,14 @@ def test_control_sequences_from_the_model_are_shown_not_obeyed(fake, env, tmp_pa
     out = result.stdout.decode()
     assert result.returncode == 0 and controls(out) == set(), sorted(controls(out))
     assert out.count(HOSTILE_SHOWN) == 3 and "\t" not in HOSTILE_SHOWN
+
+
+def test_a_reply_with_windows_line_ends_prints_plain_lines():
+    from qwenchat.console import Screen
+
+    out = io.StringIO()
+    Screen(out, color=False).write("第一行\r\n第二行\r\n")
+    assert out.getvalue() == "第一行\n第二行\n"
 
 
 def test_on_a_colour_terminal_only_the_consoles_own_colours_are_sequences(fake, env):
