@@ -89,10 +89,16 @@ class Settings:
     @property
     def visitor_pays(self) -> bool:
         """Whether this session's requests are billed to the visitor rather than the operator: the visitor's own
-        key, sent to DashScope (which bills the key) or to a server the visitor chose. Sent to the operator's
-        own server that is not DashScope, a visitor's key pays for nothing: Ollama or vLLM takes any key and
-        runs on the operator's machine, so the operator's limits apply as they would with no key."""
-        return self.key_source == SOURCE_SIDEBAR and (self.is_dashscope or self.uses_visitor_url)
+        key, and either the request goes to a DashScope host (which bills the key), or the operator's own URL is
+        a DashScope host (so no server of the operator's can be reached: the operator's key never leaves it),
+        or it goes to the very URL the operator declared DashScope (`QWENCHAT_PROVIDER=dashscope`).
+        Otherwise the operator runs a server of its own (Ollama, vLLM: they take any key), and a URL typed in
+        the sidebar may be that server spelled another way (`LOCALHOST`, `127.1`, `:443`, `/./v1`): the
+        operator's limits apply, as with no key. Text never decides in the visitor's favour."""
+        if self.key_source != SOURCE_SIDEBAR:
+            return False
+        return (is_dashscope_url(self.base_url) or is_dashscope_url(self.operator_base_url)
+                or (self.provider == PROVIDER_DASHSCOPE and not self.uses_visitor_url))
 
     @property
     def checks_addresses(self) -> bool:

@@ -35,8 +35,12 @@ def images_as_links(text: str) -> str:
 
     Every `![` loses its `!`, not only those a pattern recognises as a whole image: alt text may span lines
     or nest brackets, and `![alt][ref]` or `![ref]` take their address from elsewhere in the text. Without
-    the `!` each of them is at most a link."""
-    return text.replace("![]", "[🖼️ image]").replace("![", "[🖼️ ")
+    the `!` each of them is at most a link. A run of `!` goes whole: in `!![` the first would stand before
+    the new `[`."""
+    return _BANG_BRACKET.sub(lambda m: "[🖼️ image]" if m.group(1) else "[🖼️ ", text)
+
+
+_BANG_BRACKET = re.compile(r"!+\[(\])?")
 
 
 _INLINE_MARKUP = set("\\`*_[]()!<>~|$:#")

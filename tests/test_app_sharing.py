@@ -92,6 +92,23 @@ def test_a_typed_key_does_not_lift_the_limits_of_the_operators_keyless_server(ap
         assert at.code[0].value == "二"  # the refused message is kept
 
 
+def test_the_operators_server_spelled_another_way_in_settings_keeps_its_limits(app_env):
+    # The second review: the operator's own server under another name counted as the visitor's.
+    with FakeDashScope(api_key=None) as local:
+        app_env.delenv("DASHSCOPE_API_KEY")
+        app_env.delenv("QWENCHAT_PROVIDER")
+        app_env.setenv("DASHSCOPE_BASE_URL", local.base_url)
+        app_env.setenv("QWENCHAT_MAX_MESSAGES_PER_SESSION", "1")
+        at = start()
+        send(at, "一")
+        on_settings(at).text_input(key="api_key_input").input("junk").run()
+        at.selectbox(key="region").select("custom").run()
+        at.text_input(key="custom_base_url").input(local.base_url.replace("127.0.0.1", "localhost")).run()
+        on_chat(at)
+        send(at, "二")
+        assert len(local.requests) == 1 and "上限" in at.warning[0].value
+
+
 def test_the_token_quota_uses_the_apis_usage(app_env, fake):
     app_env.setenv("QWENCHAT_MAX_TOKENS_PER_SESSION", "100")
     app_env.setenv("QWENCHAT_MAX_OUTPUT_TOKENS", "5")  # each request reserves its prompt plus this

@@ -110,8 +110,21 @@ def test_a_visitors_url_still_needs_the_visitors_key():
     # The visitor's key at DashScope: DashScope bills that key.
     ("sk-mine", "", {}, True),
     ("sk-mine", "", {"DASHSCOPE_API_KEY": "sk-op"}, True),
-    # The visitor's key at a server the visitor chose: the visitor's server, the visitor's cost.
-    ("sk-mine", "https://mine.example/v1", {"DASHSCOPE_BASE_URL": "http://localhost:11434/v1"}, True),
+    # The visitor's key at a URL of the visitor's while the operator runs no server: the visitor's cost.
+    ("sk-mine", "https://mine.example/v1", {}, True),
+    # The operator runs a server: a URL typed in the sidebar may be that server spelled another way
+    # (the second review: upper case, localhost, 127.1, a default port), so the operator's limits apply.
+    ("sk-mine", "https://mine.example/v1", {"DASHSCOPE_BASE_URL": "http://localhost:11434/v1"}, False),
+    ("junk", "HTTP://127.0.0.1:11434/v1", {"DASHSCOPE_BASE_URL": "http://127.0.0.1:11434/v1"}, False),
+    ("junk", "http://127.1:11434/v1", {"DASHSCOPE_BASE_URL": "http://127.0.0.1:11434/v1"}, False),
+    ("junk", "https://LLM.example.com:443/./v1", {"DASHSCOPE_BASE_URL": "https://llm.example.com/v1"}, False),
+    # ...but a DashScope host bills the key it is given, wherever the operator's server is.
+    ("sk-mine", "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+     {"DASHSCOPE_BASE_URL": "http://localhost:11434/v1"}, True),
+    # An operator's URL declared DashScope: that URL bills the key; the same URL spelled otherwise does not count.
+    ("sk-mine", "", {"DASHSCOPE_BASE_URL": "https://proxy.example/v1", "QWENCHAT_PROVIDER": "dashscope"}, True),
+    ("junk", "https://PROXY.example/v1", {"DASHSCOPE_BASE_URL": "https://proxy.example/v1",
+                                          "QWENCHAT_PROVIDER": "dashscope"}, False),
     # The visitor's key at the operator's own local server: it takes any key, the operator's machine runs it.
     ("junk", "", {"DASHSCOPE_BASE_URL": "http://localhost:11434/v1"}, False),
     ("junk", "http://localhost:11434/v1/", {"DASHSCOPE_BASE_URL": "http://localhost:11434/v1"}, False),

@@ -43,6 +43,8 @@ def test_images_in_model_text_become_links_the_browser_does_not_fetch():
     "![x][r]\n\n[r]: http://127.0.0.1:1/exfil3.png",          # reference-style
     "![r]\n\n[r]: http://127.0.0.1:1/exfil4.png",             # shortcut reference
     "![][r]\n\n[r]: http://127.0.0.1:1/exfil5.png",           # empty alt, reference
+    "!![x](http://127.0.0.1:1/exfil6.png)",                   # a run of '!' (the second review)
+    "!!![]( http://127.0.0.1:1/exfil7.png)",
 ])
 def test_no_image_syntax_survives_whatever_its_form(text):
     from qwenchat.rendering import images_as_links

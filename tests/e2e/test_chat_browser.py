@@ -155,14 +155,14 @@ def test_no_image_form_in_a_message_makes_the_browser_load_it(page, app_url, fak
     # The echo puts the same Markdown in the reply: both bubbles must show links, never <img>.
     open_app(page, app_url)
     payload = ("![line1\nline2](http://127.0.0.1:9/exfil1.png) and ![a [b] c](http://127.0.0.1:9/exfil2.png) "
-               "and ![x][r] end\n\n[r]: http://127.0.0.1:9/exfil3.png")
+               "and ![x][r] and !![y](http://127.0.0.1:9/exfil4.png) end\n\n[r]: http://127.0.0.1:9/exfil3.png")
     send_message(page, payload)
     wait_for_last_message(page, "end")
     wait_idle(page)
     messages = page.locator(CHAT_MESSAGE)
     assert messages.count() == 2
     assert messages.locator("img").count() == 0, "an image in a message became an <img>"
-    assert messages.last.locator("a").count() >= 3, "each image should be a link the user may follow"
+    assert messages.last.locator("a").count() >= 4, "each image should be a link the user may follow"
 
 
 def test_the_api_key_never_reaches_the_page(page, app_url, fake, received_frames):
