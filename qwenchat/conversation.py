@@ -255,38 +255,22 @@ class Conversation:
         self._cut_to(self._get(reply_id).parent_id)
 
     def delete_pair(self, user_message_id: str) -> list[str]:
-        """Remove a user message and its replies (every version). What followed them on the branch shown (the
-        next question, with its own versions and all after) keeps its place: it now follows the message before.
-        Nothing else may land beside it there, or it would read as a version of that next question ("1/2"):
-        branches that went on from an older version of the answer go with the pair, and so do the question's
-        other versions (its edits) when such a follower takes its place; with none, they stay, and one of them
-        is shown. Emptied, the conversation loses its title, so its next message names it again.
-        Return the removed ids (for the store's `delete_messages`)."""
+        """Remove a user message and its replies (every version of the answer), and nothing else: what followed
+        them, on any branch, now follows the message before, and the branch shown keeps its place. Other
+        versions of the question (its edits) stay reachable beside what takes its place, as versions of that
+        turn: one click never removes more than the pair it is on (a review saw the first design drop a
+        12-message edited branch with it). Emptied, the conversation loses its title, so its next message
+        names it again. Return the removed ids (for the store's `delete_messages`)."""
         message = self._get(user_message_id)
         everything = self.all_messages()
         children: dict[str, list[Message]] = {}
         for m in everything:
             children.setdefault(m.parent_id, []).append(m)
-        replies = [m for m in children.get(message.id, []) if m.role == "assistant"]
-        after = self._shown_after(message, children)
-        if after is None:
-            kept: list[Message] = []
-        elif after.role == "assistant":  # the reply shown: the questions asked after it
-            kept = children.get(after.id, [])
-        else:  # a question right after the question (its reply never came)
-            kept = [m for m in children.get(message.id, []) if m.role == after.role]
-        doomed = {message.id} | {m.id for m in replies}
-        if kept:  # the question's other versions would stand beside what takes its place
-            doomed |= {m.id for m in children.get(message.parent_id, []) if m.role == message.role}
-        keep = {m.id for m in kept}
-        stack = [m for d in list(doomed) for m in children.get(d, []) if m.id not in keep]
-        while stack:  # what hangs off a removed message, unless it is kept, goes with it
-            m = stack.pop()
-            if m.id not in doomed:
-                doomed.add(m.id)
-                stack.extend(children.get(m.id, []))
-        for m in kept:
-            m.parent_id = message.parent_id
+        doomed = {message.id} | {m.id for m in children.get(message.id, []) if m.role == "assistant"}
+        for d in doomed:
+            for m in children.get(d, []):
+                if m.id not in doomed:
+                    m.parent_id = message.parent_id
         removed = [m.id for m in everything if m.id in doomed]
         leaf = self.messages[-1].id if self.messages else ""
         self.messages = [m for m in self.messages if m.id not in doomed]
@@ -304,17 +288,6 @@ class Conversation:
         if not self.messages and not self.hidden:
             self.title = ""
         return removed
-
-    def _shown_after(self, message: Message, children: dict[str, list[Message]]) -> Message | None:
-        """The message after this one on the branch shown (for a hidden one, the branch `switch_to` would
-        show: its newest child)."""
-        for before, next_one in zip(self.messages, self.messages[1:]):
-            if before.id == message.id:
-                return next_one
-        if any(m.id == message.id for m in self.messages):
-            return None  # the last one shown
-        kids = children.get(message.id, [])
-        return max(kids, key=_age) if kids else None
 
     def show_tree(self, messages: list[Message], leaf_id: str | None) -> None:
         """Set the tree from all its messages, for the store and the importer: the visible branch ends at

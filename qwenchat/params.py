@@ -58,6 +58,8 @@ def clean(params: Any, model: str = "") -> dict[str, Any]:
         spec = BY_NAME.get(name)
         if spec is None or value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
+        if isinstance(value, int):
+            value = min(max(value, -(2 ** 63)), 2 ** 63)  # an imported 10**400 would overflow isfinite's float
         if not math.isfinite(value):
             continue
         high = min(spec.high, info.max_output) if name in ("max_tokens", "thinking_budget") else spec.high

@@ -51,3 +51,29 @@ def escape_inline(text: str) -> str:
     images, code, HTML, strikethrough, tables, math, emoji and colour directives), so "qwen3.5-plus" stays
     readable in the page source too."""
     return "".join("\\" + ch if ch in _INLINE_MARKUP else ch for ch in " ".join(text.split()))
+
+
+_CODE_SPAN = re.compile(r"(`+)(?:.*?[^`])?\1(?!`)")
+
+
+def inert_markdown(text: str) -> str:
+    """Markdown that loads nothing and runs nothing in any viewer, for files opened elsewhere (an export
+    shown by an editor's preview that renders HTML): images become links, and `<` outside code becomes
+    `&lt;`, so no tag is read as HTML. Code blocks and code spans are left as written."""
+    out, fenced = [], False
+    for line in images_as_links(text).split("\n"):
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced:
+            line = _escape_outside_code_spans(line)
+        out.append(line)
+    return "\n".join(out)
+
+
+def _escape_outside_code_spans(line: str) -> str:
+    pieces, last = [], 0
+    for span in _CODE_SPAN.finditer(line):
+        pieces += [line[last:span.start()].replace("<", "&lt;"), span.group(0)]
+        last = span.end()
+    pieces.append(line[last:].replace("<", "&lt;"))
+    return "".join(pieces)

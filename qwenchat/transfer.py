@@ -28,7 +28,8 @@ reasoning and parts are never exported.
 the limits on that).
 
 Imported text is treated like model text: the Markdown export shows the visible branch with every
-image as a link (`rendering.images_as_links`), for every role; an attached image is a note with its name
+image as a link and every `<` outside code as `&lt;` (`rendering.inert_markdown`: a preview that renders
+HTML loads nothing), for every role; an attached image is a note with its name
 and size (its pixels are in the JSON export), an attached document a note with its name and tokens (its
 text is in the JSON export, in the `file` part's data).
 """
@@ -61,7 +62,7 @@ from qwenchat.conversation import (
 )
 from qwenchat.i18n import DEFAULT_LANG, Msg, conversation_language, t
 from qwenchat.params import clean as clean_params
-from qwenchat.rendering import images_as_links
+from qwenchat.rendering import inert_markdown
 from qwenchat.sanitize import clean_user_text
 
 FORMAT = "qwenchat.conversation"
@@ -140,37 +141,37 @@ def to_markdown(conversation: Conversation, tz: tzinfo = timezone.utc, lang: str
     c = conversation
     lang = lang or conversation_language(c.messages)
     title = " ".join(c.title.split()) or t("export.md.conversation", lang)
-    lines = [f"# {images_as_links(title)}", ""]
-    lines.append(t("export.md.model", lang, model=images_as_links(" ".join(c.model.split()))))
+    lines = [f"# {inert_markdown(title)}", ""]
+    lines.append(t("export.md.model", lang, model=inert_markdown(" ".join(c.model.split()))))
     lines.append(t("export.md.date", lang, date=_when(c.created_at, tz)))
     total = c.total_usage().total_tokens
     if total:
         lines.append(t("export.md.tokens", lang, total=total))
     if c.system_prompt.strip():
         lines += ["", t("export.md.system_prompt", lang), ""]
-        lines += [f"> {line}".rstrip() for line in images_as_links(c.system_prompt).splitlines()]
+        lines += [f"> {line}".rstrip() for line in inert_markdown(c.system_prompt).splitlines()]
     for message in map(_shown, c.messages):
         header = t(_ROLE_HEADERS[message.role], lang) if message.role in _ROLE_HEADERS else message.role
         if message.role == "assistant" and message.model and message.model != c.model:
-            header += f" · {images_as_links(' '.join(message.model.split()))}"
+            header += f" · {inert_markdown(' '.join(message.model.split()))}"
         lines += ["", "---", "", f"## {header}", ""] if lines[-1] else ["---", "", f"## {header}", ""]
         if message.reasoning:
             lines += ["<details>", f"<summary>{t('export.md.reasoning', lang)}</summary>", "",
-                      images_as_links(message.reasoning),
+                      inert_markdown(message.reasoning),
                       "", "</details>", ""]
         for part in message.parts:
             if part.type == "image":
-                lines += [t("export.md.image", lang, name=images_as_links(" ".join(part.text.split())) or "?",
+                lines += [t("export.md.image", lang, name=inert_markdown(" ".join(part.text.split())) or "?",
                             width=part.data.get("width", "?"), height=part.data.get("height", "?")), ""]
             elif part.type == "file":
-                lines += [t("export.md.file", lang, name=images_as_links(" ".join(part.text.split())) or "?",
+                lines += [t("export.md.file", lang, name=inert_markdown(" ".join(part.text.split())) or "?",
                             tokens=_count_of(part.data.get("tokens"))), ""]
         lines += _tool_steps(message, lang)
         if message.content:
-            lines += [images_as_links(message.content), ""]
+            lines += [inert_markdown(message.content), ""]
         note = _STATUS_NOTES.get(message.status)
         if note:
-            detail = f" ({message.error})" if message.error and message.status != WITHDRAWN else ""
+            detail = f" ({inert_markdown(message.error)})" if message.error and message.status != WITHDRAWN else ""
             lines += [t("export.md.note", lang, note=Msg(note), detail=detail), ""]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -180,7 +181,7 @@ STEP_CHARS = 200  # of a step's arguments or result in the Markdown export
 
 def _brief(text: object) -> str:
     line = " ".join(str(text or "").split()).replace("`", "'")
-    return images_as_links(line if len(line) <= STEP_CHARS else line[:STEP_CHARS - 1] + "…")
+    return inert_markdown(line if len(line) <= STEP_CHARS else line[:STEP_CHARS - 1] + "…")
 
 
 def _tool_steps(message: Message, lang: str) -> list[str]:

@@ -58,7 +58,7 @@ def test_deleting_a_pair_leaves_it_out_of_the_next_request(app, fake):
     assert "忘掉这个" not in sent and "记住这个" in sent
 
 
-def test_deleting_a_pair_whose_question_was_edited_leaves_what_followed_without_a_version_switch(app, fake):
+def test_deleting_a_pair_whose_question_was_edited_removes_only_that_pair(app, fake):
     send(app, "q1")
     send(app, "q2")
     question = conversation(app).messages[0]
@@ -68,8 +68,24 @@ def test_deleting_a_pair_whose_question_was_edited_leaves_what_followed_without_
     click(app, f"previous_{conversation(app).messages[0].id}")  # back on the original q1
     assert [text for _, text in chat(app)] == ["q1", "收到：q1", "q2", "收到：q2"]
     click(app, f"delete_{question.id}")
-    assert [text for _, text in chat(app)] == ["q2", "收到：q2"]
-    assert not [c.value for c in app.caption if "/2" in c.value]
+    assert [text for _, text in chat(app)] == ["q2", "收到：q2"]  # what followed keeps its place
+    assert len(conversation(app).all_messages()) == 4  # the edited branch is still there, one switch away
+
+
+def test_deleting_the_only_pair_leaves_no_trace_of_its_words_in_the_saved_history(app, fake):
+    # The second review: History went on listing the emptied conversation under the deleted words.
+    import os
+    import sqlite3
+
+    send(app, "Secret subject line")
+    click(app, f"delete_{conversation(app).messages[0].id}")
+    with sqlite3.connect(os.environ["QWENCHAT_DB"]) as db:
+        stored = db.execute("SELECT title FROM conversations").fetchall()
+        words = db.execute("SELECT COUNT(*) FROM messages WHERE content LIKE '%Secret%'").fetchone()[0]
+    assert stored and all("Secret" not in title for (title,) in stored) and words == 0
+    send(app, "New subject")
+    with sqlite3.connect(os.environ["QWENCHAT_DB"]) as db:
+        assert db.execute("SELECT title FROM conversations").fetchall() == [("New subject",)]
 
 
 def test_copy_shows_the_replys_markdown_source(app, fake):

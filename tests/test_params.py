@@ -30,3 +30,10 @@ def test_every_cleaned_value_is_finite_and_in_bounds(params):
     for name, value in clean(params, "qwen-plus").items():
         spec = BY_NAME[name]
         assert math.isfinite(value) and spec.low <= value <= spec.high
+
+
+def test_an_integer_too_big_for_a_float_is_bounded_not_an_overflow():
+    # The second review: an imported file with 10**400 raised OverflowError out of the import.
+    kept = clean({"temperature": 10**400, "seed": -(10**400), "max_tokens": 10**400}, "qwen-max")
+    assert kept["temperature"] == BY_NAME["temperature"].high and kept["max_tokens"] == 8_192
+    assert kept["seed"] == BY_NAME["seed"].low

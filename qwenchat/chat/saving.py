@@ -119,10 +119,14 @@ class Saver:
             self._failed(exc)
 
     def delete_messages(self, conversation: Conversation, ids: list[str]) -> None:
+        """Remove messages from the stored conversation. One emptied by it is written once more, as it is now:
+        no messages and no title, or History would go on listing it under the words just deleted."""
         if not self.enabled or not ids:
             return
         try:
             self.store.delete_messages(self.owner, conversation.id, ids)
+            if not conversation.messages and not conversation.hidden and self.state.status != DELETED:
+                self.store.save_conversation(self.owner, conversation)
         except Exception as exc:  # noqa: BLE001
             self._failed(exc)
 
