@@ -35,12 +35,19 @@ _INVISIBLE = re.compile(
     "\U000e0000-\U000e0fff]*")
 
 
-def clean_user_text(text: str) -> str:
-    """`text` made safe to send and store (see the module docstring for what changes and what stays)."""
+def without_lone_surrogates(text: str) -> str:
+    """`text` with each lone surrogate (which a JSON escape such as "\\ud800" can carry, and no UTF-8 page,
+    file or database takes) as U+FFFD, and each pair that was split as the character it stands for."""
     if _SURROGATE.search(text):
         # UTF-16 with surrogatepass writes every surrogate as-is; decoding joins real pairs and
         # replaces lone ones with U+FFFD.
         text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+def clean_user_text(text: str) -> str:
+    """`text` made safe to send and store (see the module docstring for what changes and what stays)."""
+    text = without_lone_surrogates(text)
     if "\r" in text:
         text = _NEWLINE.sub("\n", text)
     return _REMOVED.sub("", text)

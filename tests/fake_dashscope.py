@@ -637,7 +637,11 @@ def _handler_for(fake: FakeDashScope) -> type[BaseHTTPRequestHandler]:
 
         def _event(self, payload: Any) -> None:
             text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
-            self._write(f"data: {text}\n\n".encode())
+            try:
+                data = text.encode()
+            except UnicodeEncodeError:  # a lone surrogate: sent as a JSON escape ("\ud800"), as servers do
+                data = json.dumps(payload, ensure_ascii=True).encode()
+            self._write(b"data: %s\n\n" % data)
 
         def _end_stream(self) -> None:
             self._write(b"data: [DONE]\n\n")

@@ -181,6 +181,16 @@ def test_an_image_in_a_reply_is_a_link_not_a_picture_the_browser_loads(app, fake
     assert chat(app)[-1] == ("assistant", "看图：[🖼️ 秘密](https://evil.example/p?d=history)")
 
 
+def test_a_reply_with_a_broken_character_is_shown_and_saved_not_an_error(app, fake):
+    # A JSON escape can carry half a character ("\ud800"): no page, file or database takes it as it is.
+    fake.enqueue({"kind": "text", "chunks": ["半个\ud800字", " 😀\udc00完"], "reasoning": ["想\udfff"]})
+    send(app, "你好")
+    assert chat(app)[-1] == ("assistant", "想\ufffd\n半个\ufffd字 😀\ufffd完")  # its thinking, then the reply
+    assert not app.error and not app.exception
+    saving = app.session_state["chat"].saving
+    assert saving.status == "saved" and not saving.pending  # in the store, not only on screen
+
+
 def test_the_pages_have_ascii_addresses_and_the_old_chinese_ones_still_open_them(app):
     addresses: dict[str, set[str]] = {}
     for page in app._registered_pages.values():

@@ -34,6 +34,7 @@ from qwenchat.providers.base import (
     usage_from,
 )
 from qwenchat.providers.tool_calls import ToolCallAssembler
+from qwenchat.sanitize import without_lone_surrogates
 
 HEARTBEAT_S = 0.3
 POLL_S = 0.02        # the consumer looks for waiting events at least this often
@@ -227,11 +228,11 @@ class ChunkReader:
                 reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                 if reasoning and type(reasoning) is str:
                     self.received = True
-                    out.append(ReasoningDelta(reasoning))
+                    out.append(ReasoningDelta(without_lone_surrogates(reasoning)))
                 content = delta.get("content")
                 if content and type(content) is str:
                     self.received = True
-                    out.append(TextDelta(content))
+                    out.append(TextDelta(without_lone_surrogates(content)))
                 pieces = delta.get("tool_calls")
                 if pieces:
                     self.received = True
