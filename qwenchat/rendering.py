@@ -53,27 +53,36 @@ def escape_inline(text: str) -> str:
     return "".join("\\" + ch if ch in _INLINE_MARKUP else ch for ch in " ".join(text.split()))
 
 
-_CODE_SPAN = re.compile(r"(`+)(?:.*?[^`])?\1(?!`)")
+_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,})[^`]*$|^ {0,3}(~{3,}).*$")
+_FENCE_CLOSE = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*$")
 
 
 def inert_markdown(text: str) -> str:
     """Markdown that loads nothing and runs nothing in any viewer, for files opened elsewhere (an export
-    shown by an editor's preview that renders HTML): images become links, and `<` outside code becomes
-    `&lt;`, so no tag is read as HTML. Code blocks and code spans are left as written."""
-    out, fenced = [], False
+    shown by an editor's preview that renders HTML): images become links, and every `<` becomes `&lt;`
+    except inside a fenced code block, told by CommonMark's own rules (a closing fence of the same
+    character, at least as long; no backtick in a backtick fence's info string). A fence still open at the
+    end is closed, so the next message of the file cannot start inside it. Code spans and indented code
+    show `&lt;` as written: telling them apart takes a whole parser, and a wrong guess would let a tag through."""
+    out: list[str] = []
+    fence = ""
     for line in images_as_links(text).split("\n"):
-        if _FENCE.match(line):
-            fenced = not fenced
-        elif not fenced:
-            line = _escape_outside_code_spans(line)
+        if fence:
+            close = _FENCE_CLOSE.match(line)
+            if close and close.group(1)[0] == fence[0] and len(close.group(1)) >= len(fence):
+                fence = ""
+        else:
+            opening = _FENCE_OPEN.match(line)
+            if opening:
+                fence = opening.group(1) or opening.group(2)
+            else:
+                line = line.replace("<", "&lt;")
         out.append(line)
+    if fence:
+        out.append(fence)
     return "\n".join(out)
 
 
-def _escape_outside_code_spans(line: str) -> str:
-    pieces, last = [], 0
-    for span in _CODE_SPAN.finditer(line):
-        pieces += [line[last:span.start()].replace("<", "&lt;"), span.group(0)]
-        last = span.end()
-    pieces.append(line[last:].replace("<", "&lt;"))
-    return "".join(pieces)
+def inert_line(text: str) -> str:
+    """One line of text (a title, a model or file name) made inert the same way, every `<` escaped."""
+    return images_as_links(" ".join(text.split())).replace("<", "&lt;")

@@ -62,7 +62,7 @@ from qwenchat.conversation import (
 )
 from qwenchat.i18n import DEFAULT_LANG, Msg, conversation_language, t
 from qwenchat.params import clean as clean_params
-from qwenchat.rendering import inert_markdown
+from qwenchat.rendering import inert_line, inert_markdown
 from qwenchat.sanitize import clean_user_text
 
 FORMAT = "qwenchat.conversation"
@@ -141,8 +141,8 @@ def to_markdown(conversation: Conversation, tz: tzinfo = timezone.utc, lang: str
     c = conversation
     lang = lang or conversation_language(c.messages)
     title = " ".join(c.title.split()) or t("export.md.conversation", lang)
-    lines = [f"# {inert_markdown(title)}", ""]
-    lines.append(t("export.md.model", lang, model=inert_markdown(" ".join(c.model.split()))))
+    lines = [f"# {inert_line(title)}", ""]
+    lines.append(t("export.md.model", lang, model=inert_line(c.model)))
     lines.append(t("export.md.date", lang, date=_when(c.created_at, tz)))
     total = c.total_usage().total_tokens
     if total:
@@ -153,7 +153,7 @@ def to_markdown(conversation: Conversation, tz: tzinfo = timezone.utc, lang: str
     for message in map(_shown, c.messages):
         header = t(_ROLE_HEADERS[message.role], lang) if message.role in _ROLE_HEADERS else message.role
         if message.role == "assistant" and message.model and message.model != c.model:
-            header += f" · {inert_markdown(' '.join(message.model.split()))}"
+            header += f" · {inert_line(message.model)}"
         lines += ["", "---", "", f"## {header}", ""] if lines[-1] else ["---", "", f"## {header}", ""]
         if message.reasoning:
             lines += ["<details>", f"<summary>{t('export.md.reasoning', lang)}</summary>", "",
@@ -161,17 +161,17 @@ def to_markdown(conversation: Conversation, tz: tzinfo = timezone.utc, lang: str
                       "", "</details>", ""]
         for part in message.parts:
             if part.type == "image":
-                lines += [t("export.md.image", lang, name=inert_markdown(" ".join(part.text.split())) or "?",
+                lines += [t("export.md.image", lang, name=inert_line(part.text) or "?",
                             width=part.data.get("width", "?"), height=part.data.get("height", "?")), ""]
             elif part.type == "file":
-                lines += [t("export.md.file", lang, name=inert_markdown(" ".join(part.text.split())) or "?",
+                lines += [t("export.md.file", lang, name=inert_line(part.text) or "?",
                             tokens=_count_of(part.data.get("tokens"))), ""]
         lines += _tool_steps(message, lang)
         if message.content:
             lines += [inert_markdown(message.content), ""]
         note = _STATUS_NOTES.get(message.status)
         if note:
-            detail = f" ({inert_markdown(message.error)})" if message.error and message.status != WITHDRAWN else ""
+            detail = f" ({inert_line(message.error)})" if message.error and message.status != WITHDRAWN else ""
             lines += [t("export.md.note", lang, note=Msg(note), detail=detail), ""]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -181,7 +181,7 @@ STEP_CHARS = 200  # of a step's arguments or result in the Markdown export
 
 def _brief(text: object) -> str:
     line = " ".join(str(text or "").split()).replace("`", "'")
-    return inert_markdown(line if len(line) <= STEP_CHARS else line[:STEP_CHARS - 1] + "…")
+    return inert_line(line if len(line) <= STEP_CHARS else line[:STEP_CHARS - 1] + "…")
 
 
 def _tool_steps(message: Message, lang: str) -> list[str]:

@@ -482,7 +482,32 @@ def test_the_markdown_export_loads_nothing_in_a_viewer_that_renders_html():
     md = to_markdown(c)
     html = MarkdownIt("commonmark").render(md)
     assert "<img" not in html and "<iframe" not in html and "<b>" not in html
-    assert "`List<String>`" in md and "List<String> names = new ArrayList<>();" in md  # code as written
+    assert "List<String> names = new ArrayList<>();" in md  # a fenced code block as written
+
+
+X = "<img src=x onerror=alert(1)>"
+
+
+@pytest.mark.parametrize("user, reply", [
+    # The third review: each of these made the first escaping see code where a parser sees none.
+    ("q", "````\n```\n````\n" + X),          # a shorter fence inside a longer one
+    ("q", "```\n~~~\n```\n" + X),            # a tilde line inside a backtick fence
+    ("q", "```a`b\n" + X),                     # a backtick in the info string: no fence at all
+    ("q", "a \\`" + X + "`"),                  # an escaped backtick
+    ("q", "a ```" + X + "`"),                   # a run of backticks never closed
+    ("q", "`x\ny` " + X + " `z`"),             # a code span across lines
+    ("```", "```\n" + X),                      # a fence left open by the message before
+    ("~~~ " + X, "a"),                          # a heading line that looks like a fence
+])
+def test_no_construction_of_fences_or_code_spans_lets_a_tag_through_the_export(user, reply):
+    from markdown_it import MarkdownIt
+
+    c = Conversation(system_prompt="", title="~~~" + X)
+    c.add_user(user)
+    answer = c.start_reply("~~~" + X)
+    answer.content, answer.status = reply, COMPLETE
+    html = MarkdownIt("commonmark").render(to_markdown(c))
+    assert "<img" not in html
 
 # ---- files crafted to hurt: deep nesting, a long system prompt ----
 
