@@ -89,16 +89,15 @@ class Settings:
     @property
     def visitor_pays(self) -> bool:
         """Whether this session's requests are billed to the visitor rather than the operator: the visitor's own
-        key, and either the request goes to a DashScope host (which bills the key), or the operator's own URL is
-        a DashScope host (so no server of the operator's can be reached: the operator's key never leaves it),
-        or it goes to the very URL the operator declared DashScope (`QWENCHAT_PROVIDER=dashscope`).
+        key, and either the request goes to a DashScope host (which bills the key), or the operator's own URL
+        is a DashScope host (then no server of the operator's is reachable: its key never leaves DashScope).
         Otherwise the operator runs a server of its own (Ollama, vLLM: they take any key), and a URL typed in
         the sidebar may be that server spelled another way (`LOCALHOST`, `127.1`, `:443`, `/./v1`): the
-        operator's limits apply, as with no key. Text never decides in the visitor's favour."""
+        operator's limits apply, as with no key. Neither URL text nor `QWENCHAT_PROVIDER=dashscope` (how to
+        talk to a server, not who pays there) decides in the visitor's favour."""
         if self.key_source != SOURCE_SIDEBAR:
             return False
-        return (is_dashscope_url(self.base_url) or is_dashscope_url(self.operator_base_url)
-                or (self.provider == PROVIDER_DASHSCOPE and not self.uses_visitor_url))
+        return is_dashscope_url(self.base_url) or is_dashscope_url(self.operator_base_url)
 
     @property
     def checks_addresses(self) -> bool:
@@ -196,12 +195,16 @@ def resolve(
 
 
 def is_dashscope_url(url: str) -> bool:
-    """Whether the URL's host is one of DashScope's (`aliyuncs.com` and its subdomains)."""
+    """Whether the URL's host is one of DashScope's: `dashscope*.aliyuncs.com` and names under it (a VPC
+    endpoint such as `vpc-cn-beijing.dashscope.aliyuncs.com`). Not every `aliyuncs.com` host: an operator's
+    own model behind Function Compute (`<account>.cn-hangzhou.fc.aliyuncs.com`) is an OpenAI-compatible
+    server, and a key sent there bills nobody's DashScope account."""
     try:
-        host = (urlsplit(url.strip()).hostname or "").rstrip(".")
+        host = (urlsplit(url.strip()).hostname or "").rstrip(".").lower()
     except ValueError:
         return False
-    return host == "aliyuncs.com" or host.endswith(".aliyuncs.com")
+    labels = host.split(".")
+    return len(labels) >= 3 and labels[-2:] == ["aliyuncs", "com"] and labels[-3].startswith("dashscope")
 
 
 def url_syntax_problem(url: object) -> str:

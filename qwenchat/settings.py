@@ -43,7 +43,7 @@ _TABLE = (
             "LM Studio).", aliases=("DASHSCOPE_API_BASE",)),
     Setting("QWEN_MODEL", str, "qwen-plus", "The model a new conversation starts with."),
     Setting("QWENCHAT_PROVIDER", str, "", "dashscope | openai: how to talk to the base URL; empty: "
-            "DashScope for *.aliyuncs.com, OpenAI-compatible for anything else."),
+            "DashScope for dashscope*.aliyuncs.com, OpenAI-compatible for anything else."),
     Setting("QWENCHAT_REPLY_DEADLINE_S", float, 300.0, "Seconds one whole reply may take before it is cut "
             "off (the text received is kept).", positive=True),
     Setting("QWENCHAT_VISION_MODEL", str, "qwen-vl-plus", "The model offered for a message with images when "

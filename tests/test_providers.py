@@ -121,10 +121,13 @@ def test_a_visitors_url_still_needs_the_visitors_key():
     # ...but a DashScope host bills the key it is given, wherever the operator's server is.
     ("sk-mine", "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
      {"DASHSCOPE_BASE_URL": "http://localhost:11434/v1"}, True),
-    # An operator's URL declared DashScope: that URL bills the key; the same URL spelled otherwise does not count.
-    ("sk-mine", "", {"DASHSCOPE_BASE_URL": "https://proxy.example/v1", "QWENCHAT_PROVIDER": "dashscope"}, True),
+    # QWENCHAT_PROVIDER=dashscope says how to talk to a server, not who pays (the third review: a vLLM).
+    ("junk", "", {"DASHSCOPE_BASE_URL": "http://localhost:8000/v1", "QWENCHAT_PROVIDER": "dashscope"}, False),
     ("junk", "https://PROXY.example/v1", {"DASHSCOPE_BASE_URL": "https://proxy.example/v1",
                                           "QWENCHAT_PROVIDER": "dashscope"}, False),
+    # Not every aliyuncs.com host is DashScope: an operator's own model behind Function Compute.
+    ("junk", "", {"DASHSCOPE_BASE_URL": "https://123.cn-hangzhou.fc.aliyuncs.com/2016-08-15/proxy/llm/v1"}, False),
+    ("sk-mine", "", {"DASHSCOPE_BASE_URL": "https://vpc-cn-beijing.dashscope.aliyuncs.com/compatible-mode/v1"}, True),
     # The visitor's key at the operator's own local server: it takes any key, the operator's machine runs it.
     ("junk", "", {"DASHSCOPE_BASE_URL": "http://localhost:11434/v1"}, False),
     ("junk", "http://localhost:11434/v1/", {"DASHSCOPE_BASE_URL": "http://localhost:11434/v1"}, False),
