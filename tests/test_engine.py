@@ -441,3 +441,28 @@ def test_a_regenerate_with_a_new_persona_marks_it_on_the_new_reply_and_not_again
     assert [m for m in s.conversation.messages if m.parts] == [new]  # marked once, where it started
     stored = s.store.load("alice", s.conversation.id)
     assert [p.type for p in stored.find(new.id).parts] == ["persona"]
+
+
+def test_a_pair_deleted_while_the_store_is_away_stays_deleted_once_it_is_back():
+    # The third review: a delete that failed once came back on the next load, though the next save worked.
+    class Flaky(MemoryStore):
+        fail_next_delete = True
+
+        def delete_messages(self, owner, conversation_id, ids):
+            if self.fail_next_delete:
+                self.fail_next_delete = False
+                raise OSError("disk gone")
+            return super().delete_messages(owner, conversation_id, ids)
+
+    store, state = Flaky(), SaveState()
+    saver = Saver(store, "alice", state)
+    c = Conversation(system_prompt="")
+    for text in ("keep", "delete me", "later"):
+        c.add_user(text)
+        c.start_reply("qwen-plus").content = f"re {text}"
+    saver.save(c)
+    saver.delete_messages(c, c.delete_pair(c.messages[2].id))
+    assert state.pending  # the store said no: remembered
+    saver.save(c)
+    stored = [m.content for m in store.load("alice", c.id).all_messages()]
+    assert stored == ["keep", "re keep", "later", "re later"] and not state.pending

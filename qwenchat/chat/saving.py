@@ -34,6 +34,7 @@ class SaveState:
     status: str = SAVED
     pending: bool = False  # something is not in the store yet
     unsaved_images: dict[str, Any] = field(default_factory=dict)  # id -> image (qwenchat.images.PreparedImage)
+    unsaved_deletes: dict[str, list[str]] = field(default_factory=dict)  # conversation id -> message ids
 
 
 class Saver:
@@ -74,7 +75,7 @@ class Saver:
         """Save the whole conversation (after a turn, a close, a rename); empty ones are not kept."""
         if not self.enabled or not conversation.messages or self.state.status == DELETED:
             return
-        if not self._flush_images():
+        if not self._flush_images() or not self._flush_deletes(conversation):
             return
         try:
             result = self.store.save_conversation(self.owner, conversation)
@@ -119,16 +120,32 @@ class Saver:
             self._failed(exc)
 
     def delete_messages(self, conversation: Conversation, ids: list[str]) -> None:
-        """Remove messages from the stored conversation. One emptied by it is written once more, as it is now:
-        no messages and no title, or History would go on listing it under the words just deleted."""
+        """Remove messages from the stored conversation; while the store is away they are remembered and
+        removed before the next save (or that save would be the last word, and the pair would come back on
+        the next load). One emptied by it is written once more, as it is now: no messages and no title, or
+        History would go on listing it under the words just deleted."""
         if not self.enabled or not ids:
             return
+        self.state.unsaved_deletes.setdefault(conversation.id, []).extend(ids)
+        if not self._flush_deletes(conversation):
+            return
+        if not conversation.messages and not conversation.hidden and self.state.status != DELETED:
+            try:
+                self.store.save_conversation(self.owner, conversation)
+            except Exception as exc:  # noqa: BLE001
+                self._failed(exc)
+
+    def _flush_deletes(self, conversation: Conversation) -> bool:
+        ids = self.state.unsaved_deletes.get(conversation.id)
+        if not ids:
+            return True
         try:
             self.store.delete_messages(self.owner, conversation.id, ids)
-            if not conversation.messages and not conversation.hidden and self.state.status != DELETED:
-                self.store.save_conversation(self.owner, conversation)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - kept, and tried again before the next save
             self._failed(exc)
+            return False
+        del self.state.unsaved_deletes[conversation.id]
+        return True
 
     def _failed(self, exc: Exception) -> None:
         self.state.pending = True
